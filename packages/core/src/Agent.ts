@@ -1,0 +1,290 @@
+/**
+ * An agent is a named pipeline with a default budget. `Agent.run` sets the
+ * run's deadline from `Clock`, runs the stages and always returns a
+ * `RunResult` with a whole report; it never fails for budget reasons.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Exit, Schema } from "effect"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import * as Budget from "./Budget.ts"
+import { CurrentDeadline } from "./Deadline.ts"
+import { CurrentFrame, type Frame, freeze } from "./internal/frame.ts"
+import * as Pipeline from "./Pipeline.ts"
+import { collectSkipped, Reason, type RunFailureReason, type RunReport, type RunResult } from "./Report.ts"
+import * as ReportSink from "./ReportSink.ts"
+import * as TimeboxError from "./TimeboxError.ts"
+
+/**
+ * @category type ids
+ * @since 0.1.0
+ */
+export const TypeId = "~@timebox/core/Agent" as const
+
+/**
+ * A named pipeline from `In` to `Out` with a default budget.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Agent<in out In, out Out, out R = never> extends Pipeable {
+  readonly [TypeId]: typeof TypeId
+  readonly name: string
+  readonly description: string
+  /** The default total budget, as written. */
+  readonly budget: Budget.Allocation
+  readonly pipeline: Pipeline.Pipeline<In, unknown, Out, R>
+  /** Decodes the input from text (the CLI's `--input`); strings pass through when absent. */
+  readonly input: Schema.Codec<In, string> | undefined
+}
+
+/**
+ * Any agent, whatever its types.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Any = Agent<any, any, any>
+
+/**
+ * The options of `Agent.make`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options<In, Out, R> {
+  readonly name: string
+  readonly description?: string | undefined
+  /** The total budget of a run unless `Agent.run` is given another. */
+  readonly budget: Budget.Allocation
+  readonly pipeline: Pipeline.Pipeline<In, any, Out, R>
+  /**
+   * How to read the input from text, for the CLI.
+   * @default strings pass through unchanged
+   */
+  readonly input?: Schema.Codec<In, string> | undefined
+}
+
+const Proto = {
+  [TypeId]: TypeId,
+  pipe() {
+    // oxlint-disable-next-line prefer-rest-params
+    return pipeArguments(this, arguments)
+  }
+}
+
+/**
+ * Defines an agent.
+ *
+ * **Example** (A two-stage agent with a 500 ms budget)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent, Pipeline, Stage } from "@timebox/core"
+ *
+ * export const agent = Agent.make({
+ *   name: "echo",
+ *   budget: "500 millis",
+ *   pipeline: Pipeline.make<string>()
+ *     .add(Stage.required("auth", () => Effect.succeed("user-1"), { allocation: "10 millis" }))
+ *     .add(Stage.required("answer", ({ input, auth }) => Effect.succeed(`${auth}: ${input}`)))
+ * })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = <In, Out, R>(options: Options<In, Out, R>): Agent<In, Out, R> =>
+  Object.assign(Object.create(Proto), {
+    name: options.name,
+    description: options.description ?? "",
+    budget: options.budget,
+    pipeline: options.pipeline,
+    input: options.input
+  })
+
+/**
+ * The options of one run.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RunOptions {
+  /**
+   * The total budget of this run.
+   * @default the agent's budget
+   */
+  readonly budget?: Budget.Allocation | undefined
+}
+
+const validated = new WeakMap<Pipeline.Any, Map<number, Exit.Exit<void, TimeboxError.TimeboxError>>>()
+
+/**
+ * Checks an agent's configuration against a total budget (`budgetMs`):
+ * positive durations, allocations within the total, `minUseful` within its
+ * allocation, unique stage names. Results are cached per pipeline and budget.
+ *
+ * **Example** (Failing fast at start-up)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent, Pipeline, Stage } from "@timebox/core"
+ *
+ * const agent = Agent.make({
+ *   name: "bad",
+ *   budget: "1 second",
+ *   pipeline: Pipeline.make<string>().add(Stage.required("slow", () => Effect.void, { allocation: "2 seconds" }))
+ * })
+ * const check = Agent.validate(agent) // fails: invalid stages.slow.allocation ("2 seconds"): 2000ms exceeds ...
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const validate = (
+  agent: Any,
+  budget?: Budget.Allocation
+): Effect.Effect<number, TimeboxError.TimeboxError> =>
+  Effect.flatMap(
+    Budget.decodeTotal("Agent.run", budget === undefined ? "budget" : "options.budget", budget ?? agent.budget),
+    (budgetMs) => {
+      let cache = validated.get(agent.pipeline)
+      if (cache === undefined) {
+        cache = new Map()
+        validated.set(agent.pipeline, cache)
+      }
+      let exit = cache.get(budgetMs)
+      if (exit === undefined) {
+        const error = Budget.policyError(
+          "Agent.run",
+          budgetMs,
+          agent.pipeline.stages.map((stage) => ({ name: stage.name, ...stage.policy }))
+        )
+        exit = error === undefined ? Exit.void : Exit.fail(error)
+        cache.set(budgetMs, exit)
+      }
+      return Effect.as(exit, budgetMs)
+    }
+  )
+
+const statusOf = (stages: RunReport["stages"]): "complete" | "partial" => {
+  for (const stage of stages) if (stage.status !== "completed") return "partial"
+  return "complete"
+}
+
+/**
+ * Runs an agent within its budget (or `options.budget`). The deadline is
+ * `start + budget`, with `start` read from `Clock`.
+ *
+ * - every stage completed → `complete`;
+ * - an output exists but an optional stage was skipped, cut, failed or degraded → `partial`;
+ * - a required stage could not finish → `failed` (reason `budget-exhausted` or `stage-failed`), `output: null`.
+ *
+ * The result is also published to the `ReportSink`; a run interrupted from
+ * outside publishes a report with status `interrupted`. No defect escapes:
+ * a defect in a stage becomes that stage's failure. The only error is a
+ * `TimeboxError` with reason `InvalidConfig`, before anything runs.
+ *
+ * **Example** (Running under TestClock)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent, Pipeline, Stage } from "@timebox/core"
+ *
+ * const agent = Agent.make({
+ *   name: "echo",
+ *   budget: "100 millis",
+ *   pipeline: Pipeline.make<string>().add(Stage.required("answer", ({ input }) => Effect.succeed(input)))
+ * })
+ * const program = Effect.map(Agent.run(agent, "hi"), (result) => result.status) // "complete"
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const run = <In, Out, R>(
+  agent: Agent<In, Out, R>,
+  input: In,
+  options?: RunOptions
+): Effect.Effect<RunResult<Out>, TimeboxError.TimeboxError, R> =>
+  Effect.flatMap(validate(agent, options?.budget), (budgetMs) =>
+    Effect.withFiber((fiber) => {
+      const clock = fiber.getRef(Clock.Clock)
+      const start = clock.currentTimeMillisUnsafe()
+      const frame: Frame = { runStartMillis: start, children: [], windowMs: budgetMs }
+      const report = (runningReason: string): RunReport => {
+        const now = clock.currentTimeMillisUnsafe()
+        const stages = freeze(frame.children, now, start, runningReason)
+        const elapsedMs = Math.round((now - start) * 1000) / 1000
+        return {
+          agent: agent.name,
+          budgetMs,
+          elapsedMs,
+          withinBudget: elapsedMs <= budgetMs,
+          stages,
+          skipped: collectSkipped(stages)
+        }
+      }
+      const failed = (reason: RunFailureReason, runningReason: string): RunResult<Out> => ({
+        status: reason === "interrupted" ? "interrupted" : "failed",
+        reason,
+        output: null,
+        report: report(runningReason)
+      })
+      return Pipeline.run(agent.pipeline, input).pipe(
+        Effect.provideService(CurrentFrame, frame),
+        Effect.provideService(CurrentDeadline, start + budgetMs),
+        Effect.exit,
+        Effect.onInterrupt(() => ReportSink.publish(failed("interrupted", Reason.interrupted))),
+        Effect.flatMap((exit) => {
+          let result: RunResult<Out>
+          if (Exit.isSuccess(exit)) {
+            const built = report(Reason.interrupted)
+            result = { status: statusOf(built.stages), output: exit.value, report: built }
+          } else {
+            const error = exit.cause.reasons.find((item) => item._tag === "Fail")
+            const reason: RunFailureReason = error !== undefined && TimeboxError.isTimeboxError(error.error)
+              ? (error.error.reason._tag === "BudgetExhausted" ? "budget-exhausted" : "stage-failed")
+              : exit.cause.reasons.every((item) => item._tag === "Interrupt")
+              ? "interrupted"
+              : "stage-failed"
+            result = failed(reason, Reason.interrupted)
+          }
+          return Effect.as(ReportSink.publish(result), result)
+        })
+      )
+    }))
+
+/**
+ * Reads an agent's input from text with its `input` codec (strings pass
+ * through when it has none).
+ *
+ * **Example** (CLI input)
+ *
+ * ```ts
+ * import { Agent } from "@timebox/core"
+ *
+ * declare const agent: Agent.Agent<string, string>
+ * const input = Agent.decodeInput(agent, "Where is my order?")
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const decodeInput = <In>(
+  agent: Agent<In, unknown, unknown>,
+  text: string
+): Effect.Effect<In, TimeboxError.TimeboxError> =>
+  agent.input === undefined
+    ? Effect.succeed(text as In)
+    : Schema.decodeEffect(agent.input)(text).pipe(
+      Effect.mapError((error) => TimeboxError.invalidConfig("Agent.decodeInput", "input", text, error.message))
+    )
+
+/**
+ * Whether a value is an agent (for modules loaded at run time).
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isAgent = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u

@@ -1,0 +1,500 @@
+/**
+ * Budgets: durations in the forms people type (`150ms`, `2s`, `1.5s`,
+ * `2 seconds`), allocations by duration or by fraction (`"40%"`), and the
+ * Schema-decoded budget configuration with typed errors that name the field
+ * and the value.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Schema, SchemaIssue } from "effect"
+import * as TimeboxError from "./TimeboxError.ts"
+
+/**
+ * A share of the parent's window, written `"40%"`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Fraction = `${number}%`
+
+/**
+ * How much a stage may take: a duration (`"150 millis"`, `"150ms"`, a number of
+ * milliseconds) or a fraction of its parent's window (`"40%"`). A top-level
+ * stage's parent window is the run's total budget.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Allocation = Duration.Input | Fraction | `${number}${ShortUnit}`
+
+/**
+ * Short unit suffixes accepted by `parseMillis`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ShortUnit = "ms" | "s" | "m" | "h"
+
+const unitMillis: Record<string, number> = {
+  ms: 1,
+  milli: 1,
+  millis: 1,
+  millisecond: 1,
+  milliseconds: 1,
+  s: 1_000,
+  sec: 1_000,
+  secs: 1_000,
+  second: 1_000,
+  seconds: 1_000,
+  m: 60_000,
+  min: 60_000,
+  mins: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000
+}
+
+const durationPattern = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]+)\s*$/i
+
+/**
+ * Parses a duration as people type it into milliseconds: `150ms`, `2s`,
+ * `1.5s`, `2 seconds`, `150 millis`, `1m`; a bare number is milliseconds.
+ * Returns `undefined` for anything else (including negative values).
+ *
+ * **Example** (Parsing CLI input)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * Budget.parseMillis("1.5s") // 1500
+ * Budget.parseMillis("2 seconds") // 2000
+ * Budget.parseMillis("soon") // undefined
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const parseMillis = (text: string): number | undefined => {
+  const trimmed = text.trim()
+  if (trimmed === "") return undefined
+  const asNumber = Number(trimmed)
+  if (Number.isFinite(asNumber)) return asNumber >= 0 ? asNumber : undefined
+  const match = durationPattern.exec(trimmed)
+  if (match === null) return undefined
+  const unit = unitMillis[match[2]!.toLowerCase()]
+  if (unit === undefined) return undefined
+  return Number(match[1]) * unit
+}
+
+/**
+ * Milliseconds of any `Duration.Input` or typed duration string; `undefined`
+ * when the input is not a duration.
+ *
+ * **Example** (Any form in, milliseconds out)
+ *
+ * ```ts
+ * import { Duration } from "effect"
+ * import { Budget } from "@timebox/core"
+ *
+ * Budget.toMillis(Duration.seconds(2)) // 2000
+ * Budget.toMillis("150ms") // 150
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const toMillis = (input: unknown): number | undefined => {
+  if (typeof input === "string") return parseMillis(input)
+  if (typeof input === "number") return Number.isNaN(input) ? undefined : input
+  const decoded = Duration.fromInput(input as Duration.Input)
+  return decoded._tag === "Some" ? Duration.toMillis(decoded.value) : undefined
+}
+
+/**
+ * An allocation resolved to numbers: fixed milliseconds or a share (0, 1] of
+ * the parent's window.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ResolvedAllocation =
+  | { readonly _tag: "Millis"; readonly millis: number }
+  | { readonly _tag: "Share"; readonly share: number }
+
+/**
+ * Reads an `Allocation`; `undefined` when it is neither a duration nor a
+ * percentage.
+ *
+ * **Example** (Both forms)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * Budget.resolveAllocation("40%") // { _tag: "Share", share: 0.4 }
+ * Budget.resolveAllocation("150ms") // { _tag: "Millis", millis: 150 }
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const resolveAllocation = (allocation: unknown): ResolvedAllocation | undefined => {
+  if (typeof allocation === "string" && allocation.trim().endsWith("%")) {
+    const share = Number(allocation.trim().slice(0, -1)) / 100
+    return Number.isFinite(share) ? { _tag: "Share", share } : undefined
+  }
+  const millis = toMillis(allocation)
+  return millis === undefined ? undefined : { _tag: "Millis", millis }
+}
+
+/**
+ * The milliseconds an allocation grants inside a parent window of
+ * `parentWindowMs`.
+ *
+ * **Example** (40% of a 150 ms context window)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * Budget.allocate({ _tag: "Share", share: 0.4 }, 150) // 60
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const allocate = (allocation: ResolvedAllocation, parentWindowMs: number): number =>
+  allocation._tag === "Millis" ? allocation.millis : allocation.share * parentWindowMs
+
+/**
+ * Splits a window among named parts by duration or fraction, e.g. history 40%
+ * and RAG 50% of a 150 ms context window. Parts without an allocation get
+ * nothing; the result is never more than the window for any one part.
+ *
+ * **Example** (Splitting a context window)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * Budget.split(150, { history: "40%", rag: "50%", profile: "30ms" })
+ * // { history: 60, rag: 75, profile: 30 }
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const split = <const K extends string>(
+  windowMs: number,
+  parts: { readonly [P in K]: Allocation }
+): { [P in K]: number } => {
+  const out = {} as { [P in K]: number }
+  for (const key of Object.keys(parts) as Array<K>) {
+    const resolved = resolveAllocation(parts[key])
+    out[key] = resolved === undefined ? 0 : Math.min(windowMs, allocate(resolved, windowMs))
+  }
+  return out
+}
+
+// =============================================================================
+// Configuration
+// =============================================================================
+
+const isDurationText = (u: unknown): boolean => toMillis(u) !== undefined
+
+/**
+ * A duration field of a configuration: a number of milliseconds or a string
+ * such as `"150ms"`, `"2s"`, `"2 seconds"`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const DurationField = Schema.Union([Schema.Number, Schema.String]).check(
+  Schema.makeFilter(isDurationText, { expected: "a duration such as 150ms, 2s, 1.5s or \"2 seconds\"" })
+)
+
+/**
+ * An allocation field: a duration or a percentage (`"40%"`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const AllocationField = Schema.Union([Schema.Number, Schema.String]).check(
+  Schema.makeFilter((u: unknown) => resolveAllocation(u) !== undefined, {
+    expected: "a duration such as 150ms, or a percentage such as 40%"
+  })
+)
+
+/**
+ * The configuration of one stage, as it comes from a file, an environment
+ * variable or an HTTP body.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const StageConfig = Schema.Struct({
+  allocation: Schema.optionalKey(AllocationField),
+  minUseful: Schema.optionalKey(DurationField),
+  reserve: Schema.optionalKey(DurationField)
+})
+
+/**
+ * A budget configuration: the total and optional per-stage settings keyed by
+ * stage name.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Config = Schema.Struct({
+  total: DurationField,
+  stages: Schema.optionalKey(Schema.Record(Schema.String, StageConfig))
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Config = typeof Config.Type
+
+/**
+ * A decoded budget: every duration in milliseconds.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Decoded {
+  readonly totalMs: number
+  readonly stages: Readonly<
+    Record<
+      string,
+      { readonly allocation?: ResolvedAllocation; readonly minUsefulMs?: number; readonly reserveMs?: number }
+    >
+  >
+}
+
+/**
+ * The policy of one stage as the checks see it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface PolicyInput {
+  readonly name: string
+  readonly allocation?: unknown
+  readonly minUseful?: unknown
+  readonly reserve?: unknown
+}
+
+/**
+ * Checks stage policies against a total budget: durations must be positive
+ * (`minUseful` and `reserve` may be zero), an allocation cannot exceed the
+ * total, a share must lie in (0, 100%], `minUseful` cannot exceed its
+ * allocation, and names must be unique and not `input`. `prefix` names the
+ * field path in errors (`stages`).
+ *
+ * **Example** (A duplicate name)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@timebox/core"
+ *
+ * const checked = Budget.checkPolicies("Agent.run", 2000, [{ name: "auth" }, { name: "auth" }])
+ * // fails: invalid stages[1].name ("auth"): duplicate stage name
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const checkPolicies = (
+  method: string,
+  totalMs: number | undefined,
+  policies: ReadonlyArray<PolicyInput>,
+  prefix = "stages"
+): Effect.Effect<void, TimeboxError.TimeboxError> => {
+  const error = policyError(method, totalMs, policies, prefix)
+  return error === undefined ? Effect.void : Effect.fail(error)
+}
+
+/**
+ * The first problem `checkPolicies` would report, or `undefined`; pure.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const policyError = (
+  method: string,
+  totalMs: number | undefined,
+  policies: ReadonlyArray<PolicyInput>,
+  prefix = "stages"
+): TimeboxError.TimeboxError | undefined => {
+  const seen = new Set<string>()
+  for (let index = 0; index < policies.length; index++) {
+    const policy = policies[index]!
+    const at = `${prefix}[${index}]`
+    if (policy.name.trim() === "" || policy.name.includes("/")) {
+      return (
+        TimeboxError.invalidConfig(method, `${at}.name`, policy.name, "must be non-empty and contain no \"/\"")
+      )
+    }
+    if (policy.name === "input") {
+      return (
+        TimeboxError.invalidConfig(method, `${at}.name`, policy.name, "\"input\" is reserved for the run's input")
+      )
+    }
+    if (seen.has(policy.name)) {
+      return (TimeboxError.invalidConfig(method, `${at}.name`, policy.name, "duplicate stage name"))
+    }
+    seen.add(policy.name)
+    const field = `${prefix}.${policy.name}`
+    let allocationMs: number | undefined
+    if (policy.allocation !== undefined) {
+      const resolved = resolveAllocation(policy.allocation)
+      if (resolved === undefined) {
+        return (
+          TimeboxError.invalidConfig(method, `${field}.allocation`, policy.allocation, "not a duration or percentage")
+        )
+      }
+      if (resolved._tag === "Share") {
+        if (!(resolved.share > 0 && resolved.share <= 1)) {
+          return (
+            TimeboxError.invalidConfig(
+              method,
+              `${field}.allocation`,
+              policy.allocation,
+              "a share must be in (0%, 100%]"
+            )
+          )
+        }
+      } else {
+        allocationMs = resolved.millis
+        if (!(resolved.millis > 0) || !Number.isFinite(resolved.millis)) {
+          return (
+            TimeboxError.invalidConfig(method, `${field}.allocation`, policy.allocation, "must be a positive duration")
+          )
+        }
+        if (totalMs !== undefined && resolved.millis > totalMs) {
+          return (
+            TimeboxError.invalidConfig(
+              method,
+              `${field}.allocation`,
+              policy.allocation,
+              `${resolved.millis}ms exceeds the total budget of ${totalMs}ms`
+            )
+          )
+        }
+      }
+    }
+    for (const key of ["minUseful", "reserve"] as const) {
+      const value = policy[key]
+      if (value === undefined) continue
+      const millis = toMillis(value)
+      if (millis === undefined || !(millis >= 0) || !Number.isFinite(millis)) {
+        return (
+          TimeboxError.invalidConfig(method, `${field}.${key}`, value, "must be a non-negative duration")
+        )
+      }
+      if (key === "minUseful" && allocationMs !== undefined && millis > allocationMs) {
+        return (
+          TimeboxError.invalidConfig(
+            method,
+            `${field}.minUseful`,
+            value,
+            `${millis}ms exceeds the stage's allocation of ${allocationMs}ms`
+          )
+        )
+      }
+    }
+  }
+  return undefined
+}
+
+/**
+ * Checks a total budget: a positive, finite duration.
+ *
+ * **Example** (Validating a CLI flag)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * const total = Budget.decodeTotal("Agent.run", "budget", "700ms") // succeeds with 700
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const decodeTotal = (
+  method: string,
+  field: string,
+  input: unknown
+): Effect.Effect<number, TimeboxError.TimeboxError> => {
+  const millis = toMillis(input)
+  if (millis === undefined) {
+    return Effect.fail(
+      TimeboxError.invalidConfig(method, field, input, "not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")")
+    )
+  }
+  if (!(millis > 0) || !Number.isFinite(millis)) {
+    return Effect.fail(TimeboxError.invalidConfig(method, field, input, "must be a positive, finite duration"))
+  }
+  return Effect.succeed(millis)
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  let current = input
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined
+    current = (current as Record<PropertyKey, unknown>)[key]
+  }
+  return current
+}
+
+/**
+ * Decodes a budget configuration from unknown input (JSON, environment,
+ * HTTP): shape with Schema, then the semantic checks of `checkPolicies`.
+ * Every failure is a `TimeboxError` whose `InvalidConfig` reason names the
+ * field (`stages.rag.minUseful`) and the value.
+ *
+ * **Example** (A configuration file)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@timebox/core"
+ *
+ * const program = Budget.decode({ total: "2s", stages: { rag: { allocation: "50%", minUseful: "20ms" } } })
+ * // succeeds with { totalMs: 2000, stages: { rag: { allocation: { _tag: "Share", share: 0.5 }, minUsefulMs: 20 } } }
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const decode = (input: unknown): Effect.Effect<Decoded, TimeboxError.TimeboxError> =>
+  Schema.decodeUnknownEffect(Config)(input).pipe(
+    Effect.mapError((error) => {
+      const issue = formatter(error.issue).issues[0]
+      const path = (issue?.path ?? []).map((segment: unknown) =>
+        typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment
+      ) as Array<PropertyKey>
+      const field = path.length === 0 ? "config" : path.map(String).join(".")
+      return TimeboxError.invalidConfig("Budget.decode", field, valueAt(input, path), issue?.message ?? error.message)
+    }),
+    Effect.flatMap((config) =>
+      Effect.gen(function*() {
+        const totalMs = yield* decodeTotal("Budget.decode", "total", config.total)
+        const entries = Object.entries(config.stages ?? {})
+        yield* checkPolicies("Budget.decode", totalMs, entries.map(([name, stage]) => ({ name, ...stage })))
+        const stages: Record<string, Decoded["stages"][string]> = {}
+        for (const [name, stage] of entries) {
+          const allocation = stage.allocation === undefined ? undefined : resolveAllocation(stage.allocation)
+          const minUsefulMs = stage.minUseful === undefined ? undefined : toMillis(stage.minUseful)
+          const reserveMs = stage.reserve === undefined ? undefined : toMillis(stage.reserve)
+          stages[name] = {
+            ...(allocation === undefined ? {} : { allocation }),
+            ...(minUsefulMs === undefined ? {} : { minUsefulMs }),
+            ...(reserveMs === undefined ? {} : { reserveMs })
+          }
+        }
+        return { totalMs, stages }
+      })
+    )
+  )

@@ -1,0 +1,309 @@
+/**
+ * The report every run leaves behind: one `StageRecord` per stage (children
+ * nested under their parent), the skipped list and the budget figures. Its
+ * JSON form is a Schema, stable and documented: the CLI's `--json` prints it.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * What happened to a stage.
+ *
+ * - `completed`: its work finished within its window.
+ * - `skipped`: never started (too little time, or an earlier required stage ended the run).
+ * - `timed-out`: started, then cut at its window; its fiber was interrupted.
+ * - `failed`: its work failed with a typed error or a defect.
+ * - `degraded`: its work finished, but some of its children did not.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const StageStatus = Schema.Literals(["completed", "skipped", "timed-out", "failed", "degraded"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type StageStatus = typeof StageStatus.Type
+
+/**
+ * Reasons the core writes into records. A failed stage carries its error's
+ * message instead.
+ *
+ * - `insufficient-budget`: an optional stage's window was below its `minUseful` (or ≤ 0).
+ * - `budget-exhausted`: the same for a required stage, or a required stage that ran past its window.
+ * - `deadline`: an optional stage cut at its window.
+ * - `not-reached`: the run ended before this stage's turn.
+ * - `interrupted`: the run was interrupted from outside while this stage ran.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Reason = {
+  insufficientBudget: "insufficient-budget",
+  budgetExhausted: "budget-exhausted",
+  deadline: "deadline",
+  notReached: "not-reached",
+  interrupted: "interrupted"
+} as const
+
+/**
+ * One stage's record. Times are milliseconds; `startedAtMs` is the offset from
+ * the run's start.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StageRecord {
+  readonly name: string
+  readonly status: StageStatus
+  readonly reason?: string
+  /** The most this stage was allowed (its allocation, or what was left when it had none). */
+  readonly allocatedMs: number
+  /** The window it actually got: `min(allocation, remaining − reserve)`, never negative. */
+  readonly windowMs: number
+  readonly actualMs: number
+  readonly startedAtMs: number
+  /** `actualMs > allocatedMs`: the stage took more than it was given. */
+  readonly overAllocation: boolean
+  /** The stage's work ignored interruption and was left running when the run moved on. */
+  readonly abandoned?: boolean
+  readonly children?: ReadonlyArray<StageRecord>
+}
+
+/**
+ * The Schema of a `StageRecord` (recursive through `children`).
+ *
+ * **Example** (Decoding a record from JSON)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Report } from "@timebox/core"
+ *
+ * const record = Schema.decodeUnknownSync(Report.StageRecord)({
+ *   name: "auth", status: "completed", allocatedMs: 10, windowMs: 10, actualMs: 3, startedAtMs: 0, overAllocation: false
+ * })
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const StageRecord: Schema.Codec<StageRecord> = Schema.Struct({
+  name: Schema.String,
+  status: StageStatus,
+  reason: Schema.optionalKey(Schema.String),
+  allocatedMs: Schema.Number,
+  windowMs: Schema.Number,
+  actualMs: Schema.Number,
+  startedAtMs: Schema.Number,
+  overAllocation: Schema.Boolean,
+  abandoned: Schema.optionalKey(Schema.Boolean),
+  children: Schema.optionalKey(Schema.Array(Schema.suspend((): Schema.Codec<StageRecord> => StageRecord)))
+})
+
+/**
+ * An entry of the skipped list: every stage or child whose status is
+ * `skipped`, `timed-out` or `failed`. `path` names its ancestors
+ * (`context/rag`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const SkippedEntry = Schema.Struct({
+  stage: Schema.String,
+  path: Schema.String,
+  status: Schema.Literals(["skipped", "timed-out", "failed"]),
+  reason: Schema.String
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type SkippedEntry = typeof SkippedEntry.Type
+
+/**
+ * A run's report.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RunReport = Schema.Struct({
+  agent: Schema.String,
+  budgetMs: Schema.Number,
+  elapsedMs: Schema.Number,
+  withinBudget: Schema.Boolean,
+  stages: Schema.Array(StageRecord),
+  skipped: Schema.Array(SkippedEntry)
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type RunReport = typeof RunReport.Type
+
+/**
+ * How a run ended.
+ *
+ * - `complete`: every stage completed.
+ * - `partial`: an output exists, but some optional stage was skipped, timed out, failed or degraded.
+ * - `failed`: a required stage could not finish; no output, the report is whole.
+ * - `interrupted`: the run was interrupted from outside (reported to the `ReportSink` only).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RunStatus = Schema.Literals(["complete", "partial", "failed", "interrupted"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type RunStatus = typeof RunStatus.Type
+
+/**
+ * Why a run ended `failed` or `interrupted`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RunFailureReason = Schema.Literals(["budget-exhausted", "stage-failed", "interrupted"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type RunFailureReason = typeof RunFailureReason.Type
+
+/**
+ * The result of `Agent.run`: an output when one exists, always a report.
+ *
+ * **Example** (Narrowing on the status)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const answer = (result: Report.RunResult<string>) =>
+ *   result.status === "complete" || result.status === "partial" ? result.output : "sorry, out of time"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RunResult<A> =
+  | { readonly status: "complete" | "partial"; readonly output: A; readonly report: RunReport }
+  | {
+    readonly status: "failed" | "interrupted"
+    readonly reason: RunFailureReason
+    readonly output: null
+    readonly report: RunReport
+  }
+
+/**
+ * The Schema of a `RunResult` whose output is described by `output`. Its
+ * encoded form is the stable JSON of a run.
+ *
+ * **Example** (Encoding a run for the wire)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Report } from "@timebox/core"
+ *
+ * const json = (result: Report.RunResult<string>) =>
+ *   Schema.encodeSync(Report.RunResultSchema(Schema.String))(result)
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RunResultSchema = <S extends Schema.Top>(output: S) =>
+  Schema.Union([
+    Schema.Struct({ status: Schema.Literals(["complete", "partial"]), output, report: RunReport }),
+    Schema.Struct({
+      status: Schema.Literals(["failed", "interrupted"]),
+      reason: RunFailureReason,
+      output: Schema.Null,
+      report: RunReport
+    })
+  ])
+
+/**
+ * The JSON codec of a run whose output is any JSON value; what the CLI's
+ * `--json` prints.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RunResultJson = Schema.toCodecJson(RunResultSchema(Schema.Unknown))
+
+/**
+ * Collects the skipped list from records: every stage or child whose status is
+ * `skipped`, `timed-out` or `failed`, depth first, in execution order.
+ *
+ * **Example** (Listing what was dropped)
+ *
+ * ```ts
+ * import { Report } from "@timebox/core"
+ *
+ * const dropped = (report: Report.RunReport) => Report.collectSkipped(report.stages).map((entry) => entry.path)
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const collectSkipped = (stages: ReadonlyArray<StageRecord>): Array<SkippedEntry> => {
+  const out: Array<SkippedEntry> = []
+  const visit = (records: ReadonlyArray<StageRecord>, prefix: string) => {
+    for (const record of records) {
+      const path = prefix === "" ? record.name : `${prefix}/${record.name}`
+      if (record.status === "skipped" || record.status === "timed-out" || record.status === "failed") {
+        out.push({ stage: record.name, path, status: record.status, reason: record.reason ?? record.status })
+      }
+      if (record.children !== undefined) visit(record.children, path)
+    }
+  }
+  visit(stages, "")
+  return out
+}
+
+/**
+ * Finds a record by path (`"context/rag"`) or plain name, depth first.
+ *
+ * **Example** (Asserting on a nested stage)
+ *
+ * ```ts
+ * import { Report } from "@timebox/core"
+ *
+ * const ragStatus = (report: Report.RunReport) => Report.find(report, "context/rag")?.status
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const find = (
+  report: { readonly stages: ReadonlyArray<StageRecord> },
+  path: string
+): StageRecord | undefined => {
+  const parts = path.split("/")
+  if (parts.length > 1) {
+    let records: ReadonlyArray<StageRecord> | undefined = report.stages
+    let found: StageRecord | undefined
+    for (const part of parts) {
+      found = records?.find((record) => record.name === part)
+      if (found === undefined) return undefined
+      records = found.children
+    }
+    return found
+  }
+  const search = (records: ReadonlyArray<StageRecord>): StageRecord | undefined => {
+    for (const record of records) {
+      if (record.name === path) return record
+      const inner = record.children === undefined ? undefined : search(record.children)
+      if (inner !== undefined) return inner
+    }
+    return undefined
+  }
+  return search(report.stages)
+}

@@ -1,0 +1,200 @@
+/**
+ * Running one stage: compute its window, skip it when the window is too
+ * small, otherwise run its work on a fiber of its own under a hard deadline,
+ * then write its record.
+ */
+import { Cause, Clock, Context, Duration, Effect, Exit, Fiber } from "effect"
+import * as Budget from "../Budget.ts"
+import { CurrentDeadline } from "../Deadline.ts"
+import { Reason } from "../Report.ts"
+import * as TimeboxError from "../TimeboxError.ts"
+import { CurrentFrame, type Frame, makeRecord, type MutableRecord } from "./frame.ts"
+
+/** What happened to a stage that did not complete; handed to its fallback. */
+export interface Outcome {
+  readonly status: "skipped" | "timed-out" | "failed"
+  readonly reason: string
+}
+
+/** The runtime shape of a stage. */
+export interface StageSpec<I, A, E, R> {
+  readonly name: string
+  readonly criticality: "required" | "optional"
+  readonly allocation: Budget.ResolvedAllocation | undefined
+  readonly minUsefulMs: number
+  readonly reserveMs: number | undefined
+  readonly fallback: ((input: I, outcome: Outcome) => A) | undefined
+  readonly run: (input: I) => Effect.Effect<A, E, R>
+}
+
+const method = "Stage.run"
+
+/** The message of a failure cause: the typed error's, else the defect's. */
+export const causeMessage = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.hasInterruptsOnly(cause)) return Reason.interrupted
+  const error = Cause.squash(cause)
+  if (error instanceof Error) return error.message === "" ? error.name : error.message
+  if (typeof error === "object" && error !== null && "_tag" in error) return String(error._tag)
+  return String(error)
+}
+
+const degradedReason = (children: ReadonlyArray<MutableRecord>): string | undefined => {
+  let reason: string | undefined
+  for (const child of children) {
+    if (child.status === "completed") continue
+    const part = `${child.name} ${child.status}`
+    reason = reason === undefined ? part : `${reason}, ${part}`
+  }
+  return reason
+}
+
+const giveUp = <I, A, E, R>(
+  stage: StageSpec<I, A, E, R>,
+  input: I,
+  record: MutableRecord,
+  status: Outcome["status"],
+  optionalReason: string,
+  error: () => TimeboxError.TimeboxError
+): Effect.Effect<A, TimeboxError.TimeboxError> => {
+  record.status = status
+  if (stage.criticality === "optional" && stage.fallback !== undefined) {
+    record.reason = optionalReason
+    return Effect.succeed(stage.fallback(input, { status, reason: optionalReason }))
+  }
+  const failure = error()
+  record.reason = failure.reason._tag === "BudgetExhausted" ? Reason.budgetExhausted : optionalReason
+  return Effect.fail(failure)
+}
+
+/**
+ * Runs `stage` on `input` inside the current frame and deadline.
+ * `pipelineReserveMs` is the time the enclosing pipeline keeps back for its
+ * later required stages (the stage's own `reserve` wins when set).
+ */
+export const execute = <I, A, E, R>(
+  stage: StageSpec<I, A, E, R>,
+  input: I,
+  pipelineReserveMs: number
+): Effect.Effect<A, TimeboxError.TimeboxError, R> =>
+  Effect.withFiber((parent) => {
+    const clock = parent.getRef(Clock.Clock)
+    const frame = parent.getRef(CurrentFrame)
+    const deadline = parent.getRef(CurrentDeadline)
+    const start = clock.currentTimeMillisUnsafe()
+    const runStart = frame === undefined ? start : frame.runStartMillis
+    const left = deadline - start
+    const parentWindow = frame === undefined ? left : frame.windowMs
+    const allocation = stage.allocation === undefined ? undefined : Budget.allocate(stage.allocation, parentWindow)
+    const available = left - (stage.reserveMs ?? pipelineReserveMs)
+    const window = allocation === undefined ? available : Math.min(allocation, available)
+    const record = makeRecord(
+      stage.name,
+      allocation === undefined ? Math.max(0, available) : allocation,
+      Math.max(0, window),
+      start - runStart
+    )
+    if (frame !== undefined) frame.children.push(record)
+
+    if (!(window > 0) || window < stage.minUsefulMs) {
+      return giveUp(stage, input, record, "skipped", Reason.insufficientBudget, () =>
+        new TimeboxError.TimeboxError({
+          method,
+          reason: new TimeboxError.BudgetExhausted({
+            stage: stage.name,
+            windowMs: Math.max(0, window),
+            minUsefulMs: stage.minUsefulMs,
+            timedOut: false
+          })
+        }))
+    }
+
+    const children: Array<MutableRecord> = []
+    record.children = children
+    const childFrame: Frame = { runStartMillis: runStart, children, windowMs: window }
+    const stageDeadline = start + window
+    const context = Context.add(
+      Context.add(parent.context, CurrentFrame, childFrame),
+      CurrentDeadline,
+      stageDeadline
+    )
+    const work = Effect.provideContext(stage.run(input), context as Context.Context<R>)
+    const finish = (now: number) => {
+      record.actualMs = now - start
+    }
+
+    return Effect.flatMap(Effect.forkDetach(work, { startImmediately: true }), (fiber) => {
+      const awaited: Effect.Effect<Exit.Exit<A, E> | undefined> = Number.isFinite(window)
+        ? Effect.raceFirst(Fiber.await(fiber), Effect.as(clock.sleep(Duration.millis(window)), undefined))
+        : Fiber.await(fiber)
+      return awaited.pipe(
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            fiber.interruptUnsafe(parent.id)
+          })
+        ),
+        Effect.flatMap((exit): Effect.Effect<A, TimeboxError.TimeboxError> => {
+          if (exit === undefined) {
+            // The window closed first: interrupt the work and move on without waiting for it.
+            fiber.interruptUnsafe(parent.id)
+            return Effect.flatMap(Effect.yieldNow, () => {
+              finish(clock.currentTimeMillisUnsafe())
+              record.abandoned = fiber.pollUnsafe() === undefined
+              return giveUp(stage, input, record, "timed-out", Reason.deadline, () =>
+                new TimeboxError.TimeboxError({
+                  method,
+                  reason: new TimeboxError.BudgetExhausted({
+                    stage: stage.name,
+                    windowMs: window,
+                    minUsefulMs: stage.minUsefulMs,
+                    timedOut: true
+                  })
+                }))
+            })
+          }
+          finish(clock.currentTimeMillisUnsafe())
+          if (Exit.isSuccess(exit)) {
+            const reason = degradedReason(children)
+            if (reason === undefined) {
+              record.status = "completed"
+            } else {
+              record.status = "degraded"
+              record.reason = reason
+            }
+            return Effect.succeed(exit.value)
+          }
+          const inner = Cause.findErrorOption(exit.cause)
+          if (inner._tag === "Some" && TimeboxError.isTimeboxError(inner.value) && stage.criticality === "required") {
+            // A required child ended this stage: pass its reason up unchanged.
+            record.status = "failed"
+            record.reason = inner.value.reason._tag === "BudgetExhausted" ? Reason.budgetExhausted : inner.value.message
+            return Effect.fail(inner.value)
+          }
+          const detail = causeMessage(exit.cause)
+          return giveUp(stage, input, record, "failed", detail, () =>
+            new TimeboxError.TimeboxError({
+              method,
+              reason: new TimeboxError.StageFailed({ stage: stage.name, detail })
+            }))
+        })
+      )
+    })
+  })
+
+/**
+ * Records `stages` as `skipped` with reason `not-reached`: the run ended
+ * before their turn.
+ */
+export const recordNotReached = (stages: ReadonlyArray<StageSpec<any, any, any, any>>): Effect.Effect<void> =>
+  Effect.withFiber((fiber) => {
+    const frame = fiber.getRef(CurrentFrame)
+    if (frame === undefined) return Effect.void
+    const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+    for (const stage of stages) {
+      const allocation = stage.allocation === undefined ? 0 : Budget.allocate(stage.allocation, frame.windowMs)
+      const record = makeRecord(stage.name, allocation, 0, now - frame.runStartMillis)
+      record.status = "skipped"
+      record.reason = Reason.notReached
+      frame.children.push(record)
+    }
+    return Effect.void
+  })

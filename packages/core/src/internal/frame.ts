@@ -1,0 +1,86 @@
+/**
+ * The per-run bookkeeping a stage reads from its context: where its record
+ * goes, when the run started, and the parent window that shares refer to.
+ * Records are mutable while the run is in flight and frozen into plain
+ * `StageRecord`s when the report is built.
+ */
+import { Context } from "effect"
+import type { StageRecord, StageStatus } from "../Report.ts"
+
+/** A record under construction; `running` until the stage ends. */
+export interface MutableRecord {
+  name: string
+  status: StageStatus | "running"
+  reason: string | undefined
+  allocatedMs: number
+  windowMs: number
+  actualMs: number
+  startedAtMs: number
+  abandoned: boolean
+  children: Array<MutableRecord> | undefined
+}
+
+/** Where the records of the stages started in this scope go. */
+export interface Frame {
+  readonly runStartMillis: number
+  readonly children: Array<MutableRecord>
+  /** The window shares (`"40%"`) are taken of. */
+  readonly windowMs: number
+}
+
+export const CurrentFrame = Context.Reference<Frame | undefined>("@timebox/core/internal/CurrentFrame", {
+  defaultValue: () => undefined
+})
+
+export const makeRecord = (
+  name: string,
+  allocatedMs: number,
+  windowMs: number,
+  startedAtMs: number
+): MutableRecord => ({
+  name,
+  status: "running",
+  reason: undefined,
+  allocatedMs,
+  windowMs,
+  actualMs: 0,
+  startedAtMs,
+  abandoned: false,
+  children: undefined
+})
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000
+
+/**
+ * Freezes mutable records into report records. Records still `running`
+ * (the run was interrupted under them) become `failed` with `reason`.
+ */
+export const freeze = (
+  records: ReadonlyArray<MutableRecord>,
+  nowMillis: number,
+  runStartMillis: number,
+  runningReason: string
+): Array<StageRecord> => {
+  const out: Array<StageRecord> = new Array(records.length)
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!
+    const running = record.status === "running"
+    const actualMs = running ? Math.max(0, nowMillis - runStartMillis - record.startedAtMs) : record.actualMs
+    const frozen = { name: record.name, status: running ? "failed" : record.status } as {
+      -readonly [K in keyof StageRecord]: StageRecord[K]
+    }
+    const reason = running ? runningReason : record.reason
+    if (reason !== undefined) frozen.reason = reason
+    frozen.allocatedMs = round(record.allocatedMs)
+    frozen.windowMs = round(record.windowMs)
+    frozen.actualMs = round(actualMs)
+    frozen.startedAtMs = round(record.startedAtMs)
+    frozen.overAllocation = actualMs > record.allocatedMs
+    if (record.abandoned) frozen.abandoned = true
+    if (record.children !== undefined && record.children.length > 0) {
+      frozen.children = freeze(record.children, nowMillis, runStartMillis, runningReason)
+    }
+    out[i] = frozen
+  }
+  return out
+}

@@ -1,0 +1,28 @@
+import type { ViteUserConfig } from "vitest/config"
+
+// vitest 5 needs Node >= 22.12; on Node 20 its failure reporter calls Map.groupBy
+// (Node >= 21) and crashes, hiding the assertion. Configs run in the main process.
+if (!("groupBy" in Map)) {
+  Object.assign(Map, {
+    groupBy: <K, V>(items: Iterable<V>, key: (v: V, i: number) => K) => {
+      const map = new Map<K, Array<V>>()
+      let i = 0
+      for (const v of items) {
+        const k = key(v, i++)
+        const list = map.get(k)
+        if (list === undefined) map.set(k, [v])
+        else list.push(v)
+      }
+      return map
+    }
+  })
+}
+
+export const shared: ViteUserConfig = {
+  resolve: { conditions: ["source"] },
+  ssr: { resolve: { conditions: ["source"] } },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000
+  }
+}
