@@ -117,12 +117,19 @@ export interface RunOptions {
   readonly budget?: Budget.Allocation | undefined
 }
 
-const validated = new WeakMap<Pipeline.Any, Map<number, Exit.Exit<void, TimeboxError.TimeboxError>>>()
+const validated = new WeakMap<Any, Exit.Exit<number, TimeboxError.TimeboxError>>()
 
 /**
- * Checks an agent's configuration against a total budget (`budgetMs`):
- * positive durations, allocations within the total, `minUseful` within its
- * allocation, unique stage names. Results are cached per pipeline and budget.
+ * Checks an agent's configuration: its budget is a positive duration, every
+ * allocation fits within it, every `minUseful` within its allocation, stage
+ * names are unique. Checked once per agent and cached; succeeds with the
+ * agent's budget in milliseconds.
+ *
+ * **Details**
+ *
+ * A run may be given a smaller budget than the agent's (`Agent.run`'s
+ * `options.budget`, a request's deadline): that is time pressure, not a
+ * configuration error, and windows simply shrink to what is left.
  *
  * **Example** (Failing fast at start-up)
  *
@@ -141,31 +148,26 @@ const validated = new WeakMap<Pipeline.Any, Map<number, Exit.Exit<void, TimeboxE
  * @category constructors
  * @since 0.1.0
  */
-export const validate = (
-  agent: Any,
-  budget?: Budget.Allocation
-): Effect.Effect<number, TimeboxError.TimeboxError> =>
-  Effect.flatMap(
-    Budget.decodeTotal("Agent.run", budget === undefined ? "budget" : "options.budget", budget ?? agent.budget),
-    (budgetMs) => {
-      let cache = validated.get(agent.pipeline)
-      if (cache === undefined) {
-        cache = new Map()
-        validated.set(agent.pipeline, cache)
-      }
-      let exit = cache.get(budgetMs)
-      if (exit === undefined) {
-        const error = Budget.policyError(
-          "Agent.run",
-          budgetMs,
-          agent.pipeline.stages.map((stage) => ({ name: stage.name, ...stage.policy }))
-        )
-        exit = error === undefined ? Exit.void : Exit.fail(error)
-        cache.set(budgetMs, exit)
-      }
-      return Effect.as(exit, budgetMs)
-    }
-  )
+export const validate = (agent: Any): Effect.Effect<number, TimeboxError.TimeboxError> => {
+  let exit = validated.get(agent)
+  if (exit === undefined) {
+    const total = Budget.parseTotal("Agent.run", "budget", agent.budget)
+    const error = typeof total === "number"
+      ? Budget.policyError(
+        "Agent.run",
+        total,
+        agent.pipeline.stages.map((stage) => ({ name: stage.name, ...stage.policy }))
+      )
+      : total
+    exit = error === undefined ? Exit.succeed(total as number) : Exit.fail(error)
+    validated.set(agent, exit)
+  }
+  return exit
+}
+
+const budgetFor = (agent: Any, options: RunOptions | undefined): Effect.Effect<number, TimeboxError.TimeboxError> =>
+  Effect.flatMap(validate(agent), (budgetMs) =>
+    options?.budget === undefined ? Effect.succeed(budgetMs) : Budget.decodeTotal("Agent.run", "options.budget", options.budget))
 
 const statusOf = (stages: RunReport["stages"]): "complete" | "partial" => {
   for (const stage of stages) if (stage.status !== "completed") return "partial"
@@ -207,7 +209,7 @@ export const run = <In, Out, R>(
   input: In,
   options?: RunOptions
 ): Effect.Effect<RunResult<Out>, TimeboxError.TimeboxError, R> =>
-  Effect.flatMap(validate(agent, options?.budget), (budgetMs) =>
+  Effect.flatMap(budgetFor(agent, options), (budgetMs) =>
     Effect.withFiber((fiber) => {
       const clock = fiber.getRef(Clock.Clock)
       const start = clock.currentTimeMillisUnsafe()

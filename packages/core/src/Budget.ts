@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Schema, SchemaIssue } from "effect"
+import { Context, Duration, Effect, Schema, SchemaIssue } from "effect"
 import * as TimeboxError from "./TimeboxError.ts"
 
 /**
@@ -194,6 +194,27 @@ export const split = <const K extends string>(
   }
   return out
 }
+
+/**
+ * Milliseconds kept back, on top of the `minUseful` of later required stages,
+ * for scheduling jitter: a stage cut at its deadline hands over a little after
+ * it (a timer fires late, the event loop is busy), and the next required stage
+ * must still find its `minUseful`. Added only when a pipeline reserves time.
+ *
+ * **Example** (No slack, for exact arithmetic in a test)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@timebox/core"
+ *
+ * const exact = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.provideService(self, Budget.Slack, 0)
+ * ```
+ *
+ * @default 5
+ * @category services
+ * @since 0.1.0
+ */
+export const Slack = Context.Reference<number>("@timebox/core/Budget/Slack", { defaultValue: () => 5 })
 
 // =============================================================================
 // Configuration
@@ -426,16 +447,25 @@ export const decodeTotal = (
   field: string,
   input: unknown
 ): Effect.Effect<number, TimeboxError.TimeboxError> => {
+  const total = parseTotal(method, field, input)
+  return typeof total === "number" ? Effect.succeed(total) : Effect.fail(total)
+}
+
+/**
+ * The pure form of `decodeTotal`: milliseconds, or the error.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const parseTotal = (method: string, field: string, input: unknown): number | TimeboxError.TimeboxError => {
   const millis = toMillis(input)
   if (millis === undefined) {
-    return Effect.fail(
-      TimeboxError.invalidConfig(method, field, input, "not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")")
-    )
+    return TimeboxError.invalidConfig(method, field, input, "not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")")
   }
   if (!(millis > 0) || !Number.isFinite(millis)) {
-    return Effect.fail(TimeboxError.invalidConfig(method, field, input, "must be a positive, finite duration"))
+    return TimeboxError.invalidConfig(method, field, input, "must be a positive, finite duration")
   }
-  return Effect.succeed(millis)
+  return millis
 }
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()

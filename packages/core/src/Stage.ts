@@ -188,13 +188,13 @@ export const required = <const Name extends string, In, A, E = never, R = never>
  * @category constructors
  * @since 0.1.0
  */
-export const optional = <const Name extends string, In, A, E = never, R = never>(
+export const optional = <const Name extends string, In, A, E = never, R = never, B = A>(
   name: Name,
   run: (input: In) => Effect.Effect<A, E, R>,
-  options: OptionalOptions<NoInfer<In>, NoInfer<A>>
-): Stage<Name, In, A, E, R, "optional"> => {
+  options: OptionalOptions<NoInfer<In>, B>
+): Stage<Name, In, A | B, E, R, "optional"> => {
   const { fallback, ...policy } = options
-  return make(name, "optional", run, policy, fallback)
+  return make<Name, In, A | B, E, R, "optional">(name, "optional", run, policy, fallback)
 }
 
 /**

@@ -66,6 +66,20 @@ const giveUp = <I, A, E, R>(
   return Effect.fail(failure)
 }
 
+/** How many scheduler turns a closed window waits for children cut at the same instant. */
+const maxTurns = 16
+
+/** Marks records still running (and theirs) as cut at the deadline. */
+const cutRunning = (records: ReadonlyArray<MutableRecord>, nowOffset: number): void => {
+  for (const record of records) {
+    if (record.status !== "running") continue
+    record.status = "timed-out"
+    record.reason = Reason.deadline
+    record.actualMs = nowOffset - record.startedAtMs
+    if (record.children !== undefined) cutRunning(record.children, nowOffset)
+  }
+}
+
 /**
  * Runs `stage` on `input` inside the current frame and deadline.
  * `pipelineReserveMs` is the time the enclosing pipeline keeps back for its
@@ -85,7 +99,9 @@ export const execute = <I, A, E, R>(
     const left = deadline - start
     const parentWindow = frame === undefined ? left : frame.windowMs
     const allocation = stage.allocation === undefined ? undefined : Budget.allocate(stage.allocation, parentWindow)
-    const available = left - (stage.reserveMs ?? pipelineReserveMs)
+    const reserve = stage.reserveMs ??
+      (pipelineReserveMs > 0 ? pipelineReserveMs + parent.getRef(Budget.Slack) : 0)
+    const available = left - reserve
     const window = allocation === undefined ? available : Math.min(allocation, available)
     const record = makeRecord(
       stage.name,
@@ -111,18 +127,71 @@ export const execute = <I, A, E, R>(
     const children: Array<MutableRecord> = []
     record.children = children
     const childFrame: Frame = { runStartMillis: runStart, children, windowMs: window }
-    const stageDeadline = start + window
     const context = Context.add(
       Context.add(parent.context, CurrentFrame, childFrame),
       CurrentDeadline,
-      stageDeadline
+      start + window
     )
     const work = Effect.provideContext(stage.run(input), context as Context.Context<R>)
-    const finish = (now: number) => {
-      record.actualMs = now - start
-    }
 
     return Effect.flatMap(Effect.forkDetach(work, { startImmediately: true }), (fiber) => {
+      const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, TimeboxError.TimeboxError> => {
+        record.actualMs = clock.currentTimeMillisUnsafe() - start
+        if (Exit.isSuccess(exit)) {
+          const reason = degradedReason(children)
+          if (reason === undefined) {
+            record.status = "completed"
+          } else {
+            record.status = "degraded"
+            record.reason = reason
+          }
+          return Effect.succeed(exit.value)
+        }
+        const inner = Cause.findErrorOption(exit.cause)
+        if (inner._tag === "Some" && TimeboxError.isTimeboxError(inner.value) && stage.criticality === "required") {
+          // A required child ended this stage: pass its reason up unchanged.
+          record.status = "failed"
+          record.reason = inner.value.reason._tag === "BudgetExhausted" ? Reason.budgetExhausted : inner.value.message
+          return Effect.fail(inner.value)
+        }
+        const detail = causeMessage(exit.cause)
+        return giveUp(stage, input, record, "failed", detail, () =>
+          new TimeboxError.TimeboxError({
+            method,
+            reason: new TimeboxError.StageFailed({ stage: stage.name, detail })
+          }))
+      }
+
+      // The window closed. Children share this deadline and are cut by their
+      // own timers in the same tick: give them a few turns so that their
+      // fallbacks (a "skipped: deadline" note) reach this stage's work, which
+      // may then complete. Otherwise interrupt the work and move on without
+      // waiting for it: work that ignores interruption is left behind.
+      const onWindowClosed = (turns: number): Effect.Effect<A, TimeboxError.TimeboxError> => {
+        const settled = fiber.pollUnsafe()
+        if (settled !== undefined) return settle(settled)
+        if (turns < maxTurns && children.some((child) => child.status === "running")) {
+          return Effect.flatMap(Effect.yieldNow, () => onWindowClosed(turns + 1))
+        }
+        fiber.interruptUnsafe(parent.id)
+        return Effect.flatMap(Effect.yieldNow, () => {
+          const now = clock.currentTimeMillisUnsafe()
+          record.actualMs = now - start
+          record.abandoned = fiber.pollUnsafe() === undefined
+          cutRunning(children, now - runStart)
+          return giveUp(stage, input, record, "timed-out", Reason.deadline, () =>
+            new TimeboxError.TimeboxError({
+              method,
+              reason: new TimeboxError.BudgetExhausted({
+                stage: stage.name,
+                windowMs: window,
+                minUsefulMs: stage.minUsefulMs,
+                timedOut: true
+              })
+            }))
+        })
+      }
+
       const awaited: Effect.Effect<Exit.Exit<A, E> | undefined> = Number.isFinite(window)
         ? Effect.raceFirst(Fiber.await(fiber), Effect.as(clock.sleep(Duration.millis(window)), undefined))
         : Fiber.await(fiber)
@@ -132,50 +201,7 @@ export const execute = <I, A, E, R>(
             fiber.interruptUnsafe(parent.id)
           })
         ),
-        Effect.flatMap((exit): Effect.Effect<A, TimeboxError.TimeboxError> => {
-          if (exit === undefined) {
-            // The window closed first: interrupt the work and move on without waiting for it.
-            fiber.interruptUnsafe(parent.id)
-            return Effect.flatMap(Effect.yieldNow, () => {
-              finish(clock.currentTimeMillisUnsafe())
-              record.abandoned = fiber.pollUnsafe() === undefined
-              return giveUp(stage, input, record, "timed-out", Reason.deadline, () =>
-                new TimeboxError.TimeboxError({
-                  method,
-                  reason: new TimeboxError.BudgetExhausted({
-                    stage: stage.name,
-                    windowMs: window,
-                    minUsefulMs: stage.minUsefulMs,
-                    timedOut: true
-                  })
-                }))
-            })
-          }
-          finish(clock.currentTimeMillisUnsafe())
-          if (Exit.isSuccess(exit)) {
-            const reason = degradedReason(children)
-            if (reason === undefined) {
-              record.status = "completed"
-            } else {
-              record.status = "degraded"
-              record.reason = reason
-            }
-            return Effect.succeed(exit.value)
-          }
-          const inner = Cause.findErrorOption(exit.cause)
-          if (inner._tag === "Some" && TimeboxError.isTimeboxError(inner.value) && stage.criticality === "required") {
-            // A required child ended this stage: pass its reason up unchanged.
-            record.status = "failed"
-            record.reason = inner.value.reason._tag === "BudgetExhausted" ? Reason.budgetExhausted : inner.value.message
-            return Effect.fail(inner.value)
-          }
-          const detail = causeMessage(exit.cause)
-          return giveUp(stage, input, record, "failed", detail, () =>
-            new TimeboxError.TimeboxError({
-              method,
-              reason: new TimeboxError.StageFailed({ stage: stage.name, detail })
-            }))
-        })
+        Effect.flatMap((exit) => (exit === undefined ? onWindowClosed(0) : settle(exit)))
       )
     })
   })

@@ -1,0 +1,221 @@
+/**
+ * A customer-support agent with a 2 s budget: `auth` (required, 10 ms),
+ * `context` (optional, 150 ms: conversation history 40% and required within
+ * it, RAG 50% and dropped below 20 ms, user profile 30%), `inference`
+ * (required, 1,400 ms), `tools` (optional, 300 ms: order lookup and
+ * knowledge-base search in parallel) and `assembly` (required, 20 ms).
+ * Latencies are simulated from seeded ranges through `Clock`, and any stage's
+ * latency can be forced with `Simulation.withLatencies`.
+ *
+ * @since 0.1.0
+ */
+import { Agent, Pipeline, Simulation, Stage, ToolWindow } from "@timebox/core"
+import { Effect } from "effect"
+
+/**
+ * The simulated latency range of every stage and tool call, in milliseconds,
+ * chosen inside typical production ranges (auth 2–10 ms, retrieval 20–200 ms,
+ * time to first token 200–2,000 ms, a tool call 50–500 ms, assembly 5–20 ms)
+ * so that with every seed a 2 s budget completes, 700 ms ends partial with
+ * the knowledge-base search cut, and 100 ms fails.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const latencies = {
+  auth: { min: 2, max: 5 },
+  history: { min: 10, max: 30 },
+  rag: { min: 20, max: 55 },
+  profile: { min: 5, max: 25 },
+  inference: { min: 500, max: 600 },
+  "order-lookup": { min: 100, max: 200 },
+  "kb-search": { min: 170, max: 260 },
+  assembly: { min: 5, max: 12 }
+} as const satisfies Record<string, Simulation.Range>
+
+/**
+ * The caller, once authenticated.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Session {
+  readonly userId: string
+  readonly tier: "standard" | "priority"
+}
+
+/**
+ * What the context stage gathered; each part may be empty when dropped.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Context {
+  readonly history: ReadonlyArray<string>
+  readonly documents: ReadonlyArray<string>
+  readonly profile: { readonly name: string; readonly plan: string } | null
+}
+
+/**
+ * The model's draft and the tool calls it asked for.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Draft {
+  readonly text: string
+  readonly orderId: string
+}
+
+/**
+ * The agent's answer, with the tool results it used or the notes saying why
+ * it has none.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Answer {
+  readonly answer: string
+  readonly sources: ReadonlyArray<string>
+  readonly toolNotes: ReadonlyArray<string>
+}
+
+const emptyContext: Context = { history: [], documents: [], profile: null }
+
+const auth = Stage.required(
+  "auth",
+  ({ input }: { readonly input: string }) =>
+    Simulation.sleep("auth", latencies.auth).pipe(
+      Effect.as<Session>({ userId: `user-${input.length % 97}`, tier: input.length > 40 ? "priority" : "standard" })
+    ),
+  { allocation: "10 millis", minUseful: "2 millis" }
+)
+
+const history = Stage.required(
+  "history",
+  (session: Session) =>
+    Simulation.sleep("history", latencies.history).pipe(
+      Effect.as([`${session.userId}: my order has not arrived`, "agent: let me check that for you"])
+    ),
+  { allocation: "40%" }
+)
+
+const rag = Stage.optional(
+  "rag",
+  (question: string) =>
+    Simulation.sleep("rag", latencies.rag).pipe(
+      Effect.as([`kb/shipping-delays.md (matched "${question.slice(0, 24)}")`, "kb/refund-policy.md"])
+    ),
+  { allocation: "50%", minUseful: "20 millis", fallback: () => [] }
+)
+
+const profile = Stage.optional(
+  "profile",
+  (session: Session) =>
+    Simulation.sleep("profile", latencies.profile).pipe(
+      Effect.as({ name: "Ada", plan: session.tier === "priority" ? "business" : "personal" })
+    ),
+  { allocation: "30%", fallback: () => null }
+)
+
+const context = Stage.optional(
+  "context",
+  ({ input, auth: session }: { readonly input: string; readonly auth: Session }) =>
+    Effect.all(
+      { history: Stage.run(history, session), documents: Stage.run(rag, input), profile: Stage.run(profile, session) },
+      { concurrency: "unbounded" }
+    ),
+  { allocation: "150 millis", fallback: () => emptyContext }
+)
+
+const inference = Stage.required(
+  "inference",
+  ({ input, context: gathered }: { readonly input: string; readonly context: Context }) =>
+    Simulation.sleep("inference", latencies.inference).pipe(
+      Effect.as<Draft>({
+        text: `Sorry about the wait${gathered.profile === null ? "" : `, ${gathered.profile.name}`}. ` +
+          `About "${input}": ${
+            gathered.documents.length > 0 ? "our shipping notes say delays clear within 48 hours" : "I checked our records"
+          }.`,
+        orderId: `A-${1000 + (input.length * 37) % 9000}`
+      })
+    ),
+  { allocation: "1400 millis", minUseful: "200 millis" }
+)
+
+const tools = Stage.optional(
+  "tools",
+  ({ inference: draft }: { readonly inference: Draft }) =>
+    ToolWindow.parallel([
+      ToolWindow.call(
+        "order-lookup",
+        Simulation.sleep("order-lookup", latencies["order-lookup"]).pipe(
+          Effect.as(`order ${draft.orderId}: shipped, arriving tomorrow`)
+        ),
+        { allocation: "250 millis" }
+      ),
+      ToolWindow.call(
+        "kb-search",
+        Simulation.sleep("kb-search", latencies["kb-search"]).pipe(Effect.as("faq/where-is-my-order (score 0.92)")),
+        { allocation: "280 millis" }
+      )
+    ]),
+  { allocation: "300 millis", minUseful: "50 millis", fallback: () => [] }
+)
+
+const assembly = Stage.required(
+  "assembly",
+  (
+    { context: gathered, inference: draft, tools: results }: {
+      readonly context: Context
+      readonly inference: Draft
+      readonly tools: ReadonlyArray<ToolWindow.ToolResult<string>>
+    }
+  ) =>
+    Simulation.sleep("assembly", latencies.assembly).pipe(
+      Effect.as<Answer>({
+        answer: [draft.text, ...results.filter(ToolWindow.isCompleted).map((result) => result.value)].join(" "),
+        sources: gathered.documents,
+        toolNotes: results.map((result) =>
+          result._tag === "Completed" ? `${result.name}: ok` : `${result.name}: ${result.note}`
+        )
+      })
+    ),
+  { allocation: "20 millis", minUseful: "15 millis" }
+)
+
+/**
+ * The pipeline: auth → context (history ∥ rag ∥ profile) → inference →
+ * tools (order-lookup ∥ kb-search) → assembly.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const pipeline = Pipeline.make<string>()
+  .add(auth)
+  .add(context)
+  .add(inference)
+  .add(tools)
+  .add(assembly)
+
+/**
+ * The support agent, 2 s by default.
+ *
+ * **Example** (Running it with a tighter budget)
+ *
+ * ```ts
+ * import { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const result = Agent.run(SupportAgent.agent, "Where is my order?", { budget: "700 millis" })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const agent = Agent.make({
+  name: "support-agent",
+  description: "Customer support: auth, context (history, RAG, profile), inference, tools, assembly in 2 s",
+  budget: "2 seconds",
+  pipeline
+})
