@@ -6,11 +6,12 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Effect } from "effect"
+import { Cause, type Duration, Effect } from "effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Budget from "./Budget.ts"
 import { execute, type Outcome as ExecuteOutcome, type StageSpec } from "./internal/execute.ts"
+import { CurrentFrame } from "./internal/frame.ts"
 import type * as TimeboxError from "./TimeboxError.ts"
 
 /**
@@ -318,6 +319,58 @@ export const withFallback: {
     fallback: (input: In, outcome: Outcome) => A
   ): Stage<Name, In, A, E, R, "optional"> => update(self, { fallback })
 )
+
+/**
+ * Runs promise-returning work inside a stage, handing it an `AbortSignal`
+ * that fires when the stage is cut (or the run interrupted). A rejection
+ * fails with `Cause.UnknownError`.
+ *
+ * **Details**
+ *
+ * The stage never waits for the promise once its window closes. If the
+ * promise ignores the signal and is still pending when the stage moves on,
+ * the stage's record says `abandoned: true`: the work goes on in the
+ * background, unawaited. A promise that honours the signal (`fetch`) settles
+ * at once and is not abandoned.
+ *
+ * **Example** (An HTTP call that stops at the stage's deadline)
+ *
+ * ```ts
+ * import { Stage } from "@timebox/core"
+ *
+ * const search = Stage.optional(
+ *   "search",
+ *   (query: string) => Stage.promise((signal) => fetch(`http://127.0.0.1:8080/?q=${query}`, { signal }).then((r) => r.text())),
+ *   { allocation: "200 millis", fallback: () => "" }
+ * )
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const promise = <A>(evaluate: (signal: AbortSignal) => PromiseLike<A>): Effect.Effect<A, Cause.UnknownError> =>
+  Effect.withFiber((fiber) => {
+    const frame = fiber.getRef(CurrentFrame)
+    return Effect.callback<A, Cause.UnknownError>((resume, signal) => {
+      let settled = false
+      if (frame !== undefined) frame.unsettled++
+      const done = () => {
+        if (settled) return false
+        settled = true
+        if (frame !== undefined) frame.unsettled--
+        return true
+      }
+      // Deferred by one microtask so that a synchronous throw becomes a rejection.
+      Promise.resolve(signal).then(evaluate).then(
+        (value) => {
+          if (done()) resume(Effect.succeed(value))
+        },
+        (error: unknown) => {
+          if (done()) resume(Effect.fail(new Cause.UnknownError(error)))
+        }
+      )
+    })
+  })
 
 /**
  * Whether a value is a stage.

@@ -126,7 +126,7 @@ export const execute = <I, A, E, R>(
 
     const children: Array<MutableRecord> = []
     record.children = children
-    const childFrame: Frame = { runStartMillis: runStart, children, windowMs: window }
+    const childFrame: Frame = { runStartMillis: runStart, children, windowMs: window, unsettled: 0 }
     const context = Context.add(
       Context.add(parent.context, CurrentFrame, childFrame),
       CurrentDeadline,
@@ -177,7 +177,7 @@ export const execute = <I, A, E, R>(
         return Effect.flatMap(Effect.yieldNow, () => {
           const now = clock.currentTimeMillisUnsafe()
           record.actualMs = now - start
-          record.abandoned = fiber.pollUnsafe() === undefined
+          record.abandoned = fiber.pollUnsafe() === undefined || childFrame.unsettled > 0
           cutRunning(children, now - runStart)
           return giveUp(stage, input, record, "timed-out", Reason.deadline, () =>
             new TimeboxError.TimeboxError({

@@ -26,6 +26,8 @@ export interface Frame {
   readonly children: Array<MutableRecord>
   /** The window shares (`"40%"`) are taken of. */
   readonly windowMs: number
+  /** Promises started by `Stage.promise` in this frame that have not settled yet. */
+  unsettled: number
 }
 
 export const CurrentFrame = Context.Reference<Frame | undefined>("@timebox/core/internal/CurrentFrame", {
