@@ -213,7 +213,7 @@ export const run = <In, Out, R>(
     Effect.withFiber((fiber) => {
       const clock = fiber.getRef(Clock.Clock)
       const start = clock.currentTimeMillisUnsafe()
-      const frame: Frame = { runStartMillis: start, children: [], windowMs: budgetMs, unsettled: 0 }
+      const frame: Frame = { runStartMillis: start, children: [], windowMs: budgetMs, unsettled: 0, cuts: undefined }
       const report = (runningReason: string): RunReport => {
         const now = clock.currentTimeMillisUnsafe()
         const stages = freeze(frame.children, now, start, runningReason)

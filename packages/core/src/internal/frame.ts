@@ -28,6 +28,12 @@ export interface Frame {
   readonly windowMs: number
   /** Promises started by `Stage.promise` in this frame that have not settled yet. */
   unsettled: number
+  /**
+   * How to cut each child still running: when this frame's window closes, its
+   * children (whose deadlines are never later) are cut first, so their
+   * fallbacks reach the work before the work itself is cut.
+   */
+  cuts: Set<() => void> | undefined
 }
 
 export const CurrentFrame = Context.Reference<Frame | undefined>("@timebox/core/internal/CurrentFrame", {
