@@ -166,8 +166,13 @@ export const validate = (agent: Any): Effect.Effect<number, TimeboxError.Timebox
 }
 
 const budgetFor = (agent: Any, options: RunOptions | undefined): Effect.Effect<number, TimeboxError.TimeboxError> =>
-  Effect.flatMap(validate(agent), (budgetMs) =>
-    options?.budget === undefined ? Effect.succeed(budgetMs) : Budget.decodeTotal("Agent.run", "options.budget", options.budget))
+  Effect.flatMap(
+    validate(agent),
+    (budgetMs) =>
+      options?.budget === undefined
+        ? Effect.succeed(budgetMs)
+        : Budget.decodeTotal("Agent.run", "options.budget", options.budget)
+  )
 
 const statusOf = (stages: RunReport["stages"]): "complete" | "partial" => {
   for (const stage of stages) if (stage.status !== "completed") return "partial"

@@ -103,7 +103,10 @@ describe("nested budgets", () => {
         name: "inner",
         budget: "1 second",
         pipeline: Pipeline.make<number>().add(
-          Stage.optional("tools", ({ input }) => Pipeline.run(inner, input), { allocation: "100 millis", fallback: () => -1 })
+          Stage.optional("tools", ({ input }) => Pipeline.run(inner, input), {
+            allocation: "100 millis",
+            fallback: () => -1
+          })
         )
       })
       const result = yield* runFor(agent, 500, "1 second").pipe(Effect.provideService(Budget.Slack, 0))

@@ -9,7 +9,9 @@ const pipeline = (authLatency: Duration.Input) =>
     .add(Stage.required("auth", () => Effect.sleep(authLatency), { allocation: "10 millis", minUseful: "2 millis" }))
     .add(Stage.optional("context", () => Effect.sleep("20 millis"), { allocation: "50 millis", fallback: () => {} }))
     .add(Stage.required("inference", () => Effect.sleep("100 millis"), { minUseful: "100 millis" }))
-    .add(Stage.required("assembly", () => Effect.succeed("answer"), { allocation: "20 millis", minUseful: "10 millis" }))
+    .add(
+      Stage.required("assembly", () => Effect.succeed("answer"), { allocation: "20 millis", minUseful: "10 millis" })
+    )
 
 describe("required stages", () => {
   it.effect("cannot start: not-reached stages are listed as skipped", () =>

@@ -5,14 +5,14 @@ import { record, runFor } from "./utils.ts"
 
 // window = min(allocation, remaining − reserve); reserve = Σ minUseful of later required stages (+ Slack)
 const agent = Agent.make({
-    name: "window",
-    budget: "1 second",
-    pipeline: Pipeline.make<void>()
-      .add(Stage.optional("fetch", () => Deadline.remainingMillis, { allocation: "100 millis", fallback: () => -1 }))
-      .add(Stage.optional("extra", () => Effect.succeed(0), { allocation: "100 millis", fallback: () => -1 }))
-      .add(Stage.required("infer", () => Effect.sleep("10 millis"), { minUseful: "50 millis" }))
-      .add(Stage.required("assemble", () => Effect.succeed("done"), { allocation: "30 millis", minUseful: "30 millis" }))
-  })
+  name: "window",
+  budget: "1 second",
+  pipeline: Pipeline.make<void>()
+    .add(Stage.optional("fetch", () => Deadline.remainingMillis, { allocation: "100 millis", fallback: () => -1 }))
+    .add(Stage.optional("extra", () => Effect.succeed(0), { allocation: "100 millis", fallback: () => -1 }))
+    .add(Stage.required("infer", () => Effect.sleep("10 millis"), { minUseful: "50 millis" }))
+    .add(Stage.required("assemble", () => Effect.succeed("done"), { allocation: "30 millis", minUseful: "30 millis" }))
+})
 
 describe("Stage window", () => {
   it.effect("is the allocation when the budget is ample", () =>
@@ -54,7 +54,13 @@ describe("Stage window", () => {
         name: "reserve",
         budget: "1 second",
         pipeline: Pipeline.make<void>()
-          .add(Stage.optional("a", () => Effect.void, { allocation: "900 millis", reserve: "600 millis", fallback: () => {} }))
+          .add(
+            Stage.optional("a", () => Effect.void, {
+              allocation: "900 millis",
+              reserve: "600 millis",
+              fallback: () => {}
+            })
+          )
           .add(Stage.required("b", () => Effect.void, { minUseful: "10 millis" }))
       })
       const result = yield* runFor(agent, undefined, "1 second")
@@ -79,7 +85,10 @@ describe("Stage window", () => {
 
   it.effect("Stage.run works outside an agent, bounded by the current deadline", () =>
     Effect.gen(function*() {
-      const stage = Stage.optional("alone", () => Deadline.remainingMillis, { allocation: "1 second", fallback: () => -1 })
+      const stage = Stage.optional("alone", () => Deadline.remainingMillis, {
+        allocation: "1 second",
+        fallback: () => -1
+      })
       const left = yield* Stage.run(stage, undefined).pipe(Deadline.within("300 millis"))
       assert.strictEqual(left, 300)
     }))

@@ -137,7 +137,9 @@ export const execute = <I, A, E, R>(
     const timed = Number.isFinite(window)
     return Effect.flatMap(Effect.forkDetach(work, { startImmediately: true }), (fiber) =>
       Effect.flatMap(
-        timed ? Effect.forkDetach(clock.sleep(Duration.millis(window)), { startImmediately: true }) : Effect.succeed(undefined),
+        timed
+          ? Effect.forkDetach(clock.sleep(Duration.millis(window)), { startImmediately: true })
+          : Effect.succeed(undefined),
         (timer) => {
           const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, TimeboxError.TimeboxError> => {
             record.actualMs = clock.currentTimeMillisUnsafe() - start
@@ -181,7 +183,7 @@ export const execute = <I, A, E, R>(
             const settled = fiber.pollUnsafe()
             if (settled !== undefined) return settle(settled)
             const cuts = childFrame.cuts
-            if (cuts !== undefined && cuts.size > 0) for (const cut of Array.from(cuts)) cut()
+            if (cuts !== undefined && cuts.size > 0) { for (const cut of Array.from(cuts)) cut() }
             // Keep waiting while a child is still running or a new one just
             // started (a sequential tool chain skipping its remaining calls).
             const progress = children.length !== seen || children.some((child) => child.status === "running")
