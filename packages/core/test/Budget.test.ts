@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Agent, Budget, Pipeline, Stage, TimeboxError } from "../src/index.ts"
+import { Agent, Budget, Pipeline, Stage, type TimeboxError } from "../src/index.ts"
 
 const invalid = (error: TimeboxError.TimeboxError) => {
   assert.strictEqual(error.reason._tag, "InvalidConfig")

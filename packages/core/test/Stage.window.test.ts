@@ -4,7 +4,7 @@ import { Agent, Budget, Deadline, Pipeline, Stage } from "../src/index.ts"
 import { record, runFor } from "./utils.ts"
 
 // window = min(allocation, remaining − reserve); reserve = Σ minUseful of later required stages (+ Slack)
-const agent = Agent.make({
+const windowAgent = Agent.make({
   name: "window",
   budget: "1 second",
   pipeline: Pipeline.make<void>()
@@ -17,7 +17,7 @@ const agent = Agent.make({
 describe("Stage window", () => {
   it.effect("is the allocation when the budget is ample", () =>
     Effect.gen(function*() {
-      const result = yield* runFor(agent, undefined, "1 second")
+      const result = yield* runFor(windowAgent, undefined, "1 second")
       const fetch = record(result, "fetch")
       assert.strictEqual(fetch.allocatedMs, 100)
       assert.strictEqual(fetch.windowMs, 100)
@@ -27,7 +27,7 @@ describe("Stage window", () => {
 
   it.effect("is remaining − reserve when that is smaller, reserving the minUseful of later required stages", () =>
     Effect.gen(function*() {
-      const result = yield* runFor(agent, undefined, "1 second", { budget: "150 millis" }).pipe(
+      const result = yield* runFor(windowAgent, undefined, "1 second", { budget: "150 millis" }).pipe(
         Effect.provideService(Budget.Slack, 0)
       )
       // reserve = infer 50 + assemble 30 = 80 → window = min(100, 150 − 80) = 70
@@ -43,7 +43,7 @@ describe("Stage window", () => {
 
   it.effect("adds the scheduling slack to a non-zero reserve", () =>
     Effect.gen(function*() {
-      const result = yield* runFor(agent, undefined, "1 second", { budget: "150 millis" })
+      const result = yield* runFor(windowAgent, undefined, "1 second", { budget: "150 millis" })
       assert.strictEqual(record(result, "fetch").windowMs, 150 - 80 - 5)
       assert.strictEqual(record(result, "assemble").windowMs, 30)
     }))
