@@ -135,7 +135,9 @@ const inference = Stage.required(
       Effect.as<Draft>({
         text: `Sorry about the wait${gathered.profile === null ? "" : `, ${gathered.profile.name}`}. ` +
           `About "${input}": ${
-            gathered.documents.length > 0 ? "our shipping notes say delays clear within 48 hours" : "I checked our records"
+            gathered.documents.length > 0
+              ? "our shipping notes say delays clear within 48 hours"
+              : "I checked our records"
           }.`,
         orderId: `A-${1000 + (input.length * 37) % 9000}`
       })
