@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Agent, Report, Simulation } from "@timebox/core"
+import { Agent, type Budget, Report, Simulation } from "@timebox/core"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { SupportAgent } from "../src/index.ts"
