@@ -16,7 +16,7 @@ import * as ReportSink from "./ReportSink.ts"
 import * as TimeboxError from "./TimeboxError.ts"
 
 /**
- * @category type ids
+ * @category models
  * @since 0.1.0
  */
 export const TypeId = "~@timebox/core/Agent" as const

@@ -14,7 +14,7 @@ import type * as Stage from "./Stage.ts"
 import type * as TimeboxError from "./TimeboxError.ts"
 
 /**
- * @category type ids
+ * @category models
  * @since 0.1.0
  */
 export const TypeId = "~@timebox/core/Pipeline" as const

@@ -15,7 +15,7 @@ import { CurrentFrame } from "./internal/frame.ts"
 import type * as TimeboxError from "./TimeboxError.ts"
 
 /**
- * @category type ids
+ * @category models
  * @since 0.1.0
  */
 export const TypeId = "~@timebox/core/Stage" as const

@@ -66,6 +66,18 @@ const giveUp = <I, A, E, R>(
   return Effect.fail(failure)
 }
 
+/**
+ * The live clock's `sleep`, a plain `setTimeout` (a prototype method, shared
+ * by every live clock). A stage whose clock sleeps with it arms its timer
+ * with `setTimeout` directly instead of forking a fiber to sleep: the same
+ * timer, without a fiber, its context and its interruption per stage (the
+ * bench's hot path). Any other clock (`TestClock`) gets a timer fiber.
+ */
+const liveSleep = Clock.Clock.defaultValue().sleep
+
+/** The longest delay `setTimeout` takes; longer windows go through the clock's `sleep`. */
+const maxTimerMillis = 2 ** 31 - 1
+
 /** How many scheduler turns a closed window waits for children cut at the same instant. */
 const maxTurns = 32
 
@@ -135,9 +147,11 @@ export const execute = <I, A, E, R>(
     const work = Effect.provideContext(stage.run(input), context as Context.Context<R>)
 
     const timed = Number.isFinite(window)
+    // `setTimeout` directly when the clock is the live one (see `liveSleep`).
+    const direct = timed && clock.sleep === liveSleep && window <= maxTimerMillis
     return Effect.flatMap(Effect.forkDetach(work, { startImmediately: true }), (fiber) =>
       Effect.flatMap(
-        timed
+        timed && !direct
           ? Effect.forkDetach(clock.sleep(Duration.millis(window)), { startImmediately: true })
           : Effect.succeed(undefined),
         (timer) => {
@@ -215,11 +229,13 @@ export const execute = <I, A, E, R>(
             let done = false
             let removeWork: (() => void) | undefined
             let removeTimer: (() => void) | undefined
+            let handle: ReturnType<typeof setTimeout> | undefined
             const finish = (exit: Exit.Exit<A, E> | undefined) => {
               if (done) return
               done = true
               removeWork?.()
               removeTimer?.()
+              if (handle !== undefined) clearTimeout(handle)
               frame?.cuts?.delete(cut)
               if (timer !== undefined && exit !== undefined) timer.interruptUnsafe(parent.id)
               resume(Effect.succeed(exit))
@@ -227,6 +243,7 @@ export const execute = <I, A, E, R>(
             const cut = () => finish(undefined)
             removeWork = fiber.addObserver(finish)
             if (timer !== undefined && !done) removeTimer = timer.addObserver(cut)
+            if (direct && !done) handle = setTimeout(cut, window)
             if (frame !== undefined && !done) {
               if (frame.cuts === undefined) frame.cuts = new Set()
               frame.cuts.add(cut)
@@ -236,6 +253,7 @@ export const execute = <I, A, E, R>(
               done = true
               removeWork?.()
               removeTimer?.()
+              if (handle !== undefined) clearTimeout(handle)
               frame?.cuts?.delete(cut)
               timer?.interruptUnsafe(parent.id)
               fiber.interruptUnsafe(parent.id)
