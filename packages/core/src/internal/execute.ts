@@ -3,7 +3,7 @@
  * small, otherwise run its work on a fiber of its own under a hard deadline,
  * then write its record.
  */
-import { Cause, Clock, Context, Duration, Effect, Exit } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, type Fiber } from "effect"
 import * as Budget from "../Budget.ts"
 import { CurrentDeadline } from "../Deadline.ts"
 import { Reason } from "../Report.ts"
@@ -144,124 +144,127 @@ export const execute = <I, A, E, R>(
       CurrentDeadline,
       start + window
     )
-    const work = Effect.provideContext(stage.run(input), context as Context.Context<R>)
+    const work = stage.run(input)
+
+    // The work runs on a detached fiber started at once in the stage's context:
+    // what `Effect.forkDetach(Effect.provideContext(work, context), { startImmediately: true })`
+    // does, without `provideContext` merging (so copying) the whole context
+    // into a flat map for every stage.
+    const fiber = Effect.runForkWith(context as Context.Context<R>)(work)
 
     const timed = Number.isFinite(window)
     // `setTimeout` directly when the clock is the live one (see `liveSleep`).
     const direct = timed && clock.sleep === liveSleep && window <= maxTimerMillis
-    return Effect.flatMap(Effect.forkDetach(work, { startImmediately: true }), (fiber) =>
-      Effect.flatMap(
-        timed && !direct
-          ? Effect.forkDetach(clock.sleep(Duration.millis(window)), { startImmediately: true })
-          : Effect.succeed(undefined),
-        (timer) => {
-          const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, TimeboxError.TimeboxError> => {
-            record.actualMs = clock.currentTimeMillisUnsafe() - start
-            if (Exit.isSuccess(exit)) {
-              const reason = degradedReason(children)
-              if (reason === undefined) {
-                record.status = "completed"
-              } else {
-                record.status = "degraded"
-                record.reason = reason
-              }
-              return Effect.succeed(exit.value)
-            }
-            const inner = Cause.findErrorOption(exit.cause)
-            const child = inner._tag === "Some" && TimeboxError.isTimeboxError(inner.value) ? inner.value : undefined
-            const detail = child === undefined
-              ? causeMessage(exit.cause)
-              : child.reason._tag === "BudgetExhausted"
-              ? Reason.budgetExhausted
-              : child.message
-            if (child !== undefined && stage.criticality === "required") {
-              // A required child ended this stage: pass its error up unchanged.
-              record.status = "failed"
-              record.reason = detail
-              return Effect.fail(child)
-            }
-            return giveUp(stage, input, record, "failed", detail, () =>
-              new TimeboxError.TimeboxError({
-                method,
-                reason: new TimeboxError.StageFailed({ stage: stage.name, detail })
-              }))
+    const waitFor = (timer: Fiber.Fiber<void> | undefined): Effect.Effect<A, TimeboxError.TimeboxError> => {
+      const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, TimeboxError.TimeboxError> => {
+        record.actualMs = clock.currentTimeMillisUnsafe() - start
+        if (Exit.isSuccess(exit)) {
+          const reason = degradedReason(children)
+          if (reason === undefined) {
+            record.status = "completed"
+          } else {
+            record.status = "degraded"
+            record.reason = reason
           }
-
-          // The window closed. Cut the children still running first (their
-          // deadlines are never later than ours) and give them a few turns, so
-          // that their fallbacks (a "skipped: deadline" note) reach the work,
-          // which may then complete. Otherwise interrupt the work and move on
-          // without waiting for it: work that ignores interruption is left
-          // behind, unawaited.
-          const onWindowClosed = (turns: number, seen: number): Effect.Effect<A, TimeboxError.TimeboxError> => {
-            const settled = fiber.pollUnsafe()
-            if (settled !== undefined) return settle(settled)
-            const cuts = childFrame.cuts
-            if (cuts !== undefined && cuts.size > 0) { for (const cut of Array.from(cuts)) cut() }
-            // Keep waiting while a child is still running or a new one just
-            // started (a sequential tool chain skipping its remaining calls).
-            const progress = children.length !== seen || children.some((child) => child.status === "running")
-            if (turns < maxTurns && progress) {
-              return Effect.flatMap(Effect.yieldNow, () => onWindowClosed(turns + 1, children.length))
-            }
-            fiber.interruptUnsafe(parent.id)
-            return Effect.flatMap(Effect.yieldNow, () => {
-              const now = clock.currentTimeMillisUnsafe()
-              record.actualMs = now - start
-              record.abandoned = fiber.pollUnsafe() === undefined || childFrame.unsettled > 0
-              cutRunning(children, now - runStart)
-              return giveUp(stage, input, record, "timed-out", Reason.deadline, () =>
-                new TimeboxError.TimeboxError({
-                  method,
-                  reason: new TimeboxError.BudgetExhausted({
-                    stage: stage.name,
-                    windowMs: window,
-                    minUsefulMs: stage.minUsefulMs,
-                    timedOut: true
-                  })
-                }))
-            })
-          }
-
-          // Wait for the first of: the work ends, the timer fires, the parent
-          // cuts this stage because its own window closed.
-          const awaited = Effect.callback<Exit.Exit<A, E> | undefined>((resume) => {
-            let done = false
-            let removeWork: (() => void) | undefined
-            let removeTimer: (() => void) | undefined
-            let handle: ReturnType<typeof setTimeout> | undefined
-            const finish = (exit: Exit.Exit<A, E> | undefined) => {
-              if (done) return
-              done = true
-              removeWork?.()
-              removeTimer?.()
-              if (handle !== undefined) clearTimeout(handle)
-              frame?.cuts?.delete(cut)
-              if (timer !== undefined && exit !== undefined) timer.interruptUnsafe(parent.id)
-              resume(Effect.succeed(exit))
-            }
-            const cut = () => finish(undefined)
-            removeWork = fiber.addObserver(finish)
-            if (timer !== undefined && !done) removeTimer = timer.addObserver(cut)
-            if (direct && !done) handle = setTimeout(cut, window)
-            if (frame !== undefined && !done) {
-              if (frame.cuts === undefined) frame.cuts = new Set()
-              frame.cuts.add(cut)
-            }
-            return Effect.sync(() => {
-              // Interrupted from outside (the run, or a parent cutting its work).
-              done = true
-              removeWork?.()
-              removeTimer?.()
-              if (handle !== undefined) clearTimeout(handle)
-              frame?.cuts?.delete(cut)
-              timer?.interruptUnsafe(parent.id)
-              fiber.interruptUnsafe(parent.id)
-            })
-          })
-          return Effect.flatMap(awaited, (exit) => (exit === undefined ? onWindowClosed(0, -1) : settle(exit)))
+          return Effect.succeed(exit.value)
         }
-      ))
+        const inner = Cause.findErrorOption(exit.cause)
+        const child = inner._tag === "Some" && TimeboxError.isTimeboxError(inner.value) ? inner.value : undefined
+        const detail = child === undefined
+          ? causeMessage(exit.cause)
+          : child.reason._tag === "BudgetExhausted"
+          ? Reason.budgetExhausted
+          : child.message
+        if (child !== undefined && stage.criticality === "required") {
+          // A required child ended this stage: pass its error up unchanged.
+          record.status = "failed"
+          record.reason = detail
+          return Effect.fail(child)
+        }
+        return giveUp(stage, input, record, "failed", detail, () =>
+          new TimeboxError.TimeboxError({
+            method,
+            reason: new TimeboxError.StageFailed({ stage: stage.name, detail })
+          }))
+      }
+
+      // The window closed. Cut the children still running first (their
+      // deadlines are never later than ours) and give them a few turns, so
+      // that their fallbacks (a "skipped: deadline" note) reach the work,
+      // which may then complete. Otherwise interrupt the work and move on
+      // without waiting for it: work that ignores interruption is left
+      // behind, unawaited.
+      const onWindowClosed = (turns: number, seen: number): Effect.Effect<A, TimeboxError.TimeboxError> => {
+        const settled = fiber.pollUnsafe()
+        if (settled !== undefined) return settle(settled)
+        const cuts = childFrame.cuts
+        if (cuts !== undefined && cuts.size > 0) { for (const cut of Array.from(cuts)) cut() }
+        // Keep waiting while a child is still running or a new one just
+        // started (a sequential tool chain skipping its remaining calls).
+        const progress = children.length !== seen || children.some((child) => child.status === "running")
+        if (turns < maxTurns && progress) {
+          return Effect.flatMap(Effect.yieldNow, () => onWindowClosed(turns + 1, children.length))
+        }
+        fiber.interruptUnsafe(parent.id)
+        return Effect.flatMap(Effect.yieldNow, () => {
+          const now = clock.currentTimeMillisUnsafe()
+          record.actualMs = now - start
+          record.abandoned = fiber.pollUnsafe() === undefined || childFrame.unsettled > 0
+          cutRunning(children, now - runStart)
+          return giveUp(stage, input, record, "timed-out", Reason.deadline, () =>
+            new TimeboxError.TimeboxError({
+              method,
+              reason: new TimeboxError.BudgetExhausted({
+                stage: stage.name,
+                windowMs: window,
+                minUsefulMs: stage.minUsefulMs,
+                timedOut: true
+              })
+            }))
+        })
+      }
+
+      // Wait for the first of: the work ends, the timer fires, the parent
+      // cuts this stage because its own window closed.
+      const awaited = Effect.callback<Exit.Exit<A, E> | undefined>((resume) => {
+        let done = false
+        let removeWork: (() => void) | undefined
+        let removeTimer: (() => void) | undefined
+        let handle: ReturnType<typeof setTimeout> | undefined
+        const finish = (exit: Exit.Exit<A, E> | undefined) => {
+          if (done) return
+          done = true
+          removeWork?.()
+          removeTimer?.()
+          if (handle !== undefined) clearTimeout(handle)
+          frame?.cuts?.delete(cut)
+          if (timer !== undefined && exit !== undefined) timer.interruptUnsafe(parent.id)
+          resume(Effect.succeed(exit))
+        }
+        const cut = () => finish(undefined)
+        removeWork = fiber.addObserver(finish)
+        if (timer !== undefined && !done) removeTimer = timer.addObserver(cut)
+        if (direct && !done) handle = setTimeout(cut, window)
+        if (frame !== undefined && !done) {
+          if (frame.cuts === undefined) frame.cuts = new Set()
+          frame.cuts.add(cut)
+        }
+        return Effect.sync(() => {
+          // Interrupted from outside (the run, or a parent cutting its work).
+          done = true
+          removeWork?.()
+          removeTimer?.()
+          if (handle !== undefined) clearTimeout(handle)
+          frame?.cuts?.delete(cut)
+          timer?.interruptUnsafe(parent.id)
+          fiber.interruptUnsafe(parent.id)
+        })
+      })
+      return Effect.flatMap(awaited, (exit) => (exit === undefined ? onWindowClosed(0, -1) : settle(exit)))
+    }
+    return timed && !direct
+      ? Effect.flatMap(Effect.forkDetach(clock.sleep(Duration.millis(window)), { startImmediately: true }), waitFor)
+      : waitFor(undefined)
   })
 
 /**
