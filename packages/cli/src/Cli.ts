@@ -1,0 +1,106 @@
+/**
+ * The `timebox` command tree (`run`, `list`) on `effect/cli`, with the exit
+ * codes of the CLI: 0 for a complete or partial run, 1 for a failed one, 2 for
+ * bad input (unknown agent, bad duration, bad flag) with a one-line error on
+ * stderr, 130 for an interrupted run.
+ *
+ * @since 0.1.0
+ */
+import { Console, Effect, Runtime } from "effect"
+import { CliError, CliOutput, Command } from "effect/cli"
+import { list } from "./commands/list.ts"
+import { run } from "./commands/run.ts"
+import { UsageError } from "./errors.ts"
+
+/**
+ * The version `timebox --version` prints.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const version = "0.1.0"
+
+/**
+ * The command tree.
+ *
+ * @category commands
+ * @since 0.1.0
+ */
+export const command = Command.make("timebox").pipe(
+  Command.withDescription("Run AI agents that answer within a time budget, and see where the time went"),
+  Command.withSubcommands([run, list])
+)
+
+const suggest = (suggestions: ReadonlyArray<string>): string =>
+  suggestions.length === 0 ? "" : ` (did you mean ${suggestions.join(" or ")}?)`
+
+/**
+ * One line naming a parse error: the flag, argument or command and what is
+ * wrong with it.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const describe = (error: CliError.CliError): string => {
+  switch (error._tag) {
+    case "UnrecognizedOption":
+      return `unknown flag ${error.option}${error.command === undefined ? "" : ` for ${error.command.join(" ")}`}${
+        suggest(error.suggestions)
+      }`
+    case "UnknownSubcommand":
+      return `unknown command ${JSON.stringify(error.subcommand)}${suggest(error.suggestions)}`
+    case "MissingArgument":
+      return `missing <${error.argument}>`
+    case "MissingOption":
+      return `missing --${error.option}`
+    case "InvalidValue":
+      return `invalid ${error.kind === "flag" ? `--${error.option}` : `<${error.option}>`} ${
+        JSON.stringify(error.value)
+      }: ${error.expected.replace(/^Expected:?\s*/, "expected ")}`
+    case "UnexpectedArgument":
+      return `unexpected argument${error.arguments.length === 1 ? "" : "s"} ${
+        error.arguments.map((argument) => JSON.stringify(argument)).join(" ")
+      }`
+    case "ShowHelp":
+      return error.errors[0] === undefined ? "help requested" : describe(error.errors[0])
+    default:
+      return error.message.split("\n")[0] ?? error.message
+  }
+}
+
+// Help and version go to stdout as usual; an invalid invocation (help plus
+// errors) prints nothing here: `main` reports it on one stderr line.
+const presenter: CliOutput.Presenter = {
+  present: (event) => event._tag === "InvalidInvocation" ? Effect.void : CliOutput.defaultPresenter.present(event)
+}
+
+/**
+ * Parses `process.argv` (through `Stdio`) and runs the command. Parse errors
+ * become a `UsageError`; every `UsageError` is written to stderr as one line,
+ * `timebox: <problem>`, and exits 2.
+ *
+ * @category running
+ * @since 0.1.0
+ */
+export const main = Command.run(command, { version }).pipe(
+  Effect.provideService(CliOutput.Presenter, presenter),
+  Effect.catchIf(CliError.isCliError, (error) => {
+    if (error._tag === "ShowHelp" && error.errors.length === 0) return Effect.void
+    const hint = error._tag === "ShowHelp" ? `; see ${error.commandPath.join(" ")} --help` : ""
+    return Effect.fail(new UsageError({ message: `${describe(error)}${hint}` }))
+  }),
+  Effect.tapError((error) => error._tag === "UsageError" ? Console.error(`timebox: ${error.message}`) : Effect.void)
+)
+
+/**
+ * The teardown of `NodeRuntime.runMain`: the exit code of `Runtime.defaultTeardown`
+ * (0, the error's `errorExitCode`, 130 when interrupted), set as
+ * `process.exitCode` so stdout drains before the process exits.
+ *
+ * @category running
+ * @since 0.1.0
+ */
+export const teardown: Runtime.Teardown = (exit, _onExit) =>
+  Runtime.defaultTeardown(exit, (code) => {
+    process.exitCode = code
+  })

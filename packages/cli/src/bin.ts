@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+/**
+ * The `timebox` binary.
+ *
+ * @since 0.1.0
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Effect } from "effect"
+import { main, teardown } from "./Cli.ts"
+
+main.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain({ teardown }))

@@ -1,0 +1,24 @@
+/**
+ * `timebox list`: names the bundled example agents, one line each.
+ *
+ * @since 0.1.0
+ */
+import { Console, Effect } from "effect"
+import { Command, TerminalCapabilities } from "effect/cli"
+import * as Examples from "../examples.ts"
+import * as Render from "../render.ts"
+
+/**
+ * `timebox list`.
+ *
+ * @category commands
+ * @since 0.1.0
+ */
+export const list = Command.make(
+  "list",
+  {},
+  Effect.fn("timebox list")(function*() {
+    const { canColor } = yield* TerminalCapabilities.TerminalCapabilities
+    yield* Console.log(Render.list(Examples.examples, { colors: canColor }).join("\n"))
+  })
+).pipe(Command.withDescription("Name the bundled example agents, one line each"))

@@ -1,0 +1,248 @@
+/**
+ * `timebox run <agent> [--budget <duration>] [--json] [--seed <n>]
+ * [--input <text>] [--latency <stage>=<duration>]...`: runs a bundled example
+ * or a user's agent module within a budget and prints its report, as text for
+ * people or as the `RunResult` JSON.
+ *
+ * @since 0.1.0
+ */
+import { Agent, Budget, Report, ReportSink, Simulation } from "@timebox/core"
+import { Console, Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Argument, Command, Flag, TerminalCapabilities } from "effect/cli"
+import { RunFailed, UsageError } from "../errors.ts"
+import * as Load from "../load.ts"
+import * as Render from "../render.ts"
+
+// =============================================================================
+// Flag codecs
+// =============================================================================
+
+// A codec from flag text to `to`: `parse` returns the value, or the problem
+// as a string, which becomes the issue's message.
+const fromText = <A>(
+  to: Schema.Codec<A>,
+  parse: (text: string) => A | string,
+  format: (value: A) => string
+): Schema.Codec<A, string> =>
+  Schema.String.pipe(
+    Schema.decodeTo(
+      to,
+      SchemaTransformation.transformEffect({
+        decode: (text: string) => {
+          const parsed = parse(text)
+          return typeof parsed === "string"
+            ? Effect.fail(new SchemaIssue.InvalidValue({ message: parsed }, text))
+            : Effect.succeed(parsed)
+        },
+        encode: (value: A) => Effect.succeed(format(value))
+      })
+    )
+  )
+
+const durationHint = "not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")"
+
+/**
+ * A total budget from text (`150ms`, `2s`, `1.5s`, `2 seconds`) to positive
+ * milliseconds, with the core's messages (`Budget.parseTotal`).
+ *
+ * @category codecs
+ * @since 0.1.0
+ */
+export const BudgetMillis: Schema.Codec<number, string> = fromText(Schema.Number, (text) => {
+  const total = Budget.parseTotal("timebox run", "--budget", text)
+  if (typeof total === "number") return total
+  return total.reason._tag === "InvalidConfig" ? total.reason.problem : total.message
+}, (ms) => `${ms}ms`)
+
+/**
+ * A seed from text: an integer.
+ *
+ * @category codecs
+ * @since 0.1.0
+ */
+export const Seed: Schema.Codec<number, string> = fromText(Schema.Int, (text) => {
+  const seed = /^\s*[-+]?\d+\s*$/.test(text) ? Number(text) : Number.NaN
+  return Number.isSafeInteger(seed) ? seed : "not an integer"
+}, String)
+
+/**
+ * One forced latency.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Latency = Schema.Struct({ stage: Schema.NonEmptyString, millis: Schema.Number })
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Latency = typeof Latency.Type
+
+/**
+ * A forced latency from `<stage>=<duration>` (`rag=400ms`); the duration may
+ * be zero.
+ *
+ * @category codecs
+ * @since 0.1.0
+ */
+export const LatencyFlag: Schema.Codec<Latency, string> = fromText(Latency, (text) => {
+  const at = text.indexOf("=")
+  const stage = at < 0 ? "" : text.slice(0, at).trim()
+  if (stage === "") return "expected <stage>=<duration>, e.g. rag=400ms"
+  const millis = Budget.parseMillis(text.slice(at + 1))
+  return millis === undefined || !Number.isFinite(millis) ? durationHint : { stage, millis }
+}, (latency) => `${latency.stage}=${latency.millis}ms`)
+
+const decodeFlag = <A>(flag: string, codec: Schema.Codec<A, string>) => (text: string): Effect.Effect<A, UsageError> =>
+  Schema.decodeEffect(codec)(text).pipe(
+    Effect.mapError((error) =>
+      new UsageError({ message: `invalid --${flag} ${JSON.stringify(text)}: ${error.message}` })
+    )
+  )
+
+// =============================================================================
+// Command
+// =============================================================================
+
+/**
+ * The question a run gets when `--input` is absent.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultInput = "Where is my order?"
+
+/**
+ * The decoded settings of one run.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Settings {
+  readonly budgetMs: number | undefined
+  readonly seed: number
+  readonly latencies: Readonly<Record<string, number>>
+}
+
+/**
+ * Decodes the raw flag strings into `Settings`, failing with a `UsageError`
+ * that names the first bad flag and its value.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const decodeSettings = Effect.fn("run.decodeSettings")(function*(flags: {
+  readonly budget: string | undefined
+  readonly seed: string
+  readonly latency: ReadonlyArray<string>
+}) {
+  const budgetMs = flags.budget === undefined ? undefined : yield* decodeFlag("budget", BudgetMillis)(flags.budget)
+  const seed = yield* decodeFlag("seed", Seed)(flags.seed)
+  const latencies: Record<string, number> = {}
+  for (const text of flags.latency) {
+    const latency = yield* decodeFlag("latency", LatencyFlag)(text)
+    latencies[latency.stage] = latency.millis
+  }
+  return { budgetMs, seed, latencies } satisfies Settings
+})
+
+const encodeJson = (result: Report.RunResult<unknown>): Effect.Effect<string> =>
+  Schema.encodeEffect(Report.RunResultJson)(result).pipe(
+    Effect.map((json) => JSON.stringify(json, null, 2)),
+    Effect.orDie
+  )
+
+/**
+ * `timebox run`.
+ *
+ * @category commands
+ * @since 0.1.0
+ */
+export const run = Command.make(
+  "run",
+  {
+    agent: Argument.String("agent").pipe(
+      Argument.withDescription("A bundled example (see timebox list) or a path to a module that exports an agent")
+    ),
+    budget: Flag.String("budget").pipe(
+      Flag.withMetavar("duration"),
+      Flag.withDescription("Total budget: 150ms, 2s, 1.5s, \"2 seconds\" (default: the agent's own)"),
+      Flag.optional
+    ),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print the RunResult JSON and nothing else on stdout"),
+      Flag.withDefault(false)
+    ),
+    seed: Flag.String("seed").pipe(
+      Flag.withMetavar("n"),
+      Flag.withDescription("Seed of the simulated latencies (an integer)"),
+      Flag.withDefault("1")
+    ),
+    input: Flag.String("input").pipe(
+      Flag.withMetavar("text"),
+      Flag.withDescription(`The agent's input (default: "${defaultInput}")`),
+      Flag.withDefault(defaultInput)
+    ),
+    latency: Flag.String("latency").pipe(
+      Flag.withMetavar("stage=duration"),
+      Flag.withDescription("Force a stage's simulated latency, e.g. rag=400ms (repeatable)"),
+      Flag.atLeast(0)
+    )
+  },
+  Effect.fn("timebox run")(function*(flags) {
+    const settings = yield* decodeSettings({
+      budget: flags.budget._tag === "Some" ? flags.budget.value : undefined,
+      seed: flags.seed,
+      latency: flags.latency
+    })
+    const agent = yield* Load.resolve(flags.agent)
+    const input = yield* Agent.decodeInput(agent, flags.input).pipe(
+      Effect.mapError((error) =>
+        new UsageError({
+          message: `invalid --input ${JSON.stringify(flags.input)}: ${
+            error.reason._tag === "InvalidConfig" ? error.reason.problem : error.message
+          }`
+        })
+      )
+    )
+    const { canColor } = yield* TerminalCapabilities.TerminalCapabilities
+    const print = (result: Report.RunResult<unknown>): Effect.Effect<void> =>
+      flags.json
+        ? Effect.flatMap(encodeJson(result), Console.log)
+        : Console.log(
+          Render.run(result, { colors: canColor, seed: settings.seed, latencies: settings.latencies }).join("\n")
+        )
+    const result = yield* Agent.run(
+      agent,
+      input,
+      settings.budgetMs === undefined ? undefined : { budget: settings.budgetMs }
+    ).pipe(
+      Simulation.withSeed(settings.seed),
+      Simulation.withLatencies(settings.latencies),
+      // A run interrupted from outside (Ctrl-C) never returns; its report comes through the sink.
+      Effect.provideService(ReportSink.ReportSink, {
+        publish: (published) => published.status === "interrupted" ? print(published) : Effect.void
+      }),
+      Effect.mapError((error) => new UsageError({ message: `${JSON.stringify(flags.agent)}: ${error.message}` }))
+    )
+    yield* print(result)
+    for (const stage of Object.keys(settings.latencies)) {
+      if (Report.find(result.report, stage) === undefined) {
+        yield* Console.error(`timebox: warning: --latency ${stage}=…: no stage named ${JSON.stringify(stage)} ran`)
+      }
+    }
+    if (result.status === "interrupted") return yield* Effect.interrupt
+    if (result.status === "failed") {
+      return yield* new RunFailed({ agent: result.report.agent, reason: result.reason })
+    }
+  })
+).pipe(
+  Command.withDescription("Run an agent within a budget and print its report"),
+  Command.withExamples([
+    { command: "timebox run support-agent", description: "The support agent with its own 2 s budget" },
+    { command: "timebox run support-agent --budget 700ms", description: "Partial: optional stages are cut" },
+    { command: "timebox run support-agent --latency rag=400ms --json", description: "A slow RAG, as JSON" },
+    { command: "timebox run ./my-agent.mjs --input \"hello\"", description: "Your own agent module" }
+  ])
+)

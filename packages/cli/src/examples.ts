@@ -1,0 +1,44 @@
+/**
+ * The bundled example agents, by name. Each example package exports its
+ * agent; the CLI depends on those packages, never the reverse. To bundle a new
+ * example, add its package to `dependencies` and one entry here.
+ *
+ * @since 0.1.0
+ */
+import type { Agent } from "@timebox/core"
+import { SupportAgent } from "@timebox/example-support-agent"
+
+/**
+ * A bundled example: the name `timebox run` accepts, a one-line description
+ * for `timebox list`, and the agent.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Example {
+  readonly name: string
+  readonly description: string
+  readonly agent: Agent.Any
+}
+
+/**
+ * Every bundled example, in the order `timebox list` prints them.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const examples: ReadonlyArray<Example> = [
+  {
+    name: "support-agent",
+    description: "customer support in 2 s: auth, context (history, RAG, profile), inference, tools, assembly",
+    agent: SupportAgent.agent
+  }
+]
+
+/**
+ * The example named `name`, if there is one.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const find = (name: string): Example | undefined => examples.find((example) => example.name === name)

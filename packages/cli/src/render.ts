@@ -1,0 +1,233 @@
+/**
+ * Human output of `timebox`: one line per stage (children indented under
+ * their parent) with its status, window, actual time and a bar placed on a
+ * timeline scaled to the budget; then the agent's output and a summary
+ * (status, elapsed / budget, skipped list). Pure functions from a result to
+ * text, with ANSI colors only when asked.
+ *
+ * @since 0.1.0
+ */
+import type { Report } from "@timebox/core"
+
+/**
+ * How to render: colors on or off, the timeline width in cells, and the run's
+ * settings, echoed in the header.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly colors: boolean
+  /** @default 40 */
+  readonly width?: number | undefined
+  readonly seed?: number | undefined
+  readonly latencies?: Readonly<Record<string, number>> | undefined
+}
+
+const codes = {
+  bold: "\u001b[1m",
+  dim: "\u001b[2m",
+  red: "\u001b[31m",
+  green: "\u001b[32m",
+  yellow: "\u001b[33m",
+  cyan: "\u001b[36m"
+} as const
+
+type Color = keyof typeof codes
+
+const painter = (colors: boolean) => (color: Color, text: string): string =>
+  colors && text !== "" ? `${codes[color]}${text}\u001b[0m` : text
+
+const stageColor = (status: Report.StageStatus): Color => {
+  switch (status) {
+    case "completed":
+      return "green"
+    case "failed":
+      return "red"
+    default:
+      return "yellow"
+  }
+}
+
+const failure = (result: Report.RunResult<unknown>): Report.RunFailureReason | undefined =>
+  "reason" in result ? result.reason : undefined
+
+const runColor = (status: Report.RunStatus): Color =>
+  status === "complete" ? "green" : status === "partial" ? "yellow" : "red"
+
+/**
+ * Milliseconds as people read them: `7ms`, `1400ms`, `0.5ms`.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const formatMillis = (ms: number): string =>
+  `${Number.isInteger(ms) || ms >= 100 ? Math.round(ms) : Math.round(ms * 10) / 10}ms`
+
+/**
+ * The timeline cells of one stage, `width` cells spanning the budget: the
+ * cells before `startedAtMs`, the cells it ran for (`actualMs`; at least one
+ * for any stage that was not skipped), whether it ran past the budget, and
+ * the rest.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export interface Bar {
+  readonly before: number
+  readonly filled: number
+  readonly overflow: boolean
+  readonly after: number
+}
+
+/**
+ * Places one stage on the timeline.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const bar = (record: Report.StageRecord, budgetMs: number, width: number): Bar => {
+  const scale = width / budgetMs
+  const start = Math.min(width, Math.max(0, Math.floor(record.startedAtMs * scale)))
+  const ran = record.status !== "skipped"
+  const end = ran
+    ? Math.max(start + 1, Math.ceil((record.startedAtMs + record.actualMs) * scale))
+    : start
+  const stop = Math.min(end, width)
+  return { before: start, filled: stop - start, overflow: end > width, after: width - stop }
+}
+
+interface Row {
+  readonly depth: number
+  readonly record: Report.StageRecord
+}
+
+const flatten = (records: ReadonlyArray<Report.StageRecord>, depth: number, out: Array<Row>): Array<Row> => {
+  for (const record of records) {
+    out.push({ depth, record })
+    if (record.children !== undefined) flatten(record.children, depth + 1, out)
+  }
+  return out
+}
+
+const note = (record: Report.StageRecord): string => {
+  const parts: Array<string> = []
+  if (record.reason !== undefined) parts.push(record.reason)
+  if (record.status === "completed" && record.overAllocation) {
+    parts.push(`over its ${formatMillis(record.allocatedMs)} allocation`)
+  }
+  if (record.abandoned === true) parts.push("abandoned")
+  return parts.join(", ")
+}
+
+/**
+ * The stage table: a header, then one line per stage, depth first.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const stages = (report: Report.RunReport, options: Options): Array<string> => {
+  const paint = painter(options.colors)
+  const width = options.width ?? 40
+  const rows = flatten(report.stages, 0, [])
+  const nameWidth = Math.max(5, ...rows.map((row) => row.depth * 2 + row.record.name.length))
+  const windowWidth = Math.max(6, ...rows.map((row) => formatMillis(row.record.windowMs).length))
+  const actualWidth = Math.max(6, ...rows.map((row) => formatMillis(row.record.actualMs).length))
+  const budgetLabel = formatMillis(report.budgetMs)
+  const axis = `0${" ".repeat(Math.max(1, width - 1 - budgetLabel.length))}${budgetLabel}`
+  const header = `  ${"stage".padEnd(nameWidth)}  ${"status".padEnd(9)}  ${"window".padStart(windowWidth)}  ` +
+    `${"actual".padStart(actualWidth)}  ${axis}`
+  const lines = [paint("dim", header)]
+  for (const { depth, record } of rows) {
+    const name = `${"  ".repeat(depth)}${record.name}`.padEnd(nameWidth)
+    const status = paint(stageColor(record.status), record.status.padEnd(9))
+    const cells = bar(record, report.budgetMs, width)
+    const timeline = paint("dim", "·".repeat(cells.before)) +
+      paint(stageColor(record.status), "█".repeat(cells.filled) + (cells.overflow ? "»" : "")) +
+      paint("dim", "·".repeat(cells.after))
+    const detail = note(record)
+    lines.push(
+      `  ${name}  ${status}  ${formatMillis(record.windowMs).padStart(windowWidth)}  ` +
+        `${formatMillis(record.actualMs).padStart(actualWidth)}  ${timeline}` +
+        (detail === "" ? "" : `  ${paint("dim", detail)}`)
+    )
+  }
+  return lines
+}
+
+/**
+ * The text of an agent's output: a string as is, the `answer` field of an
+ * object that has a string one, else its JSON.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const outputText = (output: unknown): string => {
+  if (typeof output === "string") return output
+  if (typeof output === "object" && output !== null && "answer" in output && typeof output.answer === "string") {
+    return output.answer
+  }
+  return JSON.stringify(output) ?? String(output)
+}
+
+/**
+ * The summary line: status, elapsed / budget, and the skipped list.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const summary = (result: Report.RunResult<unknown>, options: Options): string => {
+  const paint = painter(options.colors)
+  const report = result.report
+  const reason = failure(result)
+  const status = reason === undefined || reason === result.status ? result.status : `${result.status} (${reason})`
+  const elapsed = `${formatMillis(report.elapsedMs)} / ${formatMillis(report.budgetMs)}`
+  const skipped = report.skipped.length === 0
+    ? "skipped: none"
+    : `skipped: ${report.skipped.map((entry) => `${entry.path} (${entry.status}: ${entry.reason})`).join(", ")}`
+  return `${paint("bold", paint(runColor(result.status), status))}  ${
+    paint(report.withinBudget ? "bold" : "red", elapsed)
+  }  ${skipped}`
+}
+
+/**
+ * The whole human report of a run: header, stage table, output, summary.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const run = (result: Report.RunResult<unknown>, options: Options): Array<string> => {
+  const paint = painter(options.colors)
+  const report = result.report
+  const settings = [`budget ${formatMillis(report.budgetMs)}`]
+  if (options.seed !== undefined) settings.push(`seed ${options.seed}`)
+  for (const [name, ms] of Object.entries(options.latencies ?? {})) settings.push(`latency ${name}=${formatMillis(ms)}`)
+  const reason = failure(result)
+  const output = reason === undefined
+    ? outputText(result.output)
+    : paint("dim", reason === result.status ? `none (${reason})` : `none (${result.status}: ${reason})`)
+  return [
+    `${paint("bold", paint("cyan", report.agent))}  ${paint("dim", settings.join("  "))}`,
+    "",
+    ...stages(report, options),
+    "",
+    `${paint("bold", "output")}  ${output}`,
+    "",
+    summary(result, options)
+  ]
+}
+
+/**
+ * The lines of `timebox list`: one per example, name then description.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const list = (
+  entries: ReadonlyArray<{ readonly name: string; readonly description: string }>,
+  options: Options
+): Array<string> => {
+  const paint = painter(options.colors)
+  const nameWidth = Math.max(0, ...entries.map((entry) => entry.name.length))
+  return entries.map((entry) => `${paint("bold", entry.name.padEnd(nameWidth))}  ${entry.description}`)
+}

@@ -1,0 +1,273 @@
+import { Report, Simulation } from "@timebox/core"
+import { SupportAgent } from "@timebox/example-support-agent"
+import { Schema } from "effect"
+import { tmpdir } from "node:os"
+import { describe, expect, it } from "vitest"
+import { fixture, type Outcome, root, shared, timebox } from "./harness.ts"
+
+const decode = Schema.decodeUnknownSync(Report.RunResultJson)
+
+const json = (outcome: Outcome): Report.RunResult<unknown> => decode(JSON.parse(outcome.stdout))
+
+const stageNames = ["auth", "context", "history", "rag", "profile", "inference", "tools", "assembly"]
+
+const ansi = "\u001b["
+
+// Runs read by several tests happen once.
+const once = shared()
+
+const canImportTypeScript = typeof (process.features as { readonly typescript?: unknown }).typescript === "string"
+
+// Runs whose timings are asserted go one at a time, before the concurrent ones,
+// so that other processes starting on the same cores do not skew them.
+describe("timebox run, timed", () => {
+  it("--budget 700ms ends partial within 705 ms, with an optional stage skipped or cut", { retry: 2 }, async () => {
+    const outcome = await timebox(["run", "support-agent", "--budget", "700ms", "--json"])
+    expect(outcome.stderr).toBe("")
+    expect(outcome.code).toBe(0)
+    const result = json(outcome)
+    expect(result.status).toBe("partial")
+    expect(result.report.budgetMs).toBe(700)
+    expect(result.report.elapsedMs).toBeLessThanOrEqual(705)
+    const dropped = result.report.skipped.filter((entry) => entry.status === "skipped" || entry.status === "timed-out")
+    expect(dropped.length).toBeGreaterThan(0)
+    for (const entry of dropped) expect(entry.path).toMatch(/^(context|tools)(\/|$)/)
+  })
+
+  it("--latency rag=400ms forces rag past its window: partial, rag cut", async () => {
+    const outcome = await timebox(["run", "support-agent", "--latency", "rag=400ms", "--json"])
+    expect(outcome.code).toBe(0)
+    const result = json(outcome)
+    expect(result.status).toBe("partial")
+    const rag = Report.find(result.report, "context/rag")
+    expect(["timed-out", "skipped"]).toContain(rag?.status)
+    expect(result.report.skipped.map((entry) => entry.path)).toContain("context/rag")
+    expect(rag!.actualMs).toBeLessThan(400)
+  })
+
+  it("--seed picks the simulated latencies", async () => {
+    for (const seed of [1, 2, 3]) {
+      const outcome = await timebox(["run", "support-agent", "--seed", String(seed), "--json"])
+      expect(outcome.code).toBe(0)
+      const result = json(outcome)
+      expect(result.status).toBe("complete")
+      const { min, max } = SupportAgent.latencies.inference
+      const drawn = Math.round(min + Simulation.uniform(seed, "inference") * (max - min))
+      const actual = Report.find(result.report, "inference")!.actualMs
+      expect(actual).toBeGreaterThanOrEqual(drawn - 2)
+      expect(actual).toBeLessThanOrEqual(drawn + 60)
+    }
+  })
+})
+
+describe.concurrent("timebox run", () => {
+  it("runs support-agent to completion: one line per stage, the output, the summary, no ANSI", async () => {
+    const outcome = await once(["run", "support-agent"])
+    expect(outcome.stderr).toBe("")
+    expect(outcome.code).toBe(0)
+    const lines = outcome.stdout.trimEnd().split("\n")
+    expect(lines[0]).toBe("support-agent  budget 2000ms  seed 1")
+    for (const name of stageNames) {
+      expect(lines.some((line) => new RegExp(`^ +${name} +completed +\\d+ms +\\d+ms +[█·]{40}`).test(line))).toBe(true)
+    }
+    expect(outcome.stdout).toContain("output  Sorry about the wait")
+    expect(lines.at(-1)).toMatch(/^complete {2}\d+ms \/ 2000ms {2}skipped: none$/)
+    expect(outcome.stdout).not.toContain(ansi)
+  })
+
+  it("nests child stages under their parent", async () => {
+    const outcome = await once(["run", "support-agent"])
+    const indent = (name: string) =>
+      /^( *)/.exec(outcome.stdout.split("\n").find((line) => line.includes(` ${name} `))!)![1]!
+    expect(indent("rag").length).toBe(indent("context").length + 2)
+    expect(indent("kb-search").length).toBe(indent("tools").length + 2)
+  })
+
+  it("--json prints one RunResult JSON document and nothing else", async () => {
+    const outcome = await timebox(["run", "support-agent", "--json"])
+    expect(outcome.code).toBe(0)
+    expect(outcome.stderr).toBe("")
+    const result = json(outcome)
+    expect(result.status).toBe("complete")
+    expect(result.report.agent).toBe("support-agent")
+    expect(result.report.budgetMs).toBe(2000)
+    expect(result.report.stages.map((stage) => stage.name)).toEqual([
+      "auth",
+      "context",
+      "inference",
+      "tools",
+      "assembly"
+    ])
+    expect(outcome.stdout).not.toContain(ansi)
+  })
+
+  it("--budget 100ms fails with exit 1 and a whole report", async () => {
+    const outcome = await once(["run", "support-agent", "--budget", "100ms"])
+    expect(outcome.code).toBe(1)
+    expect(outcome.stderr).toBe("")
+    for (const name of ["auth", "context", "inference", "tools", "assembly"]) {
+      expect(outcome.stdout).toMatch(new RegExp(`^ +${name} +skipped`, "m"))
+    }
+    expect(outcome.stdout).toContain("output  none (failed: budget-exhausted)")
+    expect(outcome.stdout.trimEnd().split("\n").at(-1)).toMatch(
+      /^failed \(budget-exhausted\) {2}\d+ms \/ 100ms {2}skipped: auth/
+    )
+  })
+
+  it("--budget 100ms --json: status failed, every stage in the report", async () => {
+    const outcome = await timebox(["run", "support-agent", "--budget", "100ms", "--json"])
+    expect(outcome.code).toBe(1)
+    const result = json(outcome)
+    expect(result.status).toBe("failed")
+    expect(result.output).toBeNull()
+    expect(result.report.stages.map((stage) => stage.name)).toEqual([
+      "auth",
+      "context",
+      "inference",
+      "tools",
+      "assembly"
+    ])
+    expect(result.report.skipped.length).toBe(5)
+  })
+
+  it("accepts the duration forms people type (700ms and 100ms above, 1.5s, \"2 seconds\")", async () => {
+    const budgets = await Promise.all(
+      ["1.5s", "2 seconds"].map(async (budget) =>
+        json(await timebox(["run", fixture("echo-agent.mjs"), "--budget", budget, "--json"])).report.budgetMs
+      )
+    )
+    expect(budgets).toEqual([1500, 2000])
+  })
+
+  it("colors with FORCE_COLOR, never with NO_COLOR", async () => {
+    const [forced, disabled] = await Promise.all([
+      timebox(["run", "support-agent", "--budget", "100ms"], { env: { FORCE_COLOR: "1" } }),
+      timebox(["run", "support-agent", "--budget", "100ms"], { env: { FORCE_COLOR: "1", NO_COLOR: "1" } })
+    ])
+    expect(forced.stdout).toContain(ansi)
+    expect(disabled.stdout).not.toContain(ansi)
+    // The same text once the colors are stripped.
+    // oxlint-disable-next-line no-control-regex
+    const strip = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "").replace(/ +\d+ms \/ 100ms/, "")
+    expect(strip(forced.stdout).split("\n").slice(0, 3)).toEqual(strip(disabled.stdout).split("\n").slice(0, 3))
+  })
+
+  it("warns on stderr when a forced latency names no stage", async () => {
+    const outcome = await timebox(["run", "support-agent", "--budget", "100ms", "--latency", "rga=400ms", "--json"])
+    expect(outcome.code).toBe(1)
+    expect(json(outcome).status).toBe("failed")
+    expect(outcome.stderr.trim()).toBe("timebox: warning: --latency rga=…: no stage named \"rga\" ran")
+  })
+
+  it("Ctrl-C prints the interrupted report and exits 130", async () => {
+    const outcome = await timebox(["run", fixture("slow-agent.mjs")], { interruptOn: "started" })
+    expect(outcome.signal).toBeNull()
+    expect(outcome.code).toBe(130)
+    expect(outcome.stdout).toMatch(/^ +start +completed /m)
+    expect(outcome.stdout).toMatch(/^ +think +failed .* interrupted$/m)
+    expect(outcome.stdout.trimEnd().split("\n").at(-1)).toMatch(/^interrupted {2}\d+ms \/ 20000ms/)
+  })
+})
+
+describe.concurrent("user agent modules", () => {
+  it("runs an .mjs module relative to the current directory", async () => {
+    const outcome = await timebox(["run", "./test/fixtures/echo-agent.mjs", "--input", "hello"], {
+      cwd: `${root}/packages/cli`
+    })
+    expect(outcome.stderr).toBe("")
+    expect(outcome.code).toBe(0)
+    expect(outcome.stdout).toContain("output  echo: hello (5 characters)")
+    expect(outcome.stdout.trimEnd().split("\n").at(-1)).toMatch(/^complete {2}\d+ms \/ 500ms/)
+  })
+
+  it("runs an .mjs module by absolute path from anywhere, as JSON", async () => {
+    const outcome = await timebox(["run", fixture("echo-agent.mjs"), "--json", "--budget", "1s"], { cwd: tmpdir() })
+    expect(outcome.code).toBe(0)
+    const result = json(outcome)
+    expect(result.status).toBe("complete")
+    expect(result.output).toEqual({ answer: "echo: Where is my order? (18 characters)" })
+    expect(result.report.agent).toBe("echo-agent")
+  })
+
+  it("runs a .cjs module (require of the ESM core, Node >= 20.19)", async () => {
+    const outcome = await timebox(["run", fixture("echo-agent.cjs"), "--input", "hi"])
+    expect(outcome.code).toBe(0)
+    expect(outcome.stdout).toContain("output  echo: hi")
+  })
+
+  it(`${canImportTypeScript ? "runs" : "refuses"} a .ts module on Node ${process.version}`, async () => {
+    const outcome = await timebox(["run", fixture("echo-agent.ts"), "--input", "hi"])
+    if (canImportTypeScript) {
+      expect(outcome.code).toBe(0)
+      expect(outcome.stdout).toContain("output  echo: hi")
+    } else {
+      expect(outcome.code).toBe(2)
+      expect(outcome.stdout).toBe("")
+      expect(outcome.stderr).toMatch(
+        /^timebox: cannot load agent ".*echo-agent\.ts": Node v[\d.]+ cannot import TypeScript/
+      )
+      expect(outcome.stderr.trimEnd().split("\n")).toHaveLength(1)
+    }
+  })
+})
+
+describe.concurrent("timebox list", () => {
+  it("names the example agents, one line each", async () => {
+    const outcome = await timebox(["list"])
+    expect(outcome.code).toBe(0)
+    expect(outcome.stderr).toBe("")
+    const lines = outcome.stdout.trimEnd().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/^support-agent {2}customer support in 2 s/)
+  })
+})
+
+describe.concurrent("bad input exits 2 with one line on stderr", () => {
+  const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>, string]> = [
+    [
+      "a bad duration",
+      ["run", "support-agent", "--budget", "abc"],
+      "timebox: invalid --budget \"abc\": not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")"
+    ],
+    ["an unknown agent", ["run", "nope"], "timebox: unknown agent \"nope\": not a bundled example (support-agent)"],
+    [
+      "an unknown flag",
+      ["run", "support-agent", "--bugdet", "1s"],
+      "timebox: unknown flag --bugdet for timebox run (did you mean --budget?)"
+    ],
+    [
+      "a --latency without =",
+      ["run", "support-agent", "--latency", "rag"],
+      "timebox: invalid --latency \"rag\": expected <stage>=<duration>"
+    ],
+    [
+      "a --latency with a bad duration",
+      ["run", "support-agent", "--latency", "rag=soon"],
+      "timebox: invalid --latency \"rag=soon\": not a duration"
+    ],
+    ["a bad seed", ["run", "support-agent", "--seed", "1.5"], "timebox: invalid --seed \"1.5\": not an integer"],
+    ["a missing agent", ["run"], "timebox: missing <agent>"],
+    ["an unknown command", ["walk"], "timebox: unknown command \"walk\""],
+    [
+      "a missing module",
+      ["run", "./missing-agent.mjs"],
+      "timebox: cannot load agent \"./missing-agent.mjs\": no such file"
+    ],
+    [
+      "a module without an agent",
+      ["run", fixture("not-an-agent.mjs")],
+      "exports no agent (expected a default or `agent` export"
+    ]
+  ]
+  for (const [what, args, message] of cases) {
+    it(what, async () => {
+      const outcome = await timebox(args)
+      expect(outcome.code).toBe(2)
+      expect(outcome.stdout).toBe("")
+      const lines = outcome.stderr.trimEnd().split("\n")
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(/^timebox: /)
+      expect(lines[0]).toContain(message)
+    })
+  }
+})
