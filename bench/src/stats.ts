@@ -1,0 +1,52 @@
+/**
+ * Small helpers: percentiles, rounding and an aligned text table.
+ */
+import { Array as Arr, Order } from "effect"
+
+/** The `p`-th percentile (0–100) of `sorted`, nearest rank. */
+export const percentile = (sorted: ReadonlyArray<number>, p: number): number => {
+  if (sorted.length === 0) return Number.NaN
+  const rank = Math.ceil((p / 100) * sorted.length)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!
+}
+
+/** A sorted copy. */
+export const sortNumbers = (values: ReadonlyArray<number>): Array<number> => Arr.sort(values, Order.Number)
+
+export interface Summary {
+  readonly n: number
+  readonly min: number
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+}
+
+export const summarize = (values: ReadonlyArray<number>): Summary => {
+  const sorted = sortNumbers(values)
+  return {
+    n: sorted.length,
+    min: round(sorted[0] ?? Number.NaN),
+    p50: round(percentile(sorted, 50)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted[sorted.length - 1] ?? Number.NaN)
+  }
+}
+
+/** Rounds to `digits` decimals (3 by default). */
+export const round = (value: number, digits = 3): number => {
+  const factor = 10 ** digits
+  return Math.round(value * factor) / factor
+}
+
+/** Formats rows as a table with aligned columns; numbers are right-aligned. */
+export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>): string => {
+  const cells = [header, ...rows.map((row) => row.map((cell) => String(cell)))]
+  const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column]?.length ?? 0)))
+  const numeric = header.map((_, column) => rows.every((row) => typeof row[column] === "number"))
+  const line = (row: ReadonlyArray<string>) =>
+    row.map((cell, column) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd()
+  const rule = widths.map((width) => "-".repeat(width)).join("  ")
+  return [line(cells[0]!), rule, ...cells.slice(1).map(line)].join("\n")
+}
