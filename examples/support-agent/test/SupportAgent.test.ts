@@ -91,7 +91,7 @@ describe("support agent", () => {
     Effect.gen(function*() {
       // history and profile are fast, but the context window is squeezed: 150 ms allocation, 15 ms left for RAG's share
       const result = yield* run({ budget: "250 millis", latencies: { auth: 2 } })
-      // 250 − 2 − (200 inference + 15 assembly + 5 slack) = 28 ms of context window; RAG's 50% = 14 ms < 20 ms
+      // 250 − 2 − (200 inference + 10 assembly + 5 slack) = 33 ms of context window; RAG's 50% = 16.5 ms < 20 ms
       const rag = Report.find(result.report, "context/rag")
       assert.strictEqual(rag?.status, "skipped")
       assert.strictEqual(rag?.reason, "insufficient-budget")
