@@ -12,6 +12,7 @@ import { Argument, Command, Flag, TerminalCapabilities } from "effect/cli"
 import { RunFailed, UsageError } from "../errors.ts"
 import * as Load from "../load.ts"
 import * as Render from "../render.ts"
+import * as Warm from "../warm.ts"
 
 // =============================================================================
 // Flag codecs
@@ -213,6 +214,7 @@ export const run = Command.make(
         : Console.log(
           Render.run(result, { colors: canColor, seed: settings.seed, latencies: settings.latencies }).join("\n")
         )
+    yield* Warm.warmUp
     const result = yield* Agent.run(
       agent,
       input,
