@@ -124,28 +124,29 @@ export interface PrecisionCase extends Summary {
 }
 
 /**
- * Takes `runs` samples with `inFlight` runs going at once; the workers start
- * staggered across the window so that their deadlines do not coincide.
+ * Measures every kind at once: one worker per kind, each taking `warmup`
+ * uncounted samples and then `runs` samples back to back. The workers start
+ * staggered across the 50 ms window so that their deadlines do not coincide,
+ * and since all kinds run side by side, a burst of load from elsewhere on the
+ * machine hits them alike rather than spoiling whichever row ran then.
  */
-export const measure = async (kind: Kind, runs: number, inFlight: number): Promise<PrecisionCase> => {
-  const sample = kind === "baseline" ? sampleBaseline : sampleEffect(agentFor(kind))
-  await sample() // warm-up, not counted
-  const samples: Array<Sample> = []
-  let started = 0
-  const worker = async (index: number) => {
-    await new Promise((resolve) => setTimeout(resolve, (index * 50) / inFlight))
-    while (started < runs) {
-      started++
-      samples.push(await sample())
+export const measureAll = async (
+  kinds: ReadonlyArray<Kind>,
+  runs: number,
+  warmup: number
+): Promise<Array<PrecisionCase>> => {
+  const worker = async (kind: Kind, index: number): Promise<PrecisionCase> => {
+    const sample = kind === "baseline" ? sampleBaseline : sampleEffect(agentFor(kind))
+    await new Promise((resolve) => setTimeout(resolve, (index * 50) / kinds.length))
+    for (let i = 0; i < warmup; i++) await sample()
+    const samples: Array<Sample> = []
+    for (let i = 0; i < runs; i++) samples.push(await sample())
+    return {
+      kind,
+      ...summarize(samples.map((s) => s.latenessMs)),
+      timedOut: samples.filter((s) => s.timedOut).length,
+      abandoned: samples.filter((s) => s.abandoned).length
     }
   }
-  const workers: Array<Promise<void>> = []
-  for (let i = 0; i < inFlight; i++) workers.push(worker(i))
-  await Promise.all(workers)
-  return {
-    kind,
-    ...summarize(samples.map((s) => s.latenessMs)),
-    timedOut: samples.filter((s) => s.timedOut).length,
-    abandoned: samples.filter((s) => s.abandoned).length
-  }
+  return Promise.all(kinds.map(worker))
 }
