@@ -9,6 +9,7 @@ import { Clock, Effect, Exit, Schema } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Budget from "./Budget.ts"
 import { CurrentDeadline } from "./Deadline.ts"
+import { pushNotReached } from "./internal/execute.ts"
 import { CurrentFrame, type Frame, freeze } from "./internal/frame.ts"
 import * as Pipeline from "./Pipeline.ts"
 import { collectSkipped, Reason, type RunFailureReason, type RunReport, type RunResult } from "./Report.ts"
@@ -232,12 +233,18 @@ export const run = <In, Out, R>(
           skipped: collectSkipped(stages)
         }
       }
-      const failed = (reason: RunFailureReason, runningReason: string): RunResult<Out> => ({
-        status: reason === "interrupted" ? "interrupted" : "failed",
-        reason,
-        output: null,
-        report: report(runningReason)
-      })
+      const failed = (reason: RunFailureReason, runningReason: string): RunResult<Out> => {
+        if (reason === "interrupted") {
+          // The run stopped under a stage: list the stages it never reached, as a failed run does.
+          pushNotReached(frame, agent.pipeline.stages.slice(frame.children.length), clock.currentTimeMillisUnsafe())
+        }
+        return {
+          status: reason === "interrupted" ? "interrupted" : "failed",
+          reason,
+          output: null,
+          report: report(runningReason)
+        }
+      }
       return Pipeline.run(agent.pipeline, input).pipe(
         Effect.provideService(CurrentFrame, frame),
         Effect.provideService(CurrentDeadline, start + budgetMs),

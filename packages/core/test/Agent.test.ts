@@ -39,7 +39,8 @@ describe("Agent.run and the ReportSink", () => {
       assert.strictEqual(published.report.elapsedMs, 50)
       assert.deepStrictEqual(published.report.stages.map((stage) => [stage.name, stage.status, stage.reason]), [
         ["auth", "completed", undefined],
-        ["rag", "failed", "interrupted"]
+        ["rag", "failed", "interrupted"],
+        ["answer", "skipped", "not-reached"]
       ])
     }))
 

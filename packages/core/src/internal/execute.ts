@@ -268,20 +268,27 @@ export const execute = <I, A, E, R>(
   })
 
 /**
- * Records `stages` as `skipped` with reason `not-reached`: the run ended
- * before their turn.
+ * Records `stages` in `frame` as `skipped` with reason `not-reached`: the run
+ * ended before their turn.
  */
+export const pushNotReached = (
+  frame: Frame,
+  stages: ReadonlyArray<StageSpec<any, any, any, any>>,
+  nowMillis: number
+): void => {
+  for (const stage of stages) {
+    const allocation = stage.allocation === undefined ? 0 : Budget.allocate(stage.allocation, frame.windowMs)
+    const record = makeRecord(stage.name, allocation, 0, nowMillis - frame.runStartMillis)
+    record.status = "skipped"
+    record.reason = Reason.notReached
+    frame.children.push(record)
+  }
+}
+
+/** `pushNotReached` in the current frame, if any. */
 export const recordNotReached = (stages: ReadonlyArray<StageSpec<any, any, any, any>>): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
     const frame = fiber.getRef(CurrentFrame)
-    if (frame === undefined) return Effect.void
-    const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    for (const stage of stages) {
-      const allocation = stage.allocation === undefined ? 0 : Budget.allocate(stage.allocation, frame.windowMs)
-      const record = makeRecord(stage.name, allocation, 0, now - frame.runStartMillis)
-      record.status = "skipped"
-      record.reason = Reason.notReached
-      frame.children.push(record)
-    }
+    if (frame !== undefined) pushNotReached(frame, stages, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
     return Effect.void
   })
