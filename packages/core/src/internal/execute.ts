@@ -260,7 +260,7 @@ export const execute = <I, A, E, R>(
           fiber.interruptUnsafe(parent.id)
         })
       })
-      return Effect.flatMap(awaited, (exit) => (exit === undefined ? onWindowClosed(0, -1) : settle(exit)))
+      return Effect.flatMap(awaited, (exit) => (exit === undefined ? onWindowClosed(0, children.length) : settle(exit)))
     }
     return timed && !direct
       ? Effect.flatMap(Effect.forkDetach(clock.sleep(Duration.millis(window)), { startImmediately: true }), waitFor)
