@@ -10,7 +10,8 @@
 // must show exactly that code after its first line. Region marker lines are
 // never part of the code shown, and a region is compared without its common
 // indentation. Other blocks are not checked. Exits 1 naming every mismatch.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
+// With `--fix`, rewrites each such block from its file instead.
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 
 const root = process.cwd()
@@ -101,11 +102,17 @@ const expected = (file, region) => {
   return `${file}: region ${region} has no "// endregion"`
 }
 
+const fix = process.argv.includes("--fix")
 const problems = []
 let checked = 0
+let fixed = 0
 const files = markdownFiles()
 for (const markdown of files) {
-  for (const block of blocksOf(readFileSync(markdown, "utf8"))) {
+  const text = readFileSync(markdown, "utf8")
+  const lines = text.split("\n")
+  // Blocks are rewritten from the last to the first, so earlier line numbers stay valid.
+  const rewrites = []
+  for (const block of blocksOf(text)) {
     const header = headerPattern.exec(block.body[0] ?? "")
     if (header === null) continue
     checked++
@@ -118,6 +125,10 @@ for (const markdown of files) {
       continue
     }
     const got = trimEnds(block.body.slice(1))
+    if (fix) {
+      if (want.join("\n") !== got.join("\n")) rewrites.push({ block, want })
+      continue
+    }
     const length = Math.max(want.length, got.length)
     for (let i = 0; i < length; i++) {
       if (want[i] === got[i]) continue
@@ -129,7 +140,14 @@ for (const markdown of files) {
       break
     }
   }
+  for (const { block, want } of rewrites.reverse()) {
+    // block.line is the opening fence (1-based); the header is the next line.
+    lines.splice(block.line + 1, block.body.length - 1, ...want)
+    fixed++
+  }
+  if (rewrites.length > 0) writeFileSync(markdown, lines.join("\n"))
 }
+if (fix) console.log(`docs-check --fix: rewrote ${fixed} of ${checked} code blocks`)
 
 if (problems.length > 0) {
   for (const problem of problems) console.error(problem)

@@ -52,27 +52,27 @@ describe("testing degradation with TestClock", () => {
 
   it.effect("RAG starts with exactly its minUseful (20 ms) and is skipped below it", () =>
     Effect.gen(function*() {
-      // 257 ms: context window = 257 − 2 (auth) − 215 (reserve: inference 200 + assembly 15) = 40 ms
-      const enough = yield* Effect.forkChild(squeezed(257))
+      // 252 ms: context window = 252 − 2 (auth) − 210 (reserve: inference 200 + assembly 10) = 40 ms
+      const enough = yield* Effect.forkChild(squeezed(252))
       yield* TestClock.adjust("1 second")
-      const at257 = yield* Fiber.join(enough)
-      assert.strictEqual(Report.find(at257.report, "context")?.windowMs, 40)
-      assert.strictEqual(Report.find(at257.report, "context/rag")?.windowMs, 20) // 50% of 40 = minUseful
-      assert.strictEqual(Report.find(at257.report, "context/rag")?.status, "completed")
+      const at252 = yield* Fiber.join(enough)
+      assert.strictEqual(Report.find(at252.report, "context")?.windowMs, 40)
+      assert.strictEqual(Report.find(at252.report, "context/rag")?.windowMs, 20) // 50% of 40 = minUseful
+      assert.strictEqual(Report.find(at252.report, "context/rag")?.status, "completed")
 
-      // 256 ms: context window = 39 ms, RAG's share = 19.5 ms < 20 ms: never started
-      const short = yield* Effect.forkChild(squeezed(256))
+      // 251 ms: context window = 39 ms, RAG's share = 19.5 ms < 20 ms: never started
+      const short = yield* Effect.forkChild(squeezed(251))
       yield* TestClock.adjust("1 second")
-      const at256 = yield* Fiber.join(short)
-      const rag = Report.find(at256.report, "context/rag")
+      const at251 = yield* Fiber.join(short)
+      const rag = Report.find(at251.report, "context/rag")
       assert.strictEqual(rag?.status, "skipped")
       assert.strictEqual(rag?.reason, "insufficient-budget")
       assert.strictEqual(rag?.windowMs, 19.5)
       assert.strictEqual(rag?.actualMs, 0)
-      // inference ends at 2 + 10 + 200 = 212 ms; tools need 50 ms, 256 − 212 − 15 = 29 ms are free
-      assert.strictEqual(Report.find(at256.report, "tools")?.status, "skipped")
-      assert.strictEqual(at256.status, "partial")
-      assert.strictEqual(at256.report.elapsedMs, 222)
+      // inference ends at 2 + 10 + 200 = 212 ms; tools need 50 ms, but 251 − 212 − 30 (their reserve) = 9 ms
+      assert.strictEqual(Report.find(at251.report, "tools")?.status, "skipped")
+      assert.strictEqual(at251.status, "partial")
+      assert.strictEqual(at251.report.elapsedMs, 222)
     }))
   // endregion
 
