@@ -1,16 +1,16 @@
 // The code of docs/guides/testing-degradation.md. Every block of that guide is
 // a region of this file (scripts/docs-check.mjs keeps them equal), and vitest
 // runs it: `npx vitest run --project @timebox/docs`.
-// region: imports
+// region: setup
 import { assert, describe, it } from "@effect/vitest"
 import { Agent, Budget, Report, Simulation } from "@timebox/core"
 import { runUnderTestClock } from "@timebox/core/testing"
 import { SupportAgent } from "@timebox/example-support-agent"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-// endregion
 
 const question = "Where is my order?"
+// endregion
 
 describe("testing degradation with TestClock", () => {
   // region: slow-rag
