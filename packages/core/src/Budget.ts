@@ -25,7 +25,15 @@ export type Fraction = `${number}%`
  * @category models
  * @since 0.1.0
  */
-export type Allocation = Duration.Input | Fraction | `${number}${ShortUnit}`
+export type Allocation = DurationText | Fraction
+
+/**
+ * A duration: any `Duration.Input` or a short form such as `"150ms"`, `"2s"`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type DurationText = Duration.Input | `${number}${ShortUnit}`
 
 /**
  * Short unit suffixes accepted by `parseMillis`.

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, type Duration, Effect } from "effect"
+import { Cause, Effect } from "effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Budget from "./Budget.ts"
@@ -77,13 +77,13 @@ export interface Policy {
    * Below this window the stage is not started.
    * @default 0
    */
-  readonly minUseful?: Duration.Input | Budget.Allocation | undefined
+  readonly minUseful?: Budget.DurationText | undefined
   /**
    * Time kept back for later stages. A pipeline defaults it to the sum of the
    * `minUseful` of its later required stages.
    * @default set by the pipeline
    */
-  readonly reserve?: Duration.Input | Budget.Allocation | undefined
+  readonly reserve?: Budget.DurationText | undefined
 }
 
 /**
@@ -273,11 +273,11 @@ export const withAllocation: {
  * @since 0.1.0
  */
 export const withMinUseful: {
-  (minUseful: Duration.Input | Budget.Allocation): <S extends Any>(self: S) => S
-  <S extends Any>(self: S, minUseful: Duration.Input | Budget.Allocation): S
+  (minUseful: Budget.DurationText): <S extends Any>(self: S) => S
+  <S extends Any>(self: S, minUseful: Budget.DurationText): S
 } = dual(
   2,
-  <S extends Any>(self: S, minUseful: Duration.Input | Budget.Allocation): S =>
+  <S extends Any>(self: S, minUseful: Budget.DurationText): S =>
     update(self, { policy: { ...self.policy, minUseful }, minUsefulMs: Budget.toMillis(minUseful) ?? 0 })
 )
 
@@ -288,11 +288,11 @@ export const withMinUseful: {
  * @since 0.1.0
  */
 export const withReserve: {
-  (reserve: Duration.Input | Budget.Allocation): <S extends Any>(self: S) => S
-  <S extends Any>(self: S, reserve: Duration.Input | Budget.Allocation): S
+  (reserve: Budget.DurationText): <S extends Any>(self: S) => S
+  <S extends Any>(self: S, reserve: Budget.DurationText): S
 } = dual(
   2,
-  <S extends Any>(self: S, reserve: Duration.Input | Budget.Allocation): S =>
+  <S extends Any>(self: S, reserve: Budget.DurationText): S =>
     update(self, { policy: { ...self.policy, reserve }, reserveMs: Budget.toMillis(reserve) })
 )
 

@@ -47,7 +47,7 @@ export type ToolResult<A> =
 export interface Call<out A, out E = never, out R = never> {
   readonly name: string
   readonly allocation?: Budget.Allocation | undefined
-  readonly minUseful?: Budget.Allocation | undefined
+  readonly minUseful?: Budget.DurationText | undefined
   readonly run: (previous: ReadonlyArray<ToolResult<unknown>>) => Effect.Effect<A, E, R>
 }
 
@@ -69,7 +69,7 @@ export interface Call<out A, out E = never, out R = never> {
 export const call = <A, E = never, R = never>(
   name: string,
   run: Effect.Effect<A, E, R> | ((previous: ReadonlyArray<ToolResult<unknown>>) => Effect.Effect<A, E, R>),
-  options: { readonly allocation?: Budget.Allocation; readonly minUseful?: Budget.Allocation } = {}
+  options: { readonly allocation?: Budget.Allocation; readonly minUseful?: Budget.DurationText } = {}
 ): Call<A, E, R> => ({ name, ...options, run: typeof run === "function" ? run : () => run })
 
 const toStage = <A, E, R>(

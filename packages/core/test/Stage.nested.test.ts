@@ -118,6 +118,55 @@ describe("nested budgets", () => {
       assert.strictEqual(result.output, 0)
     }))
 
+  it.effect("a share's float residue never flags a stage as over its allocation", () =>
+    Effect.gen(function*() {
+      const share = Stage.optional("share", () => Effect.never, { allocation: "40%", fallback: () => 0 })
+      const agent = Agent.make({
+        name: "residue",
+        budget: "1 second",
+        pipeline: Pipeline.make<void>().add(
+          Stage.required("parent", () => Stage.run(share, undefined), { allocation: "14 millis" })
+        )
+      })
+      const result = yield* runFor(agent, undefined, "1 second")
+      const child = record(result, "parent/share")
+      assert.strictEqual(child.allocatedMs, 5.6)
+      assert.strictEqual(child.actualMs, 5.6)
+      assert.isFalse(child.overAllocation)
+    }))
+
+  it.effect("a nested stage with a bad policy fails with the configuration error, before it starts", () =>
+    Effect.gen(function*() {
+      let started = false
+      const bad = Stage.optional("bad", () => Effect.sync(() => (started = true)), {
+        allocation: "20 millis",
+        minUseful: "50 millis",
+        fallback: () => false
+      })
+      const agent = Agent.make({
+        name: "nested-config",
+        budget: "1 second",
+        pipeline: Pipeline.make<void>().add(Stage.required("parent", () => Stage.run(bad, undefined)))
+      })
+      const result = yield* runFor(agent, undefined, "1 second")
+      assert.isFalse(started)
+      assert.strictEqual(record(result, "parent/bad").status, "failed")
+      assert.strictEqual(
+        record(result, "parent/bad").reason,
+        "Stage.run: invalid stages.bad.minUseful (\"50 millis\"): 50ms exceeds the stage's allocation of 20ms"
+      )
+      const required = Stage.required("strict", () => Effect.void, { allocation: "soon" as Budget.Allocation })
+      const failing = Agent.make({
+        name: "nested-required",
+        budget: "1 second",
+        pipeline: Pipeline.make<void>().add(Stage.required("parent", () => Stage.run(required, undefined)))
+      })
+      const failed = yield* runFor(failing, undefined, "1 second")
+      assert.strictEqual(failed.status, "failed")
+      assert.strictEqual(failed.status === "failed" && failed.reason, "stage-failed")
+      assert.include(record(failed, "parent/strict").reason, "not a duration or percentage")
+    }))
+
   it("Budget.split divides a window by fraction and duration", () => {
     assert.deepStrictEqual(Budget.split(150, { history: "40%", rag: "50%", profile: "30ms" }), {
       history: 60,

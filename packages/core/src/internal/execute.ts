@@ -25,6 +25,30 @@ export interface StageSpec<I, A, E, R> {
   readonly reserveMs: number | undefined
   readonly fallback: ((input: I, outcome: Outcome) => A) | undefined
   readonly run: (input: I) => Effect.Effect<A, E, R>
+  /** The policy as written, checked once before the stage first runs. */
+  readonly policy?: {
+    readonly allocation?: unknown
+    readonly minUseful?: unknown
+    readonly reserve?: unknown
+  }
+}
+
+const checked = new WeakMap<object, TimeboxError.TimeboxError | null>()
+
+/**
+ * The configuration error of a stage, if any, checked once per stage: nested
+ * stages (run with `Stage.run`, `Pipeline.run` or as tool calls) are not seen
+ * by `Agent.validate`, so a bad policy surfaces here, as the stage's failure.
+ */
+const policyProblem = (stage: StageSpec<any, any, any, any>): TimeboxError.TimeboxError | undefined => {
+  let problem = checked.get(stage)
+  if (problem === undefined) {
+    problem = stage.policy === undefined
+      ? null
+      : Budget.policyError(method, undefined, [{ name: stage.name, ...stage.policy }]) ?? null
+    checked.set(stage, problem)
+  }
+  return problem ?? undefined
 }
 
 const method = "Stage.run"
@@ -122,6 +146,9 @@ export const execute = <I, A, E, R>(
       start - runStart
     )
     if (frame !== undefined) frame.children.push(record)
+
+    const problem = policyProblem(stage)
+    if (problem !== undefined) return giveUp(stage, input, record, "failed", problem.message, () => problem)
 
     if (!(window > 0) || window < stage.minUsefulMs) {
       return giveUp(stage, input, record, "skipped", Reason.insufficientBudget, () =>

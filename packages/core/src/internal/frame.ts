@@ -83,7 +83,8 @@ export const freeze = (
     frozen.windowMs = round(record.windowMs)
     frozen.actualMs = round(actualMs)
     frozen.startedAtMs = round(record.startedAtMs)
-    frozen.overAllocation = actualMs > record.allocatedMs
+    // Compared as reported, so that a share's float residue (5.6000000001) never flags a stage.
+    frozen.overAllocation = frozen.actualMs > frozen.allocatedMs
     if (record.abandoned) frozen.abandoned = true
     if (record.children !== undefined && record.children.length > 0) {
       frozen.children = freeze(record.children, nowMillis, runStartMillis, runningReason)
