@@ -15,7 +15,7 @@ import { UsageError } from "./errors.ts"
 /**
  * The version `timebox --version` prints.
  *
- * @category constants
+ * @category models
  * @since 0.1.0
  */
 export const version = "0.1.0"
@@ -23,7 +23,7 @@ export const version = "0.1.0"
 /**
  * The command tree.
  *
- * @category commands
+ * @category constructors
  * @since 0.1.0
  */
 export const command = Command.make("timebox").pipe(
@@ -38,7 +38,7 @@ const suggest = (suggestions: ReadonlyArray<string>): string =>
  * One line naming a parse error: the flag, argument or command and what is
  * wrong with it.
  *
- * @category formatting
+ * @category combinators
  * @since 0.1.0
  */
 export const describe = (error: CliError.CliError): string => {
@@ -79,7 +79,7 @@ const presenter: CliOutput.Presenter = {
  * become a `UsageError`; every `UsageError` is written to stderr as one line,
  * `timebox: <problem>`, and exits 2.
  *
- * @category running
+ * @category combinators
  * @since 0.1.0
  */
 export const main = Command.run(command, { version }).pipe(
@@ -97,7 +97,7 @@ export const main = Command.run(command, { version }).pipe(
  * (0, the error's `errorExitCode`, 130 when interrupted), set as
  * `process.exitCode` so stdout drains before the process exits.
  *
- * @category running
+ * @category combinators
  * @since 0.1.0
  */
 export const teardown: Runtime.Teardown = (exit, _onExit) =>

@@ -58,7 +58,7 @@ const runColor = (status: Report.RunStatus): Color =>
 /**
  * Milliseconds as people read them: `7ms`, `1400ms`, `0.5ms`.
  *
- * @category formatting
+ * @category combinators
  * @since 0.1.0
  */
 export const formatMillis = (ms: number): string =>
@@ -70,7 +70,7 @@ export const formatMillis = (ms: number): string =>
  * for any stage that was not skipped), whether it ran past the budget, and
  * the rest.
  *
- * @category formatting
+ * @category combinators
  * @since 0.1.0
  */
 export interface Bar {
@@ -83,7 +83,7 @@ export interface Bar {
 /**
  * Places one stage on the timeline.
  *
- * @category formatting
+ * @category combinators
  * @since 0.1.0
  */
 export const bar = (record: Report.StageRecord, budgetMs: number, width: number): Bar => {
@@ -123,7 +123,7 @@ const note = (record: Report.StageRecord): string => {
 /**
  * The stage table: a header, then one line per stage, depth first.
  *
- * @category formatting
+ * @category combinators
  * @since 0.1.0
  */
 export const stages = (report: Report.RunReport, options: Options): Array<string> => {
@@ -159,7 +159,7 @@ export const stages = (report: Report.RunReport, options: Options): Array<string
  * The text of an agent's output: a string as is, the `answer` field of an
  * object that has a string one, else its JSON.
  *
- * @category formatting
+ * @category combinators
  * @since 0.1.0
  */
 export const outputText = (output: unknown): string => {
@@ -173,7 +173,7 @@ export const outputText = (output: unknown): string => {
 /**
  * The summary line: status, elapsed / budget, and the skipped list.
  *
- * @category formatting
+ * @category combinators
  * @since 0.1.0
  */
 export const summary = (result: Report.RunResult<unknown>, options: Options): string => {
@@ -193,7 +193,7 @@ export const summary = (result: Report.RunResult<unknown>, options: Options): st
 /**
  * The whole human report of a run: header, stage table, output, summary.
  *
- * @category formatting
+ * @category combinators
  * @since 0.1.0
  */
 export const run = (result: Report.RunResult<unknown>, options: Options): Array<string> => {
@@ -220,7 +220,7 @@ export const run = (result: Report.RunResult<unknown>, options: Options): Array<
 /**
  * The lines of `timebox list`: one per example, name then description.
  *
- * @category formatting
+ * @category combinators
  * @since 0.1.0
  */
 export const list = (

@@ -11,7 +11,7 @@ import * as Render from "../render.ts"
 /**
  * `timebox list`.
  *
- * @category commands
+ * @category constructors
  * @since 0.1.0
  */
 export const list = Command.make(

@@ -46,7 +46,7 @@ const durationHint = "not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")"
  * A total budget from text (`150ms`, `2s`, `1.5s`, `2 seconds`) to positive
  * milliseconds, with the core's messages (`Budget.parseTotal`).
  *
- * @category codecs
+ * @category models
  * @since 0.1.0
  */
 export const BudgetMillis: Schema.Codec<number, string> = fromText(Schema.Number, (text) => {
@@ -58,7 +58,7 @@ export const BudgetMillis: Schema.Codec<number, string> = fromText(Schema.Number
 /**
  * A seed from text: an integer.
  *
- * @category codecs
+ * @category models
  * @since 0.1.0
  */
 export const Seed: Schema.Codec<number, string> = fromText(Schema.Int, (text) => {
@@ -84,7 +84,7 @@ export type Latency = typeof Latency.Type
  * A forced latency from `<stage>=<duration>` (`rag=400ms`); the duration may
  * be zero.
  *
- * @category codecs
+ * @category models
  * @since 0.1.0
  */
 export const LatencyFlag: Schema.Codec<Latency, string> = fromText(Latency, (text) => {
@@ -109,7 +109,7 @@ const decodeFlag = <A>(flag: string, codec: Schema.Codec<A, string>) => (text: s
 /**
  * The question a run gets when `--input` is absent.
  *
- * @category constants
+ * @category models
  * @since 0.1.0
  */
 export const defaultInput = "Where is my order?"
@@ -157,7 +157,7 @@ const encodeJson = (result: Report.RunResult<unknown>): Effect.Effect<string> =>
 /**
  * `timebox run`.
  *
- * @category commands
+ * @category constructors
  * @since 0.1.0
  */
 export const run = Command.make(
