@@ -1,0 +1,117 @@
+/**
+ * Exact signed 64-bit integer arithmetic for the ledger's Lua scripts.
+ *
+ * Redis runs Lua 5.1, whose only number type is a double: exact up to 2^53,
+ * while ledger amounts go up to 2^63−1. Amounts therefore travel as decimal
+ * strings, and inside a script they are pairs `{ high, low }` of doubles with
+ * `value = high * 10^9 + low` and `0 <= low < 10^9`. `high` stays below
+ * about 10^11 in magnitude for any sum of a few int64 values, so every limb
+ * operation is exact. Results are checked against the int64 range before they
+ * are stored or returned.
+ *
+ * The chunk defines local functions only (Redis forbids new globals):
+ *
+ * - `amount_parse(s)`: a decimal string (optional `-`, digits only) to a pair,
+ *   or `nil` when it is not an integer in [−2^63, 2^63−1];
+ * - `amount_string(a)`: a pair back to its canonical decimal string;
+ * - `amount_add(a, b)`, `amount_sub(a, b)`, `amount_neg(a)`;
+ * - `amount_cmp(a, b)` (−1, 0 or 1), `amount_min(a, b)`, `amount_max(a, b)`;
+ * - `amount_is_zero(a)`, `amount_is_negative(a)`, `amount_fits(a)`
+ *   (within the int64 range);
+ * - `AMOUNT_ZERO`, `AMOUNT_MAX` (2^63−1), `AMOUNT_MIN` (−2^63).
+ *
+ * @internal
+ */
+export const amountLua = `
+local AMOUNT_BASE = 1000000000
+local AMOUNT_ZERO = { 0, 0 }
+local AMOUNT_MAX = { 9223372036, 854775807 }
+local AMOUNT_MIN = { -9223372037, 145224192 }
+
+local function amount_cmp(a, b)
+  if a[1] ~= b[1] then
+    if a[1] < b[1] then return -1 end
+    return 1
+  end
+  if a[2] ~= b[2] then
+    if a[2] < b[2] then return -1 end
+    return 1
+  end
+  return 0
+end
+
+local function amount_add(a, b)
+  local high = a[1] + b[1]
+  local low = a[2] + b[2]
+  if low >= AMOUNT_BASE then
+    low = low - AMOUNT_BASE
+    high = high + 1
+  end
+  return { high, low }
+end
+
+local function amount_sub(a, b)
+  local high = a[1] - b[1]
+  local low = a[2] - b[2]
+  if low < 0 then
+    low = low + AMOUNT_BASE
+    high = high - 1
+  end
+  return { high, low }
+end
+
+local function amount_neg(a)
+  return amount_sub(AMOUNT_ZERO, a)
+end
+
+local function amount_min(a, b)
+  if amount_cmp(a, b) <= 0 then return a end
+  return b
+end
+
+local function amount_max(a, b)
+  if amount_cmp(a, b) >= 0 then return a end
+  return b
+end
+
+local function amount_is_zero(a)
+  return a[1] == 0 and a[2] == 0
+end
+
+local function amount_is_negative(a)
+  return a[1] < 0
+end
+
+local function amount_fits(a)
+  return amount_cmp(a, AMOUNT_MAX) <= 0 and amount_cmp(a, AMOUNT_MIN) >= 0
+end
+
+local function amount_parse(s)
+  if type(s) ~= "string" then return nil end
+  local negative = false
+  if string.sub(s, 1, 1) == "-" then
+    negative = true
+    s = string.sub(s, 2)
+  end
+  if not string.match(s, "^%d+$") then return nil end
+  s = string.match(s, "^0*(%d-)$")
+  if #s > 19 then return nil end
+  local value
+  if #s == 0 then
+    value = { 0, 0 }
+  elseif #s <= 9 then
+    value = { 0, tonumber(s) }
+  else
+    value = { tonumber(string.sub(s, 1, #s - 9)), tonumber(string.sub(s, #s - 8)) }
+  end
+  if negative then value = amount_neg(value) end
+  if not amount_fits(value) then return nil end
+  return value
+end
+
+local function amount_string(a)
+  if a[1] < 0 then return "-" .. amount_string(amount_neg(a)) end
+  if a[1] == 0 then return string.format("%d", a[2]) end
+  return string.format("%d%09d", a[1], a[2])
+end
+`
