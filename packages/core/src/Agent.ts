@@ -17,6 +17,17 @@ import * as ReportSink from "./ReportSink.ts"
 import * as TimeboxError from "./TimeboxError.ts"
 
 /**
+ * The key every agent carries; `Agent.isAgent` looks for it.
+ *
+ * **Example** (Telling an agent from other exports)
+ *
+ * ```ts
+ * import { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const marked = Agent.TypeId in SupportAgent.agent // true
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -24,6 +35,18 @@ export const TypeId = "~@timebox/core/Agent" as const
 
 /**
  * A named pipeline from `In` to `Out` with a default budget.
+ *
+ * **Example** (Describing any agent)
+ *
+ * ```ts
+ * import type { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const describe = <In, Out, R>(agent: Agent.Agent<In, Out, R>): string =>
+ *   `${agent.name}: ${agent.pipeline.stages.map((stage) => stage.name).join(" → ")}`
+ *
+ * describe(SupportAgent.agent) // "support-agent: auth → context → inference → tools → assembly"
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -42,6 +65,15 @@ export interface Agent<in out In, out Out, out R = never> extends Pipeable {
 /**
  * Any agent, whatever its types.
  *
+ * **Example** (A registry of agents with different types)
+ *
+ * ```ts
+ * import type { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const registry: ReadonlyMap<string, Agent.Any> = new Map([[SupportAgent.agent.name, SupportAgent.agent]])
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -49,6 +81,21 @@ export type Any = Agent<any, any, any>
 
 /**
  * The options of `Agent.make`.
+ *
+ * **Example** (Options built apart from `Agent.make`)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent, Pipeline, Stage } from "@timebox/core"
+ *
+ * const options: Agent.Options<string, string, never> = {
+ *   name: "echo",
+ *   description: "Repeats the question",
+ *   budget: "200 millis",
+ *   pipeline: Pipeline.make<string>().add(Stage.required("echo", ({ input }) => Effect.succeed(input)))
+ * }
+ * const echo = Agent.make(options)
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -106,6 +153,24 @@ export const make = <In, Out, R>(options: Options<In, Out, R>): Agent<In, Out, R
 
 /**
  * The options of one run.
+ *
+ * **Details**
+ *
+ * `budget` replaces the agent's budget for this run; shares (`"40%"`) of
+ * top-level stages are then taken of it. It may be smaller or larger than the
+ * agent's own: allocations are only checked against the agent's budget. It
+ * must be a positive duration: `"0 millis"` fails with `InvalidConfig` before
+ * any stage runs.
+ *
+ * **Example** (A tighter budget for one request)
+ *
+ * ```ts
+ * import { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const tight: Agent.RunOptions = { budget: "700 millis" }
+ * const result = Agent.run(SupportAgent.agent, "Where is my order?", tight) // partial: tool calls are cut
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -297,6 +362,15 @@ export const decodeInput = <In>(
 
 /**
  * Whether a value is an agent (for modules loaded at run time).
+ *
+ * **Example** (Picking the agent out of an imported module)
+ *
+ * ```ts
+ * import { Agent } from "@timebox/core"
+ *
+ * const agentOf = (module: Record<string, unknown>): Agent.Any | undefined =>
+ *   [module.default, module.agent].find(Agent.isAgent)
+ * ```
  *
  * @category guards
  * @since 0.1.0

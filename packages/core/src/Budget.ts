@@ -12,6 +12,24 @@ import * as TimeboxError from "./TimeboxError.ts"
 /**
  * A share of the parent's window, written `"40%"`.
  *
+ * **Gotchas**
+ *
+ * A share is of the parent's whole window, not of what is left of it: `"40%"`
+ * of a 150 ms window is 60 ms even when only 30 ms remain, and the stage then
+ * gets `min(60, 30 − reserve)`.
+ *
+ * **Example** (History gets 40% of the context window)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { type Budget, Stage } from "@timebox/core"
+ *
+ * const share: Budget.Fraction = "40%"
+ * const history = Stage.required("history", (userId: string) => Effect.succeed([`${userId}: hello`]), {
+ *   allocation: share
+ * })
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -22,6 +40,21 @@ export type Fraction = `${number}%`
  * milliseconds) or a fraction of its parent's window (`"40%"`). A top-level
  * stage's parent window is the run's total budget.
  *
+ * **Example** (A stage whose allocation is configurable)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { type Budget, Stage } from "@timebox/core"
+ *
+ * const retrieval = (allocation: Budget.Allocation) =>
+ *   Stage.optional("retrieval", (question: string) => Effect.succeed([`doc about ${question}`]), {
+ *     allocation,
+ *     fallback: () => []
+ *   })
+ * const fixed = retrieval("120ms")
+ * const shared = retrieval("50%")
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -30,6 +63,16 @@ export type Allocation = DurationText | Fraction
 /**
  * A duration: any `Duration.Input` or a short form such as `"150ms"`, `"2s"`.
  *
+ * **Example** (Every form, in milliseconds)
+ *
+ * ```ts
+ * import { Duration } from "effect"
+ * import { Budget } from "@timebox/core"
+ *
+ * const inputs: ReadonlyArray<Budget.DurationText> = ["150ms", "2 seconds", 250, Duration.millis(20)]
+ * const millis = inputs.map((input) => Budget.toMillis(input)) // [150, 2000, 250, 20]
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -37,6 +80,15 @@ export type DurationText = Duration.Input | `${number}${ShortUnit}`
 
 /**
  * Short unit suffixes accepted by `parseMillis`.
+ *
+ * **Example** (Building a duration from a number and a unit)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * const duration = (value: number, unit: Budget.ShortUnit): Budget.DurationText => `${value}${unit}`
+ * Budget.toMillis(duration(1.5, "s")) // 1500
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -123,6 +175,18 @@ export const toMillis = (input: unknown): number | undefined => {
 /**
  * An allocation resolved to numbers: fixed milliseconds or a share (0, 1] of
  * the parent's window.
+ *
+ * **Example** (Explaining an allocation)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * const explain = (allocation: Budget.ResolvedAllocation): string =>
+ *   allocation._tag === "Millis" ? `${allocation.millis}ms` : `${allocation.share * 100}% of the parent window`
+ *
+ * const rag = Budget.resolveAllocation("50%")
+ * const text = rag === undefined ? "invalid" : explain(rag) // "50% of the parent window"
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -234,6 +298,24 @@ const isDurationText = (u: unknown): boolean => toMillis(u) !== undefined
  * A duration field of a configuration: a number of milliseconds or a string
  * such as `"150ms"`, `"2s"`, `"2 seconds"`.
  *
+ * **Details**
+ *
+ * The field is checked, not converted: its decoded value is the number or the
+ * text as given. Read it with `Budget.toMillis`, or decode a whole
+ * configuration with `Budget.decode`, which converts every field.
+ *
+ * **Example** (Durations in your own configuration)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Budget } from "@timebox/core"
+ *
+ * const Timeouts = Schema.Struct({ firstToken: Budget.DurationField, total: Budget.DurationField })
+ * const timeouts = Schema.decodeUnknownSync(Timeouts)({ firstToken: "300ms", total: 2000 })
+ * const firstTokenMs = Budget.toMillis(timeouts.firstToken) // 300
+ * // Schema.decodeUnknownSync(Timeouts)({ firstToken: "soon", total: 2000 }) throws
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -243,6 +325,21 @@ export const DurationField = Schema.Union([Schema.Number, Schema.String]).check(
 
 /**
  * An allocation field: a duration or a percentage (`"40%"`).
+ *
+ * **Details**
+ *
+ * Like `DurationField`, it checks the form only: `"150%"` passes here and is
+ * rejected by `Budget.decode`, which also checks shares and totals.
+ *
+ * **Example** (A configurable share)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Budget } from "@timebox/core"
+ *
+ * const Tuning = Schema.Struct({ rag: Budget.AllocationField })
+ * const tuning = Schema.decodeUnknownSync(Tuning)({ rag: "50%" }) // { rag: "50%" }
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -257,6 +354,21 @@ export const AllocationField = Schema.Union([Schema.Number, Schema.String]).chec
  * The configuration of one stage, as it comes from a file, an environment
  * variable or an HTTP body.
  *
+ * **Gotchas**
+ *
+ * The schema checks the shape only. That `minUseful` fits within `allocation`,
+ * or a share within (0%, 100%], is checked by `Budget.decode` and
+ * `Budget.checkPolicies`.
+ *
+ * **Example** (One stage's settings)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Budget } from "@timebox/core"
+ *
+ * const rag = Schema.decodeUnknownSync(Budget.StageConfig)({ allocation: "50%", minUseful: "20ms" })
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -270,6 +382,21 @@ export const StageConfig = Schema.Struct({
  * A budget configuration: the total and optional per-stage settings keyed by
  * stage name.
  *
+ * **When to use**
+ *
+ * To embed a budget in a larger schema. To turn input into milliseconds with
+ * errors that name the field, use `Budget.decode`.
+ *
+ * **Example** (A budget inside an application's settings)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Budget } from "@timebox/core"
+ *
+ * const Settings = Schema.Struct({ model: Schema.String, budget: Budget.Config })
+ * const settings = Schema.decodeUnknownSync(Settings)({ model: "fast", budget: { total: "2s" } })
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -279,6 +406,17 @@ export const Config = Schema.Struct({
 })
 
 /**
+ * A budget configuration as written: durations and allocations as given, not yet in milliseconds.
+ *
+ * **Example** (A configuration value, decoded to milliseconds)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * const config: Budget.Config = { total: "2s", stages: { rag: { allocation: "50%", minUseful: "20ms" } } }
+ * const decoded = Budget.decode(config) // succeeds with totalMs 2000
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -286,6 +424,19 @@ export type Config = typeof Config.Type
 
 /**
  * A decoded budget: every duration in milliseconds.
+ *
+ * **Example** (Reading a stage's share)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Budget } from "@timebox/core"
+ *
+ * const ragShare = (decoded: Budget.Decoded): number => {
+ *   const allocation = decoded.stages.rag?.allocation
+ *   return allocation?._tag === "Share" ? allocation.share : 0
+ * }
+ * const share = Effect.map(Budget.decode({ total: "2s", stages: { rag: { allocation: "50%" } } }), ragShare) // 0.5
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -302,6 +453,18 @@ export interface Decoded {
 
 /**
  * The policy of one stage as the checks see it.
+ *
+ * **Example** (Policies read from a file)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * const policies: ReadonlyArray<Budget.PolicyInput> = [
+ *   { name: "auth", allocation: "10ms", minUseful: "2ms" },
+ *   { name: "rag", allocation: "50%", minUseful: "20ms" }
+ * ]
+ * const problem = Budget.policyError("config", 2000, policies) // undefined: both fit in 2 s
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -345,6 +508,20 @@ export const checkPolicies = (
 
 /**
  * The first problem `checkPolicies` would report, or `undefined`; pure.
+ *
+ * **Details**
+ *
+ * With `totalMs` `undefined`, allocations are not compared with a total (a
+ * nested stage's parent window is only known at run time).
+ *
+ * **Example** (An allocation larger than the budget)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * const problem = Budget.policyError("config", 500, [{ name: "inference", allocation: "1400ms" }])
+ * problem?.message // 'config: invalid stages.inference.allocation ("1400ms"): 1400ms exceeds the total budget of 500ms'
+ * ```
  *
  * @category constructors
  * @since 0.1.0
@@ -461,6 +638,20 @@ export const decodeTotal = (
 
 /**
  * The pure form of `decodeTotal`: milliseconds, or the error.
+ *
+ * **Gotchas**
+ *
+ * Zero is not a budget: `"0ms"` is an error, as are negative and infinite
+ * durations.
+ *
+ * **Example** (A budget from the environment, with a default)
+ *
+ * ```ts
+ * import { Budget } from "@timebox/core"
+ *
+ * const total = Budget.parseTotal("config", "TIMEBOX_BUDGET", process.env.TIMEBOX_BUDGET ?? "2s")
+ * const budgetMs = typeof total === "number" ? total : 2000
+ * ```
  *
  * @category constructors
  * @since 0.1.0
