@@ -64,6 +64,23 @@ export const remainingMillis: Effect.Effect<number> = Effect.gen(function*() {
  * Time left until the current deadline as a `Duration` (`Duration.infinity`
  * outside a budget).
  *
+ * **Gotchas**
+ *
+ * Once the deadline has passed it is `Duration.zero`, never negative. Outside
+ * any budget it is `Duration.infinity`, so a timeout built from it never
+ * fires.
+ *
+ * **Example** (A call that gives up at the current deadline)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Deadline } from "@timebox/core"
+ *
+ * const callModel = Effect.sleep("300 millis").pipe(Effect.as("answer"))
+ * // Some(answer) when it fits in what is left, None otherwise
+ * const bounded = Effect.flatMap(Deadline.remaining, (left) => Effect.timeoutOption(callModel, left))
+ * ```
+ *
  * @category combinators
  * @since 0.1.0
  */

@@ -14,6 +14,17 @@ import type * as Stage from "./Stage.ts"
 import type * as TimeboxError from "./TimeboxError.ts"
 
 /**
+ * The key every pipeline carries; `Pipeline.isPipeline` looks for it.
+ *
+ * **Example** (The marker on a pipeline)
+ *
+ * ```ts
+ * import { Pipeline } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const marked = Pipeline.TypeId in SupportAgent.pipeline // true
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -22,6 +33,30 @@ export const TypeId = "~@timebox/core/Pipeline" as const
 /**
  * Stages in sequence from an `In` to an `Out` (the last stage's output).
  * `Ctx` is what the next stage sees: `{ input }` plus one key per stage.
+ *
+ * **Details**
+ *
+ * `reserves[i]` is what stage `i` keeps back by default: the sum of the
+ * `minUseful` of the required stages after it. At run time `Budget.Slack` is
+ * added to a non-zero reserve; a stage's own `reserve` replaces both.
+ *
+ * **Example** (The context type, and the reserves)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Pipeline, Stage } from "@timebox/core"
+ *
+ * const pipeline: Pipeline.Pipeline<
+ *   string,
+ *   { readonly input: string } & { readonly auth: string } & { readonly answer: string },
+ *   string,
+ *   never
+ * > = Pipeline.make<string>()
+ *   .add(Stage.required("auth", ({ input }) => Effect.succeed(`user-${input.length}`), { minUseful: "2 millis" }))
+ *   .add(Stage.required("answer", ({ auth }) => Effect.succeed(`hello ${auth}`), { minUseful: "50 millis" }))
+ *
+ * pipeline.reserves // [50, 0]: auth keeps 50 ms back for answer
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -56,6 +91,15 @@ export interface Pipeline<in out In, out Ctx, out Out, out R> extends Pipeable {
 
 /**
  * Any pipeline, whatever its types.
+ *
+ * **Example** (The required stages of any pipeline)
+ *
+ * ```ts
+ * import type { Pipeline } from "@timebox/core"
+ *
+ * const requiredStages = (pipeline: Pipeline.Any): Array<string> =>
+ *   pipeline.stages.filter((stage) => stage.criticality === "required").map((stage) => stage.name)
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -119,6 +163,18 @@ export const make = <In>(): Pipeline<In, { readonly input: In }, In, never> =>
  *
  * In the data-last form TypeScript cannot infer the stage's input from the
  * pipeline: annotate the stage function's parameter, or use `.add`.
+ *
+ * **Example** (Data-last, with annotated inputs)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Pipeline, Stage } from "@timebox/core"
+ *
+ * const pipeline = Pipeline.make<string>().pipe(
+ *   Pipeline.add(Stage.required("auth", ({ input }: { readonly input: string }) => Effect.succeed(`user-${input.length}`))),
+ *   Pipeline.add(Stage.required("answer", ({ auth }: { readonly auth: string }) => Effect.succeed(`hello ${auth}`)))
+ * )
+ * ```
  *
  * @category combinators
  * @since 0.1.0
@@ -185,6 +241,16 @@ export const run = <In, Ctx, Out, R>(
 
 /**
  * Whether a value is a pipeline.
+ *
+ * **Example** (An agent is not a pipeline)
+ *
+ * ```ts
+ * import { Pipeline } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * Pipeline.isPipeline(SupportAgent.pipeline) // true
+ * Pipeline.isPipeline(SupportAgent.agent) // false: it has a pipeline
+ * ```
  *
  * @category guards
  * @since 0.1.0

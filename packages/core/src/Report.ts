@@ -16,12 +16,34 @@ import { Schema } from "effect"
  * - `failed`: its work failed with a typed error or a defect.
  * - `degraded`: its work finished, but some of its children did not.
  *
+ * **Example** (Validating a status read from storage)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Report } from "@timebox/core"
+ *
+ * const isStageStatus = Schema.is(Report.StageStatus)
+ * isStageStatus("timed-out") // true
+ * isStageStatus("cancelled") // false
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
 export const StageStatus = Schema.Literals(["completed", "skipped", "timed-out", "failed", "degraded"])
 
 /**
+ * What happened to a stage, as a type.
+ *
+ * **Example** (Did the stage's work run at all?)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * // Only a skipped stage never started; a timed-out one ran until its window closed
+ * const started = (status: Report.StageStatus): boolean => status !== "skipped"
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -37,6 +59,17 @@ export type StageStatus = typeof StageStatus.Type
  * - `not-reached`: the run ended before this stage's turn.
  * - `interrupted`: the run was interrupted from outside while this stage ran.
  *
+ * **Example** (Stages that were starved of time)
+ *
+ * ```ts
+ * import { Report } from "@timebox/core"
+ *
+ * const starved = (report: Report.RunReport) =>
+ *   Report.collectSkipped(report.stages).filter((entry) =>
+ *     entry.reason === Report.Reason.insufficientBudget || entry.reason === Report.Reason.budgetExhausted
+ *   )
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -51,6 +84,24 @@ export const Reason = {
 /**
  * One stage's record. Times are milliseconds; `startedAtMs` is the offset from
  * the run's start.
+ *
+ * **Example** (A cut RAG stage, and a check on any record)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const rag: Report.StageRecord = {
+ *   name: "rag",
+ *   status: "timed-out",
+ *   reason: "deadline",
+ *   allocatedMs: 75,
+ *   windowMs: 75,
+ *   actualMs: 75,
+ *   startedAtMs: 5,
+ *   overAllocation: false
+ * }
+ * const overran = (record: Report.StageRecord): boolean => record.overAllocation || record.abandoned === true
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -107,6 +158,20 @@ export const StageRecord: Schema.Codec<StageRecord> = Schema.Struct({
  * `skipped`, `timed-out` or `failed`. `path` names its ancestors
  * (`context/rag`).
  *
+ * **Example** (Decoding an entry)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Report } from "@timebox/core"
+ *
+ * const entry = Schema.decodeUnknownSync(Report.SkippedEntry)({
+ *   stage: "rag",
+ *   path: "context/rag",
+ *   status: "timed-out",
+ *   reason: "deadline"
+ * })
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -118,6 +183,17 @@ export const SkippedEntry = Schema.Struct({
 })
 
 /**
+ * An entry of the skipped list, as a type.
+ *
+ * **Example** (One line per dropped stage)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const line = (entry: Report.SkippedEntry): string => `${entry.path} (${entry.status}: ${entry.reason})`
+ * // "context/rag (timed-out: deadline)"
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -125,6 +201,15 @@ export type SkippedEntry = typeof SkippedEntry.Type
 
 /**
  * A run's report.
+ *
+ * **Example** (Reading a stored report)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Report } from "@timebox/core"
+ *
+ * const readReport = (text: string): Report.RunReport => Schema.decodeUnknownSync(Report.RunReport)(JSON.parse(text))
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -139,6 +224,23 @@ export const RunReport = Schema.Struct({
 })
 
 /**
+ * A run's report, as a type.
+ *
+ * **Details**
+ *
+ * `elapsedMs` may exceed `budgetMs` by scheduling jitter (a timer that fires
+ * late); `withinBudget` says whether it did.
+ *
+ * **Example** (A one-line headline)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const headline = (report: Report.RunReport): string =>
+ *   `${report.agent}: ${report.elapsedMs} / ${report.budgetMs} ms${report.withinBudget ? "" : " (over budget)"}, ` +
+ *   `${report.skipped.length} dropped`
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -152,12 +254,33 @@ export type RunReport = typeof RunReport.Type
  * - `failed`: a required stage could not finish; no output, the report is whole.
  * - `interrupted`: the run was interrupted from outside (reported to the `ReportSink` only).
  *
+ * **Example** (A status field in your own schema)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Report } from "@timebox/core"
+ *
+ * const RunSummary = Schema.Struct({ agent: Schema.String, status: Report.RunStatus })
+ * const summary = Schema.decodeUnknownSync(RunSummary)({ agent: "support-agent", status: "partial" })
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
 export const RunStatus = Schema.Literals(["complete", "partial", "failed", "interrupted"])
 
 /**
+ * How a run ended, as a type.
+ *
+ * **Example** (Process exit codes, as the CLI sets them)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const exitCode = (status: Report.RunStatus): number =>
+ *   status === "failed" ? 1 : status === "interrupted" ? 130 : 0
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -166,12 +289,40 @@ export type RunStatus = typeof RunStatus.Type
 /**
  * Why a run ended `failed` or `interrupted`.
  *
+ * **Example** (Checking a reason read from a log)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Report } from "@timebox/core"
+ *
+ * Schema.is(Report.RunFailureReason)("budget-exhausted") // true
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
 export const RunFailureReason = Schema.Literals(["budget-exhausted", "stage-failed", "interrupted"])
 
 /**
+ * Why a run ended `failed` or `interrupted`, as a type.
+ *
+ * **Example** (What to tell the operator)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const advice = (reason: Report.RunFailureReason): string => {
+ *   switch (reason) {
+ *     case "budget-exhausted":
+ *       return "a required stage ran out of time: raise the budget or its allocation"
+ *     case "stage-failed":
+ *       return "a required stage failed: see its reason in the report"
+ *     case "interrupted":
+ *       return "the caller went away"
+ *   }
+ * }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -232,6 +383,19 @@ export const RunResultSchema = <S extends Schema.Top>(output: S) =>
 /**
  * The JSON codec of a run whose output is any JSON value; what the CLI's
  * `--json` prints.
+ *
+ * **Example** (Printing a run as JSON, as `timebox run --json` does)
+ *
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Agent, Report } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const json = Agent.run(SupportAgent.agent, "Where is my order?").pipe(
+ *   Effect.flatMap(Schema.encodeEffect(Report.RunResultJson)),
+ *   Effect.map((encoded) => JSON.stringify(encoded, null, 2))
+ * )
+ * ```
  *
  * @category models
  * @since 0.1.0

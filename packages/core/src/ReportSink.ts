@@ -12,6 +12,26 @@ import type { RunResult } from "./Report.ts"
  * The sink's shape. `publish` must not fail; a defect in it is ignored so that
  * a broken sink never breaks a run.
  *
+ * **Gotchas**
+ *
+ * `Agent.run` waits for `publish` before it returns, after the report is
+ * built: a slow sink delays the caller without showing in `elapsedMs`. Fork
+ * slow work (`Effect.forkDetach`) inside `publish`.
+ *
+ * **Example** (Warn on failed runs only)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { ReportSink } from "@timebox/core"
+ *
+ * const failuresOnly: ReportSink.Service = {
+ *   publish: (result) =>
+ *     result.status === "failed"
+ *       ? Effect.logWarning(`${result.report.agent} failed: ${result.reason}`)
+ *       : Effect.void
+ * }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -42,6 +62,18 @@ export const ReportSink = Context.Reference<Service>("@timebox/core/ReportSink",
 
 /**
  * A layer that installs `sink` as the report sink.
+ *
+ * **Example** (Collecting every run of a program)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent, ReportSink } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const { sink, results } = ReportSink.makeMemory()
+ * const program = Agent.run(SupportAgent.agent, "Where is my order?").pipe(Effect.provide(ReportSink.layer(sink)))
+ * // after it runs, results.length === 1
+ * ```
  *
  * @category layers
  * @since 0.1.0
@@ -81,6 +113,20 @@ export const makeMemory = (): { readonly sink: Service; readonly results: Array<
 /**
  * Publishes a result to the current sink, ignoring any failure or defect of
  * the sink itself.
+ *
+ * **When to use**
+ *
+ * `Agent.run` already publishes every result. Call it for a result built
+ * elsewhere, so that the sink sees every answer given.
+ *
+ * **Example** (A cached answer still leaves a report)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { type Report, ReportSink } from "@timebox/core"
+ *
+ * const replay = (cached: Report.RunResult<string>) => Effect.as(ReportSink.publish(cached), cached)
+ * ```
  *
  * @category combinators
  * @since 0.1.0

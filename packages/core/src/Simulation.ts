@@ -12,6 +12,18 @@ import * as Budget from "./Budget.ts"
 /**
  * The seed of every simulated draw.
  *
+ * **Example** (Reading the seed)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Simulation } from "@timebox/core"
+ *
+ * const draw = Effect.gen(function*() {
+ *   const seed = yield* Simulation.Seed // 1 unless provided
+ *   return Simulation.uniform(seed, "rag")
+ * }).pipe(Simulation.withSeed(42))
+ * ```
+ *
  * @default 1
  * @category services
  * @since 0.1.0
@@ -20,6 +32,23 @@ export const Seed = Context.Reference<number>("@timebox/core/Simulation/Seed", {
 
 /**
  * Forced latencies in milliseconds, by stage name; they win over the ranges.
+ *
+ * **Details**
+ *
+ * Keys are the names given to `Simulation.sleep` and `latencyMillis` (by
+ * convention the stage's name, never its path): forcing `rag` forces every
+ * simulated call named `rag`.
+ *
+ * **Example** (Reading the forced latencies)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Simulation } from "@timebox/core"
+ *
+ * const forcedRag = Effect.map(Simulation.Overrides, (overrides) => overrides.get("rag")).pipe(
+ *   Simulation.withLatencies({ rag: 400 })
+ * ) // 400
+ * ```
  *
  * @category services
  * @since 0.1.0
@@ -30,6 +59,20 @@ export const Overrides = Context.Reference<ReadonlyMap<string, number>>("@timebo
 
 /**
  * A latency range: uniform between `min` and `max` (durations or ms).
+ *
+ * **Gotchas**
+ *
+ * `min` and `max` are typed as allocations, but a percentage means nothing
+ * here: `"40%"` reads as 0 ms.
+ *
+ * **Example** (A retrieval between 20 and 60 ms)
+ *
+ * ```ts
+ * import { Simulation } from "@timebox/core"
+ *
+ * const retrieval: Simulation.Range = { min: "20 millis", max: "60 millis" }
+ * const retrieve = Simulation.sleep("rag", retrieval)
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -116,6 +159,15 @@ export const sleep = (name: string, range: Range): Effect.Effect<number> =>
 /**
  * Runs `self` with another seed.
  *
+ * **Example** (Another draw of the support agent's latencies)
+ *
+ * ```ts
+ * import { Agent, Simulation } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const seeded = Agent.run(SupportAgent.agent, "Where is my order?").pipe(Simulation.withSeed(42))
+ * ```
+ *
  * @category combinators
  * @since 0.1.0
  */
@@ -155,6 +207,22 @@ export const withLatencies: {
 
 /**
  * A layer setting the seed and forced latencies for everything it provides.
+ *
+ * **Gotchas**
+ *
+ * Unlike `withLatencies`, which adds to the latencies already forced, the
+ * layer replaces them.
+ *
+ * **Example** (A slow RAG for a whole program)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent, Simulation } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const slowRag = Simulation.layer({ seed: 7, latencies: { rag: 400 } })
+ * const program = Agent.run(SupportAgent.agent, "Where is my order?").pipe(Effect.provide(slowRag))
+ * ```
  *
  * @category layers
  * @since 0.1.0

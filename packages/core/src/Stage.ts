@@ -15,6 +15,18 @@ import { CurrentFrame } from "./internal/frame.ts"
 import type * as TimeboxError from "./TimeboxError.ts"
 
 /**
+ * The key every stage carries; `Stage.isStage` looks for it.
+ *
+ * **Example** (The marker on a stage)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const auth = Stage.required("auth", (token: string) => Effect.succeed(token))
+ * const marked = Stage.TypeId in auth // true
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -23,6 +35,18 @@ export const TypeId = "~@timebox/core/Stage" as const
 /**
  * `required`: the run cannot produce an output without it. `optional`: when
  * it is skipped, cut or fails, its fallback stands in and the run goes on.
+ *
+ * **Example** (The optional stages of the support agent)
+ *
+ * ```ts
+ * import type { Pipeline, Stage } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const namesOf = (pipeline: Pipeline.Any, criticality: Stage.Criticality): Array<string> =>
+ *   pipeline.stages.filter((stage) => stage.criticality === criticality).map((stage) => stage.name)
+ *
+ * namesOf(SupportAgent.pipeline, "optional") // ["context", "tools"]
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -34,6 +58,19 @@ export type Criticality = "required" | "optional"
  * `skipped` (reason `insufficient-budget`), `timed-out` (reason `deadline`) or
  * `failed` (reason: the error's message).
  *
+ * **Example** (A fallback that says why it stands in)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const rag = Stage.optional("rag", (question: string) => Effect.succeed([`doc about ${question}`]), {
+ *   allocation: "50%",
+ *   fallback: (_question, outcome: Stage.Outcome) =>
+ *     outcome.status === "failed" ? [`(search failed: ${outcome.reason})`] : []
+ * })
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -41,6 +78,20 @@ export type Outcome = ExecuteOutcome
 
 /**
  * A stage named `Name` that turns an `In` into an `A`.
+ *
+ * **Example** (Name, input, output and criticality in the type)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const auth: Stage.Stage<"auth", string, { readonly user: string }, never, never, "required"> = Stage.required(
+ *   "auth",
+ *   (token: string) => Effect.succeed({ user: token.slice(0, 8) }),
+ *   { allocation: "10 millis" }
+ * )
+ * auth.policy.allocation // "10 millis"
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -62,6 +113,25 @@ export interface Stage<
 
 /**
  * The policy fields as written by the user.
+ *
+ * **Details**
+ *
+ * The window is `min(allocation, remaining − reserve)`. When it is zero or
+ * less, or below `minUseful`, the stage does not start at all. Once started,
+ * the stage never runs past its window: its fiber is interrupted when the
+ * window closes. An explicit `reserve` is used as is; `Budget.Slack` is only
+ * added to the pipeline's default reserve.
+ *
+ * **Example** (One policy, shared by two stages)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const tight: Stage.Policy = { allocation: "40%", minUseful: "20 millis", reserve: "30 millis" }
+ * const history = Stage.required("history", (userId: string) => Effect.succeed([`${userId}: hello`]), tight)
+ * const orders = Stage.required("orders", (userId: string) => Effect.succeed([`${userId}: A-1666`]), tight)
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -89,6 +159,19 @@ export interface Policy {
 /**
  * The options of an optional stage: its policy and its fallback.
  *
+ * **Example** (A profile that may be missing)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const options: Stage.OptionalOptions<string, { readonly plan: string } | null> = {
+ *   allocation: "30%",
+ *   fallback: () => null
+ * }
+ * const profile = Stage.optional("profile", (userId: string) => Effect.succeed({ plan: `plan of ${userId}` }), options)
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -99,6 +182,15 @@ export interface OptionalOptions<In, A> extends Policy {
 
 /**
  * Any stage, whatever its types.
+ *
+ * **Example** (Listing stages of any types)
+ *
+ * ```ts
+ * import type { Stage } from "@timebox/core"
+ *
+ * const describe = (stages: ReadonlyArray<Stage.Any>): Array<string> =>
+ *   stages.map((stage) => `${stage.name} (${stage.criticality})`)
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -202,6 +294,19 @@ export const optional = <const Name extends string, In, A, E = never, R = never,
  * The error type of running a stage: `never` for an optional stage (its
  * fallback stands in), `TimeboxError` for a required one.
  *
+ * **Example** (The error channel follows the criticality)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const rag = Stage.optional("rag", (question: string) => Effect.succeed([question]), { fallback: () => [] })
+ * const auth = Stage.required("auth", (token: string) => Effect.succeed(token))
+ *
+ * const documents: Effect.Effect<Array<string>, Stage.Error<"optional">> = Stage.run(rag, "where is my order?")
+ * const user: Effect.Effect<string, Stage.Error<"required">> = Stage.run(auth, "token-1")
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -269,6 +374,19 @@ export const withAllocation: {
 /**
  * Returns the stage with another `minUseful`.
  *
+ * **Example** (Drop retrieval early rather than cut it half-way)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const rag = Stage.optional("rag", (question: string) => Effect.succeed([question]), {
+ *   allocation: "50%",
+ *   fallback: () => []
+ * })
+ * const pickyRag = rag.pipe(Stage.withMinUseful("40 millis"))
+ * ```
+ *
  * @category combinators
  * @since 0.1.0
  */
@@ -284,6 +402,24 @@ export const withMinUseful: {
 /**
  * Returns the stage with an explicit reserve, overriding the pipeline's.
  *
+ * **Gotchas**
+ *
+ * The reserve replaces the pipeline's default for this stage, slack included:
+ * too small a reserve lets the stage eat the `minUseful` of a later required
+ * stage.
+ *
+ * **Example** (Keep 30 ms back for assembly)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const tools = Stage.optional("tools", (orderId: string) => Effect.succeed([`order ${orderId}: shipped`]), {
+ *   allocation: "300 millis",
+ *   fallback: () => []
+ * }).pipe(Stage.withReserve("30 millis"))
+ * ```
+ *
  * @category combinators
  * @since 0.1.0
  */
@@ -298,6 +434,23 @@ export const withReserve: {
 
 /**
  * Returns the stage with another fallback (optional stages only).
+ *
+ * **Gotchas**
+ *
+ * In the data-last form (`stage.pipe(Stage.withFallback(f))`) annotate `f`'s
+ * parameters: TypeScript cannot infer them from the stage.
+ *
+ * **Example** (A fallback that leaves a note)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const rag = Stage.optional("rag", (question: string) => Effect.succeed([`doc about ${question}`]), {
+ *   fallback: () => []
+ * })
+ * const noted = Stage.withFallback(rag, (_question, outcome) => [`(no documents: ${outcome.reason})`])
+ * ```
  *
  * @category combinators
  * @since 0.1.0
@@ -374,6 +527,14 @@ export const promise = <A>(evaluate: (signal: AbortSignal) => PromiseLike<A>): E
 
 /**
  * Whether a value is a stage.
+ *
+ * **Example** (The stages among a module's exports)
+ *
+ * ```ts
+ * import { Stage } from "@timebox/core"
+ *
+ * const stagesIn = (values: ReadonlyArray<unknown>): Array<Stage.Any> => values.filter(Stage.isStage)
+ * ```
  *
  * @category guards
  * @since 0.1.0

@@ -41,6 +41,19 @@ export class InvalidConfig extends Schema.TaggedError<InvalidConfig>()("InvalidC
  * A required stage could not start (its window was below `minUseful`) or ran
  * past its window: the run cannot produce an output in time.
  *
+ * **Example** (A required stage cut at its window)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const auth = Stage.required("auth", () => Effect.sleep("50 millis"), { allocation: "20 millis" })
+ * const program = Stage.run(auth, undefined).pipe(
+ *   Effect.catchReason("TimeboxError", "BudgetExhausted", (reason) =>
+ *     Effect.succeed(reason.timedOut ? `cut after ${reason.windowMs}ms` : `needed ${reason.minUsefulMs}ms`))
+ * ) // "cut after 20ms"
+ * ```
+ *
  * @category errors
  * @since 0.1.0
  */
@@ -65,6 +78,25 @@ export class BudgetExhausted extends Schema.TaggedError<BudgetExhausted>()("Budg
  * A required stage failed with a typed error or a defect; `detail` is that
  * error's message.
  *
+ * **Gotchas**
+ *
+ * Only the message of the stage's error is kept: the original typed error is
+ * not in the `TimeboxError`. Handle errors inside the stage when the caller
+ * needs them.
+ *
+ * **Example** (A failed lookup)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Stage } from "@timebox/core"
+ *
+ * const lookup = Stage.required("lookup", (orderId: string) =>
+ *   orderId === "" ? Effect.fail(new Error("empty order id")) : Effect.succeed(`order ${orderId}`))
+ * const program = Stage.run(lookup, "").pipe(
+ *   Effect.catchReason("TimeboxError", "StageFailed", (reason) => Effect.succeed(`${reason.stage}: ${reason.detail}`))
+ * ) // "lookup: empty order id"
+ * ```
+ *
  * @category errors
  * @since 0.1.0
  */
@@ -83,6 +115,23 @@ export class StageFailed extends Schema.TaggedError<StageFailed>()("StageFailed"
 
 /**
  * The reasons a `TimeboxError` can carry.
+ *
+ * **Example** (A message per reason)
+ *
+ * ```ts
+ * import type { TimeboxError } from "@timebox/core"
+ *
+ * const hint = (reason: TimeboxError.TimeboxErrorReason): string => {
+ *   switch (reason._tag) {
+ *     case "InvalidConfig":
+ *       return `fix ${reason.field}`
+ *     case "BudgetExhausted":
+ *       return `give ${reason.stage} more time`
+ *     case "StageFailed":
+ *       return `${reason.stage} failed: ${reason.detail}`
+ *   }
+ * }
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -153,6 +202,16 @@ const showValue = (value: unknown): string => {
 
 /**
  * Whether a value is a `TimeboxError`.
+ *
+ * **Example** (Handling timebox errors among others)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TimeboxError } from "@timebox/core"
+ *
+ * const explained = <A>(self: Effect.Effect<A, unknown>) =>
+ *   self.pipe(Effect.catchIf(TimeboxError.isTimeboxError, (error) => Effect.succeed(`timebox: ${error.message}`)))
+ * ```
  *
  * @category guards
  * @since 0.1.0

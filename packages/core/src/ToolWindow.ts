@@ -15,6 +15,21 @@ import * as Stage from "./Stage.ts"
 /**
  * The note a skipped or cut call leaves for the model or the assembly.
  *
+ * **Gotchas**
+ *
+ * The note is the same for a call cut at its window (`timed-out`) and a call
+ * never started because too little time was left (`skipped`,
+ * `insufficient-budget`): read `status` and `reason` to tell them apart.
+ *
+ * **Example** (The calls the deadline dropped)
+ *
+ * ```ts
+ * import { ToolWindow } from "@timebox/core"
+ *
+ * const dropped = (results: ReadonlyArray<ToolWindow.ToolResult<unknown>>): Array<string> =>
+ *   results.flatMap((result) => result._tag === "Skipped" && result.note === ToolWindow.skippedNote ? [result.name] : [])
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -22,6 +37,20 @@ export const skippedNote = "skipped: deadline"
 
 /**
  * The result of one call: its value, or why there is none.
+ *
+ * **Gotchas**
+ *
+ * A failed call is tagged `Skipped` too, with `status: "failed"` and the note
+ * `"failed: <message>"`.
+ *
+ * **Example** (One prompt line per call)
+ *
+ * ```ts
+ * import type { ToolWindow } from "@timebox/core"
+ *
+ * const forPrompt = (result: ToolWindow.ToolResult<string>): string =>
+ *   result._tag === "Completed" ? `${result.name}: ${result.value}` : `${result.name}: ${result.note}`
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -40,6 +69,18 @@ export type ToolResult<A> =
 /**
  * One tool call. `run` may read the results of the calls before it (in
  * `sequential`).
+ *
+ * **Example** (Calls built from a list of sources)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ToolWindow } from "@timebox/core"
+ *
+ * const calls: ReadonlyArray<ToolWindow.Call<string>> = ["orders", "faq"].map((source) =>
+ *   ToolWindow.call(`search-${source}`, Effect.succeed(`${source}: 3 hits`), { allocation: "200 millis" })
+ * )
+ * const results = ToolWindow.parallel(calls)
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -94,6 +135,21 @@ const toStage = <A, E, R>(
 
 /**
  * The results of a list of calls, position by position.
+ *
+ * **Example** (Typed results, position by position)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ToolWindow } from "@timebox/core"
+ *
+ * const calls = [
+ *   ToolWindow.call("order-lookup", Effect.succeed({ status: "shipped" })),
+ *   ToolWindow.call("kb-search", Effect.succeed(["faq-12"]))
+ * ] as const
+ * const summarize = ([order, kb]: ToolWindow.Results<typeof calls>): string =>
+ *   `${order._tag === "Completed" ? order.value.status : order.note}; ${kb._tag === "Completed" ? kb.value.length : 0} articles`
+ * const summary = Effect.map(ToolWindow.parallel(calls), summarize)
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -182,6 +238,15 @@ export const sequential = <const Calls extends ReadonlyArray<Call<any, any, any>
 
 /**
  * Whether a result is a completed call.
+ *
+ * **Example** (The values of the calls that completed)
+ *
+ * ```ts
+ * import { ToolWindow } from "@timebox/core"
+ *
+ * const values = (results: ReadonlyArray<ToolWindow.ToolResult<string>>): Array<string> =>
+ *   results.filter(ToolWindow.isCompleted).map((result) => result.value)
+ * ```
  *
  * @category guards
  * @since 0.1.0
