@@ -5,15 +5,17 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Exit, Schema } from "effect"
+import { Clock, Effect, Exit, Queue, Schema, Stream } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Budget from "./Budget.ts"
+import * as Cost from "./Cost.ts"
 import { CurrentDeadline } from "./Deadline.ts"
 import { pushNotReached } from "./internal/execute.ts"
-import { CurrentFrame, type Frame, freeze } from "./internal/frame.ts"
+import { CurrentFrame, type Frame, freeze, makeRunState } from "./internal/frame.ts"
 import * as Pipeline from "./Pipeline.ts"
 import { collectSkipped, Reason, type RunFailureReason, type RunReport, type RunResult } from "./Report.ts"
 import * as ReportSink from "./ReportSink.ts"
+import type * as RunEvent from "./RunEvent.ts"
 import * as TimeboxError from "./TimeboxError.ts"
 
 /**
@@ -279,12 +281,29 @@ export const run = <In, Out, R>(
   agent: Agent<In, Out, R>,
   input: In,
   options?: RunOptions
+): Effect.Effect<RunResult<Out>, TimeboxError.TimeboxError, R> => runWith(agent, input, options, undefined)
+
+const runWith = <In, Out, R>(
+  agent: Agent<In, Out, R>,
+  input: In,
+  options: RunOptions | undefined,
+  emit: ((event: RunEvent.RunEvent) => void) | undefined
 ): Effect.Effect<RunResult<Out>, TimeboxError.TimeboxError, R> =>
   Effect.flatMap(budgetFor(agent, options), (budgetMs) =>
     Effect.withFiber((fiber) => {
       const clock = fiber.getRef(Clock.Clock)
       const start = clock.currentTimeMillisUnsafe()
-      const frame: Frame = { runStartMillis: start, children: [], windowMs: budgetMs, unsettled: 0, cuts: undefined }
+      const frame: Frame = {
+        runStartMillis: start,
+        children: [],
+        windowMs: budgetMs,
+        unsettled: 0,
+        cuts: undefined,
+        owner: undefined,
+        path: "",
+        run: makeRunState(emit as ((event: unknown) => void) | undefined)
+      }
+      const tally = frame.run.tally
       const report = (runningReason: string): RunReport => {
         const now = clock.currentTimeMillisUnsafe()
         const stages = freeze(frame.children, now, start, runningReason)
@@ -295,7 +314,13 @@ export const run = <In, Out, R>(
           elapsedMs,
           withinBudget: elapsedMs <= budgetMs,
           stages,
-          skipped: collectSkipped(stages)
+          skipped: collectSkipped(stages),
+          cost: {
+            inputTokens: tally.inputTokens,
+            outputTokens: tally.outputTokens,
+            reasoningTokens: tally.reasoningTokens,
+            microUsd: Cost.toMicroUsd(tally.nanoUsd)
+          }
         }
       }
       const failed = (reason: RunFailureReason, runningReason: string): RunResult<Out> => {
@@ -314,7 +339,13 @@ export const run = <In, Out, R>(
         Effect.provideService(CurrentFrame, frame),
         Effect.provideService(CurrentDeadline, start + budgetMs),
         Effect.exit,
-        Effect.onInterrupt(() => ReportSink.publish(failed("interrupted", Reason.interrupted))),
+        Effect.onInterrupt(() =>
+          Effect.suspend(() => {
+            const interrupted = failed("interrupted", Reason.interrupted)
+            emit?.({ type: "run-end", result: interrupted })
+            return ReportSink.publish(interrupted)
+          })
+        ),
         Effect.flatMap((exit) => {
           let result: RunResult<Out>
           if (Exit.isSuccess(exit)) {
@@ -329,10 +360,48 @@ export const run = <In, Out, R>(
               : "stage-failed"
             result = failed(reason, Reason.interrupted)
           }
+          emit?.({ type: "run-end", result })
           return Effect.as(ReportSink.publish(result), result)
         })
       )
     }))
+
+/**
+ * Runs an agent like `Agent.run` and streams what happens as it happens:
+ * `stage-start` and `stage-end` for every stage, `text-delta` as the model
+ * streams tokens (from `Inference` with `stream: true`), `tool-call` and
+ * `tool-result`, and finally `run-end` carrying the `RunResult`. The stream
+ * ends after `run-end`; interrupting it interrupts the run (whose `run-end`
+ * then says `interrupted`).
+ *
+ * **Example** (Printing tokens as they arrive)
+ *
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Agent } from "@timebox/core"
+ *
+ * declare const agent: Agent.Agent<string, string>
+ * const program = Agent.stream(agent, "Where is my order?").pipe(
+ *   Stream.runForEach((event) => (event.type === "text-delta" ? Effect.log(event.delta) : Effect.void))
+ * )
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const stream = <In, Out, R>(
+  agent: Agent<In, Out, R>,
+  input: In,
+  options?: RunOptions
+): Stream.Stream<RunEvent.RunEvent, TimeboxError.TimeboxError, R> =>
+  Stream.callback<RunEvent.RunEvent, TimeboxError.TimeboxError, R>((queue) =>
+    Effect.flatMap(
+      runWith(agent, input, options, (event) => {
+        Queue.offerUnsafe(queue, event)
+      }),
+      () => Queue.end(queue)
+    )
+  )
 
 /**
  * Reads an agent's input from text with its `input` codec (strings pass

@@ -118,6 +118,14 @@ export interface StageRecord {
   readonly startedAtMs: number
   /** `actualMs > allocatedMs`: the stage took more than it was given. */
   readonly overAllocation: boolean
+  /** Time to the first streamed token, from the stage's start (inference stages). */
+  readonly ttftMs?: number
+  /** Time to the last streamed token, from the stage's start. */
+  readonly ttltMs?: number
+  /** Model calls made by a tool loop. */
+  readonly steps?: number
+  /** Which model the router chose, why, and among which candidates. */
+  readonly model?: ModelChoice
   /** The stage's work ignored interruption and was left running when the run moved on. */
   readonly abandoned?: boolean
   readonly children?: ReadonlyArray<StageRecord>
@@ -149,9 +157,97 @@ export const StageRecord: Schema.Codec<StageRecord> = Schema.Struct({
   actualMs: Schema.Number,
   startedAtMs: Schema.Number,
   overAllocation: Schema.Boolean,
+  ttftMs: Schema.optionalKey(Schema.Number),
+  ttltMs: Schema.optionalKey(Schema.Number),
+  steps: Schema.optionalKey(Schema.Number),
+  model: Schema.optionalKey(Schema.suspend((): Schema.Codec<ModelChoice> => ModelChoice)),
   abandoned: Schema.optionalKey(Schema.Boolean),
   children: Schema.optionalKey(Schema.Array(Schema.suspend((): Schema.Codec<StageRecord> => StageRecord)))
 })
+
+/**
+ * A model the router considered: its p95 latency, its accuracy, and whether it
+ * fitted the window.
+ *
+ * **Example** (A candidate that did not fit)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const large: Report.ModelCandidate = { name: "large", p95Ms: 2962, accuracy: 4.6, fits: false }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const ModelCandidate = Schema.Struct({
+  name: Schema.String,
+  p95Ms: Schema.Number,
+  accuracy: Schema.Number,
+  fits: Schema.Boolean
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type ModelCandidate = typeof ModelCandidate.Type
+
+/**
+ * The router's choice for a stage: the model, the reason
+ * (`most-capable-that-fits`, `none-fits-fastest`, `fallback-after-error`,
+ * `first-token-timeout`) and the candidates.
+ *
+ * **Example** (Reading the choice from a report)
+ *
+ * ```ts
+ * import { Report } from "@timebox/core"
+ *
+ * const chosen = (report: Report.RunReport) => Report.find(report, "inference")?.model?.chosen
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const ModelChoice = Schema.Struct({
+  chosen: Schema.String,
+  reason: Schema.String,
+  candidates: Schema.Array(ModelCandidate)
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type ModelChoice = typeof ModelChoice.Type
+
+/**
+ * The tokens and money a run spent on model calls; `microUsd` is rounded up
+ * from exact integer nano-USD.
+ *
+ * **Example** (A run's cost)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const cost: Report.RunCost = { inputTokens: 420, outputTokens: 110, reasoningTokens: 0, microUsd: 403 }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RunCost = Schema.Struct({
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  reasoningTokens: Schema.Number,
+  microUsd: Schema.Number
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type RunCost = typeof RunCost.Type
 
 /**
  * An entry of the skipped list: every stage or child whose status is
@@ -220,7 +316,8 @@ export const RunReport = Schema.Struct({
   elapsedMs: Schema.Number,
   withinBudget: Schema.Boolean,
   stages: Schema.Array(StageRecord),
-  skipped: Schema.Array(SkippedEntry)
+  skipped: Schema.Array(SkippedEntry),
+  cost: RunCost
 })
 
 /**

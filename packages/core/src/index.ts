@@ -20,6 +20,15 @@ export * as Agent from "./Agent.ts"
 export * as Budget from "./Budget.ts"
 
 /**
+ * Money and tokens as integers: prices in nano-USD per token (so that
+ * $0.00075 per 1K tokens is exactly 750), usage in tokens, and the cost of a
+ * run in nano-USD, reported in micro-USD rounded up. No floating-point money.
+ *
+ * @since 0.1.0
+ */
+export * as Cost from "./Cost.ts"
+
+/**
  * The ambient deadline: an absolute instant (epoch milliseconds, read from
  * `Clock`) that travels down the call tree as a `Context.Reference`, so any
  * nested effect, tool or HTTP call can ask how much time it has without
@@ -28,6 +37,16 @@ export * as Budget from "./Budget.ts"
  * @since 0.1.0
  */
 export * as Deadline from "./Deadline.ts"
+
+/**
+ * What a model costs in time and money, and how good it is: time to first
+ * token (median and p95), tokens per second, jitter, hidden reasoning, prices
+ * as integers, and a rubric accuracy. The router picks models from these; the
+ * simulated model behaves by them; observed runs can update them.
+ *
+ * @since 0.1.0
+ */
+export * as ModelProfile from "./ModelProfile.ts"
 
 /**
  * A pipeline is stages in sequence. Each stage sees the run's input and the
@@ -56,6 +75,28 @@ export * as Report from "./Report.ts"
  * @since 0.1.0
  */
 export * as ReportSink from "./ReportSink.ts"
+
+/**
+ * What `Agent.stream` emits while a run goes on: stages starting and ending,
+ * text as the model streams it, tool calls and their results, and at the end
+ * the `RunResult`. The CLI's `--stream --json` prints these as newline-delimited
+ * JSON.
+ *
+ * @since 0.1.0
+ */
+export * as RunEvent from "./RunEvent.ts"
+
+/**
+ * The embedded default model: a `LanguageModel` that runs offline,
+ * deterministic for a seed and a prompt, whose time to first token, tokens per
+ * second, jitter and hidden reasoning follow a `ModelProfile` through `Clock`
+ * (so it runs under `TestClock` and in real time alike). It streams real text
+ * token by token, reports token usage like any `effect/ai` provider, and emits
+ * tool calls from a small declarative script, so tool loops run for real.
+ *
+ * @since 0.1.0
+ */
+export * as SimulatedModel from "./SimulatedModel.ts"
 
 /**
  * Seeded, Clock-driven latencies for simulated work: example agents and

@@ -106,7 +106,8 @@ describe("Agent.run and the ReportSink", () => {
               overAllocation: false
             }
           ],
-          skipped: [{ stage: "rag", path: "rag", status: "timed-out", reason: "deadline" }]
+          skipped: [{ stage: "rag", path: "rag", status: "timed-out", reason: "deadline" }],
+          cost: { inputTokens: 0, outputTokens: 0, reasoningTokens: 0, microUsd: 0 }
         }
       })
       // and it decodes back

@@ -8,7 +8,7 @@ import * as Budget from "../Budget.ts"
 import { CurrentDeadline } from "../Deadline.ts"
 import { Reason } from "../Report.ts"
 import * as TimeboxError from "../TimeboxError.ts"
-import { CurrentFrame, type Frame, makeRecord, type MutableRecord } from "./frame.ts"
+import { CurrentFrame, type Frame, makeRecord, makeRunState, type MutableRecord } from "./frame.ts"
 
 /** What happened to a stage that did not complete; handed to its fallback. */
 export interface Outcome {
@@ -127,172 +127,221 @@ export const execute = <I, A, E, R>(
   pipelineReserveMs: number
 ): Effect.Effect<A, TimeboxError.TimeboxError, R> =>
   Effect.withFiber((parent) => {
-    const clock = parent.getRef(Clock.Clock)
     const frame = parent.getRef(CurrentFrame)
-    const deadline = parent.getRef(CurrentDeadline)
-    const start = clock.currentTimeMillisUnsafe()
-    const runStart = frame === undefined ? start : frame.runStartMillis
-    const left = deadline - start
-    const parentWindow = frame === undefined ? left : frame.windowMs
-    const allocation = stage.allocation === undefined ? undefined : Budget.allocate(stage.allocation, parentWindow)
-    const reserve = stage.reserveMs ??
-      (pipelineReserveMs > 0 ? pipelineReserveMs + parent.getRef(Budget.Slack) : 0)
-    const available = left - reserve
-    const window = allocation === undefined ? available : Math.min(allocation, available)
-    const record = makeRecord(
-      stage.name,
-      allocation === undefined ? Math.max(0, available) : allocation,
-      Math.max(0, window),
-      start - runStart
-    )
-    if (frame !== undefined) frame.children.push(record)
+    const result = executeIn(parent, frame, stage, input, pipelineReserveMs)
+    const emit = frame?.run.emit
+    if (frame === undefined || emit === undefined) return result
+    // The body above ran synchronously and pushed this stage's record last.
+    const record = frame.children[frame.children.length - 1]!
+    const path = frame.path === "" ? record.name : `${frame.path}/${record.name}`
+    if (record.status === "running") {
+      emit({
+        type: "stage-start",
+        stage: record.name,
+        path,
+        startedAtMs: record.startedAtMs,
+        windowMs: record.windowMs
+      })
+    }
+    return Effect.onExit(result, () =>
+      Effect.sync(() =>
+        emit({
+          type: "stage-end",
+          stage: record.name,
+          path,
+          status: record.status === "running" ? "failed" : record.status,
+          ...(record.reason === undefined ? {} : { reason: record.reason }),
+          actualMs: record.actualMs
+        })
+      ))
+  })
 
-    const problem = policyProblem(stage)
-    if (problem !== undefined) return giveUp(stage, input, record, "failed", problem.message, () => problem)
+const executeIn = <I, A, E, R>(
+  parent: Fiber.Fiber<unknown, unknown>,
+  frame: Frame | undefined,
+  stage: StageSpec<I, A, E, R>,
+  input: I,
+  pipelineReserveMs: number
+): Effect.Effect<A, TimeboxError.TimeboxError, R> => {
+  const clock = parent.getRef(Clock.Clock)
+  const deadline = parent.getRef(CurrentDeadline)
+  const start = clock.currentTimeMillisUnsafe()
+  const runStart = frame === undefined ? start : frame.runStartMillis
+  const left = deadline - start
+  const parentWindow = frame === undefined ? left : frame.windowMs
+  const allocation = stage.allocation === undefined ? undefined : Budget.allocate(stage.allocation, parentWindow)
+  const reserve = stage.reserveMs ??
+    (pipelineReserveMs > 0 ? pipelineReserveMs + parent.getRef(Budget.Slack) : 0)
+  const available = left - reserve
+  const window = allocation === undefined ? available : Math.min(allocation, available)
+  const record = makeRecord(
+    stage.name,
+    allocation === undefined ? Math.max(0, available) : allocation,
+    Math.max(0, window),
+    start - runStart
+  )
+  if (frame !== undefined) frame.children.push(record)
 
-    if (!(window > 0) || window < stage.minUsefulMs) {
-      return giveUp(stage, input, record, "skipped", Reason.insufficientBudget, () =>
+  const problem = policyProblem(stage)
+  if (problem !== undefined) return giveUp(stage, input, record, "failed", problem.message, () => problem)
+
+  if (!(window > 0) || window < stage.minUsefulMs) {
+    return giveUp(stage, input, record, "skipped", Reason.insufficientBudget, () =>
+      new TimeboxError.TimeboxError({
+        method,
+        reason: new TimeboxError.BudgetExhausted({
+          stage: stage.name,
+          windowMs: Math.max(0, window),
+          minUsefulMs: stage.minUsefulMs,
+          timedOut: false
+        })
+      }))
+  }
+
+  const children: Array<MutableRecord> = []
+  record.children = children
+  const childFrame: Frame = {
+    runStartMillis: runStart,
+    children,
+    windowMs: window,
+    unsettled: 0,
+    cuts: undefined,
+    owner: record,
+    path: frame === undefined || frame.path === "" ? stage.name : `${frame.path}/${stage.name}`,
+    run: frame === undefined ? makeRunState() : frame.run
+  }
+  const context = Context.add(
+    Context.add(parent.context, CurrentFrame, childFrame),
+    CurrentDeadline,
+    start + window
+  )
+  const work = stage.run(input)
+
+  // The work runs on a detached fiber started at once in the stage's context:
+  // what `Effect.forkDetach(Effect.provideContext(work, context), { startImmediately: true })`
+  // does, without `provideContext` merging (so copying) the whole context
+  // into a flat map for every stage.
+  const fiber = Effect.runForkWith(context as Context.Context<R>)(work)
+
+  const timed = Number.isFinite(window)
+  // `setTimeout` directly when the clock is the live one (see `liveSleep`).
+  const direct = timed && clock.sleep === liveSleep && window <= maxTimerMillis
+  const waitFor = (timer: Fiber.Fiber<void> | undefined): Effect.Effect<A, TimeboxError.TimeboxError> => {
+    const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, TimeboxError.TimeboxError> => {
+      record.actualMs = clock.currentTimeMillisUnsafe() - start
+      if (Exit.isSuccess(exit)) {
+        const fromChildren = degradedReason(children)
+        const reason = record.degradation === undefined
+          ? fromChildren
+          : fromChildren === undefined
+          ? record.degradation
+          : `${record.degradation}, ${fromChildren}`
+        if (reason === undefined) {
+          record.status = "completed"
+        } else {
+          record.status = "degraded"
+          record.reason = reason
+        }
+        return Effect.succeed(exit.value)
+      }
+      const inner = Cause.findErrorOption(exit.cause)
+      const child = inner._tag === "Some" && TimeboxError.isTimeboxError(inner.value) ? inner.value : undefined
+      const detail = child === undefined
+        ? causeMessage(exit.cause)
+        : child.reason._tag === "BudgetExhausted"
+        ? Reason.budgetExhausted
+        : child.message
+      if (child !== undefined && stage.criticality === "required") {
+        // A required child ended this stage: pass its error up unchanged.
+        record.status = "failed"
+        record.reason = detail
+        return Effect.fail(child)
+      }
+      return giveUp(stage, input, record, "failed", detail, () =>
         new TimeboxError.TimeboxError({
           method,
-          reason: new TimeboxError.BudgetExhausted({
-            stage: stage.name,
-            windowMs: Math.max(0, window),
-            minUsefulMs: stage.minUsefulMs,
-            timedOut: false
-          })
+          reason: new TimeboxError.StageFailed({ stage: stage.name, detail })
         }))
     }
 
-    const children: Array<MutableRecord> = []
-    record.children = children
-    const childFrame: Frame = { runStartMillis: runStart, children, windowMs: window, unsettled: 0, cuts: undefined }
-    const context = Context.add(
-      Context.add(parent.context, CurrentFrame, childFrame),
-      CurrentDeadline,
-      start + window
-    )
-    const work = stage.run(input)
-
-    // The work runs on a detached fiber started at once in the stage's context:
-    // what `Effect.forkDetach(Effect.provideContext(work, context), { startImmediately: true })`
-    // does, without `provideContext` merging (so copying) the whole context
-    // into a flat map for every stage.
-    const fiber = Effect.runForkWith(context as Context.Context<R>)(work)
-
-    const timed = Number.isFinite(window)
-    // `setTimeout` directly when the clock is the live one (see `liveSleep`).
-    const direct = timed && clock.sleep === liveSleep && window <= maxTimerMillis
-    const waitFor = (timer: Fiber.Fiber<void> | undefined): Effect.Effect<A, TimeboxError.TimeboxError> => {
-      const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, TimeboxError.TimeboxError> => {
-        record.actualMs = clock.currentTimeMillisUnsafe() - start
-        if (Exit.isSuccess(exit)) {
-          const reason = degradedReason(children)
-          if (reason === undefined) {
-            record.status = "completed"
-          } else {
-            record.status = "degraded"
-            record.reason = reason
-          }
-          return Effect.succeed(exit.value)
-        }
-        const inner = Cause.findErrorOption(exit.cause)
-        const child = inner._tag === "Some" && TimeboxError.isTimeboxError(inner.value) ? inner.value : undefined
-        const detail = child === undefined
-          ? causeMessage(exit.cause)
-          : child.reason._tag === "BudgetExhausted"
-          ? Reason.budgetExhausted
-          : child.message
-        if (child !== undefined && stage.criticality === "required") {
-          // A required child ended this stage: pass its error up unchanged.
-          record.status = "failed"
-          record.reason = detail
-          return Effect.fail(child)
-        }
-        return giveUp(stage, input, record, "failed", detail, () =>
+    // The window closed. Cut the children still running first (their
+    // deadlines are never later than ours) and give them a few turns, so
+    // that their fallbacks (a "skipped: deadline" note) reach the work,
+    // which may then complete. Otherwise interrupt the work and move on
+    // without waiting for it: work that ignores interruption is left
+    // behind, unawaited.
+    const onWindowClosed = (turns: number, seen: number): Effect.Effect<A, TimeboxError.TimeboxError> => {
+      const settled = fiber.pollUnsafe()
+      if (settled !== undefined) return settle(settled)
+      const cuts = childFrame.cuts
+      if (cuts !== undefined && cuts.size > 0) { for (const cut of Array.from(cuts)) cut() }
+      // Keep waiting while a child is still running or a new one just
+      // started (a sequential tool chain skipping its remaining calls).
+      const progress = children.length !== seen || children.some((child) => child.status === "running")
+      if (turns < maxTurns && progress) {
+        return Effect.flatMap(Effect.yieldNow, () => onWindowClosed(turns + 1, children.length))
+      }
+      fiber.interruptUnsafe(parent.id)
+      return Effect.flatMap(Effect.yieldNow, () => {
+        const now = clock.currentTimeMillisUnsafe()
+        record.actualMs = now - start
+        record.abandoned = fiber.pollUnsafe() === undefined || childFrame.unsettled > 0
+        cutRunning(children, now - runStart)
+        return giveUp(stage, input, record, "timed-out", Reason.deadline, () =>
           new TimeboxError.TimeboxError({
             method,
-            reason: new TimeboxError.StageFailed({ stage: stage.name, detail })
+            reason: new TimeboxError.BudgetExhausted({
+              stage: stage.name,
+              windowMs: window,
+              minUsefulMs: stage.minUsefulMs,
+              timedOut: true
+            })
           }))
-      }
-
-      // The window closed. Cut the children still running first (their
-      // deadlines are never later than ours) and give them a few turns, so
-      // that their fallbacks (a "skipped: deadline" note) reach the work,
-      // which may then complete. Otherwise interrupt the work and move on
-      // without waiting for it: work that ignores interruption is left
-      // behind, unawaited.
-      const onWindowClosed = (turns: number, seen: number): Effect.Effect<A, TimeboxError.TimeboxError> => {
-        const settled = fiber.pollUnsafe()
-        if (settled !== undefined) return settle(settled)
-        const cuts = childFrame.cuts
-        if (cuts !== undefined && cuts.size > 0) { for (const cut of Array.from(cuts)) cut() }
-        // Keep waiting while a child is still running or a new one just
-        // started (a sequential tool chain skipping its remaining calls).
-        const progress = children.length !== seen || children.some((child) => child.status === "running")
-        if (turns < maxTurns && progress) {
-          return Effect.flatMap(Effect.yieldNow, () => onWindowClosed(turns + 1, children.length))
-        }
-        fiber.interruptUnsafe(parent.id)
-        return Effect.flatMap(Effect.yieldNow, () => {
-          const now = clock.currentTimeMillisUnsafe()
-          record.actualMs = now - start
-          record.abandoned = fiber.pollUnsafe() === undefined || childFrame.unsettled > 0
-          cutRunning(children, now - runStart)
-          return giveUp(stage, input, record, "timed-out", Reason.deadline, () =>
-            new TimeboxError.TimeboxError({
-              method,
-              reason: new TimeboxError.BudgetExhausted({
-                stage: stage.name,
-                windowMs: window,
-                minUsefulMs: stage.minUsefulMs,
-                timedOut: true
-              })
-            }))
-        })
-      }
-
-      // Wait for the first of: the work ends, the timer fires, the parent
-      // cuts this stage because its own window closed.
-      const awaited = Effect.callback<Exit.Exit<A, E> | undefined>((resume) => {
-        let done = false
-        let removeWork: (() => void) | undefined
-        let removeTimer: (() => void) | undefined
-        let handle: ReturnType<typeof setTimeout> | undefined
-        const finish = (exit: Exit.Exit<A, E> | undefined) => {
-          if (done) return
-          done = true
-          removeWork?.()
-          removeTimer?.()
-          if (handle !== undefined) clearTimeout(handle)
-          frame?.cuts?.delete(cut)
-          if (timer !== undefined && exit !== undefined) timer.interruptUnsafe(parent.id)
-          resume(Effect.succeed(exit))
-        }
-        const cut = () => finish(undefined)
-        removeWork = fiber.addObserver(finish)
-        if (timer !== undefined && !done) removeTimer = timer.addObserver(cut)
-        if (direct && !done) handle = setTimeout(cut, window)
-        if (frame !== undefined && !done) {
-          if (frame.cuts === undefined) frame.cuts = new Set()
-          frame.cuts.add(cut)
-        }
-        return Effect.sync(() => {
-          // Interrupted from outside (the run, or a parent cutting its work).
-          done = true
-          removeWork?.()
-          removeTimer?.()
-          if (handle !== undefined) clearTimeout(handle)
-          frame?.cuts?.delete(cut)
-          timer?.interruptUnsafe(parent.id)
-          fiber.interruptUnsafe(parent.id)
-        })
       })
-      return Effect.flatMap(awaited, (exit) => (exit === undefined ? onWindowClosed(0, children.length) : settle(exit)))
     }
-    return timed && !direct
-      ? Effect.flatMap(Effect.forkDetach(clock.sleep(Duration.millis(window)), { startImmediately: true }), waitFor)
-      : waitFor(undefined)
-  })
+
+    // Wait for the first of: the work ends, the timer fires, the parent
+    // cuts this stage because its own window closed.
+    const awaited = Effect.callback<Exit.Exit<A, E> | undefined>((resume) => {
+      let done = false
+      let removeWork: (() => void) | undefined
+      let removeTimer: (() => void) | undefined
+      let handle: ReturnType<typeof setTimeout> | undefined
+      const finish = (exit: Exit.Exit<A, E> | undefined) => {
+        if (done) return
+        done = true
+        removeWork?.()
+        removeTimer?.()
+        if (handle !== undefined) clearTimeout(handle)
+        frame?.cuts?.delete(cut)
+        if (timer !== undefined && exit !== undefined) timer.interruptUnsafe(parent.id)
+        resume(Effect.succeed(exit))
+      }
+      const cut = () => finish(undefined)
+      removeWork = fiber.addObserver(finish)
+      if (timer !== undefined && !done) removeTimer = timer.addObserver(cut)
+      if (direct && !done) handle = setTimeout(cut, window)
+      if (frame !== undefined && !done) {
+        if (frame.cuts === undefined) frame.cuts = new Set()
+        frame.cuts.add(cut)
+      }
+      return Effect.sync(() => {
+        // Interrupted from outside (the run, or a parent cutting its work).
+        done = true
+        removeWork?.()
+        removeTimer?.()
+        if (handle !== undefined) clearTimeout(handle)
+        frame?.cuts?.delete(cut)
+        timer?.interruptUnsafe(parent.id)
+        fiber.interruptUnsafe(parent.id)
+      })
+    })
+    return Effect.flatMap(awaited, (exit) => (exit === undefined ? onWindowClosed(0, children.length) : settle(exit)))
+  }
+  return timed && !direct
+    ? Effect.flatMap(Effect.forkDetach(clock.sleep(Duration.millis(window)), { startImmediately: true }), waitFor)
+    : waitFor(undefined)
+}
 
 /**
  * Records `stages` in `frame` as `skipped` with reason `not-reached`: the run

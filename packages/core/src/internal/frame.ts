@@ -5,7 +5,8 @@
  * `StageRecord`s when the report is built.
  */
 import { Context } from "effect"
-import type { StageRecord, StageStatus } from "../Report.ts"
+import type * as Cost from "../Cost.ts"
+import type { ModelChoice, StageRecord, StageStatus } from "../Report.ts"
 
 /** A record under construction; `running` until the stage ends. */
 export interface MutableRecord {
@@ -18,6 +19,30 @@ export interface MutableRecord {
   startedAtMs: number
   abandoned: boolean
   children: Array<MutableRecord> | undefined
+  /** Figures an inference stage adds: first and last token, steps, model choice. */
+  extra: StageExtra | undefined
+  /** Set by the stage's work when it delivered less than it wanted (`step-unaffordable`). */
+  degradation: string | undefined
+}
+
+/** The optional figures of a record. */
+export interface StageExtra {
+  ttftMs?: number
+  ttltMs?: number
+  steps?: number
+  model?: ModelChoice
+}
+
+/** A fresh run state. */
+export const makeRunState = (emit?: (event: unknown) => void): RunState => ({
+  tally: { inputTokens: 0, outputTokens: 0, reasoningTokens: 0, nanoUsd: 0, calls: 0 },
+  emit
+})
+
+/** What a run shares across all its frames: the cost tally and the event sink of `Agent.stream`. */
+export interface RunState {
+  readonly tally: Cost.Tally
+  readonly emit: ((event: unknown) => void) | undefined
 }
 
 /** Where the records of the stages started in this scope go. */
@@ -34,6 +59,11 @@ export interface Frame {
    * fallbacks reach the work before the work itself is cut.
    */
   cuts: Set<() => void> | undefined
+  /** The record of the stage this frame belongs to (none for the run's root frame). */
+  readonly owner: MutableRecord | undefined
+  /** The owner's path in the report (`context/rag`), "" for the root. */
+  readonly path: string
+  readonly run: RunState
 }
 
 export const CurrentFrame = Context.Reference<Frame | undefined>("@timebox/core/internal/CurrentFrame", {
@@ -54,7 +84,9 @@ export const makeRecord = (
   actualMs: 0,
   startedAtMs,
   abandoned: false,
-  children: undefined
+  children: undefined,
+  extra: undefined,
+  degradation: undefined
 })
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000
@@ -85,6 +117,13 @@ export const freeze = (
     frozen.startedAtMs = round(record.startedAtMs)
     // Compared as reported, so that a share's float residue (5.6000000001) never flags a stage.
     frozen.overAllocation = frozen.actualMs > frozen.allocatedMs
+    const extra = record.extra
+    if (extra !== undefined) {
+      if (extra.ttftMs !== undefined) frozen.ttftMs = round(extra.ttftMs)
+      if (extra.ttltMs !== undefined) frozen.ttltMs = round(extra.ttltMs)
+      if (extra.steps !== undefined) frozen.steps = extra.steps
+      if (extra.model !== undefined) frozen.model = extra.model
+    }
     if (record.abandoned) frozen.abandoned = true
     if (record.children !== undefined && record.children.length > 0) {
       frozen.children = freeze(record.children, nowMillis, runStartMillis, runningReason)

@@ -1,0 +1,293 @@
+/**
+ * The embedded default model: a `LanguageModel` that runs offline,
+ * deterministic for a seed and a prompt, whose time to first token, tokens per
+ * second, jitter and hidden reasoning follow a `ModelProfile` through `Clock`
+ * (so it runs under `TestClock` and in real time alike). It streams real text
+ * token by token, reports token usage like any `effect/ai` provider, and emits
+ * tool calls from a small declarative script, so tool loops run for real.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Stream } from "effect"
+import { LanguageModel, Model, type Prompt, type Response } from "effect/ai"
+import type * as ModelProfile from "./ModelProfile.ts"
+import * as Simulation from "./Simulation.ts"
+
+/**
+ * One step of a tool script: the calls the model makes at that step (they
+ * come in one response, so they are independent and may run in parallel).
+ * The step after the last scripted one answers in text.
+ *
+ * **Example** (Search and look up in parallel, then fetch what search found)
+ *
+ * ```ts
+ * import type { SimulatedModel } from "@timebox/core"
+ *
+ * const script: ReadonlyArray<SimulatedModel.ScriptStep> = [
+ *   { calls: [{ name: "Search", params: { query: "refunds" } }, { name: "LookupOrder", params: { id: "A-1" } }] },
+ *   { calls: [{ name: "Fetch", params: { url: "kb/refunds.md" } }] }
+ * ]
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ScriptStep {
+  readonly calls: ReadonlyArray<{ readonly name: string; readonly params: unknown }>
+}
+
+/**
+ * The options of a simulated model.
+ *
+ * **Example** (The fast preset with a one-step tool script)
+ *
+ * ```ts
+ * import { ModelProfile, type SimulatedModel } from "@timebox/core"
+ *
+ * const options: SimulatedModel.Options = {
+ *   profile: ModelProfile.presets.fast,
+ *   script: [{ calls: [{ name: "LookupOrder", params: { id: "A-1" } }] }]
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly profile: ModelProfile.ModelProfile
+  /** Tool calls per step, used when the request offers tools. */
+  readonly script?: ReadonlyArray<ScriptStep> | undefined
+  /**
+   * The `Simulation.Overrides` key that forces this model's total latency per
+   * call (`--latency <key>=<duration>`).
+   * @default the profile's name
+   */
+  readonly latencyKey?: string | undefined
+  /**
+   * Visible output tokens of a text answer.
+   * @default the profile's `expectedOutputTokens`
+   */
+  readonly outputTokens?: number | undefined
+}
+
+const words = [
+  "the",
+  "order",
+  "ships",
+  "within",
+  "two",
+  "days",
+  "and",
+  "your",
+  "refund",
+  "is",
+  "on",
+  "its",
+  "way",
+  "we",
+  "checked",
+  "records",
+  "for",
+  "this",
+  "account",
+  "today"
+]
+
+const hash = (text: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193) >>> 0
+  }
+  return h
+}
+
+const promptText = (prompt: Prompt.Prompt): string => {
+  let text = ""
+  for (const message of prompt.content) {
+    if (typeof message.content === "string") text += message.content
+    else {
+      for (const part of message.content) {
+        if (part.type === "text") text += part.text
+        else if (part.type === "tool-result") text += JSON.stringify(part.result)
+      }
+    }
+  }
+  return text
+}
+
+const lastUserText = (prompt: Prompt.Prompt): string => {
+  for (let i = prompt.content.length - 1; i >= 0; i--) {
+    const message = prompt.content[i]!
+    if (message.role !== "user") continue
+    if (typeof message.content === "string") return message.content
+    return message.content.map((part) => (part.type === "text" ? part.text : "")).join("")
+  }
+  return ""
+}
+
+/** The step of the conversation: how many tool turns the prompt already holds. */
+const stepOf = (prompt: Prompt.Prompt): number => prompt.content.filter((message) => message.role === "tool").length
+
+interface Plan {
+  readonly beforeFirstMs: number
+  readonly perTokenMs: number
+  readonly tokens: ReadonlyArray<string>
+  readonly calls: ReadonlyArray<{ readonly name: string; readonly params: unknown }>
+  readonly usage: Response.FinishPartEncoded["usage"]
+}
+
+const plan = (options: Options, request: LanguageModel.ProviderOptions): Effect.Effect<Plan> =>
+  Effect.gen(function*() {
+    const profile = options.profile
+    const seed = yield* Simulation.Seed
+    const overrides = yield* Simulation.Overrides
+    const text = promptText(request.prompt)
+    const step = stepOf(request.prompt)
+    const key = `${profile.name}:${hash(text)}:${step}`
+    const jittered = (ms: number, salt: string) =>
+      ms * (1 + profile.jitter * (2 * Simulation.uniform(seed, `${key}:${salt}`) - 1))
+    const offered = new Set(request.tools.map((tool) => tool.name))
+    const scripted = options.script?.[step]?.calls.filter((call) => offered.has(call.name)) ?? []
+    const visible = scripted.length > 0 ? 0 : (options.outputTokens ?? profile.expectedOutputTokens)
+    const question = lastUserText(request.prompt).trim()
+    const tokens: Array<string> = []
+    for (let i = 0; i < visible; i++) {
+      const word = words[Math.floor(Simulation.uniform(seed, `${key}:w${i}`) * words.length)]!
+      tokens.push(i === 0 ? `About "${question.slice(0, 40)}": ${word}` : ` ${word}`)
+    }
+    if (tokens.length > 0) tokens[tokens.length - 1] += "."
+    const callTokens = scripted.length * 20
+    let beforeFirstMs = jittered(profile.reasoningMs, "reasoning") + jittered(profile.ttftMs, "ttft")
+    let perTokenMs = jittered(1000 / profile.tokensPerSecond, "tps")
+    const forced = overrides.get(options.latencyKey ?? profile.name)
+    if (forced !== undefined) {
+      // A forced total: 40% to the first token, the rest spread over the tokens.
+      const count = Math.max(1, tokens.length + (scripted.length > 0 ? 1 : 0))
+      beforeFirstMs = forced * 0.4
+      perTokenMs = (forced * 0.6) / count
+    }
+    const inputTokens = Math.ceil(text.length / 4)
+    const outputTokens = tokens.length + callTokens
+    return {
+      beforeFirstMs,
+      perTokenMs,
+      tokens,
+      calls: scripted,
+      usage: {
+        inputTokens: { total: inputTokens, uncached: inputTokens, cacheRead: 0, cacheWrite: 0 },
+        outputTokens: {
+          total: outputTokens + profile.reasoningTokens,
+          text: outputTokens,
+          reasoning: profile.reasoningTokens
+        }
+      }
+    }
+  })
+
+const callParts = (calls: Plan["calls"], step: number): Array<Response.ToolCallPartEncoded> =>
+  calls.map((call, index) => ({ type: "tool-call", id: `call_${step}_${index}`, name: call.name, params: call.params }))
+
+const finish = (current: Plan): Response.FinishPartEncoded => ({
+  type: "finish",
+  reason: current.calls.length > 0 ? "tool-calls" : "stop",
+  usage: current.usage
+})
+
+/**
+ * A simulated `LanguageModel` service.
+ *
+ * **Details**
+ *
+ * A call waits `reasoningMs + ttftMs` (each ± jitter, seeded by the seed, the
+ * prompt and the step) before its first visible token, then one token every
+ * `1000 / tokensPerSecond` ms. With the same `Simulation.Seed` and prompt, the
+ * text, the tool calls and the timings are the same every time.
+ *
+ * **Example** (Generating text under TestClock)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { LanguageModel } from "effect/ai"
+ * import { ModelProfile, SimulatedModel } from "@timebox/core"
+ *
+ * const program = LanguageModel.generateText({ prompt: "Where is my order?" }).pipe(
+ *   Effect.provide(SimulatedModel.layer({ profile: ModelProfile.presets.fast }))
+ * )
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
+  LanguageModel.make({
+    generateText: (request) =>
+      Effect.gen(function*() {
+        const current = yield* plan(options, request)
+        yield* Effect.sleep(current.beforeFirstMs + current.perTokenMs * current.tokens.length)
+        const parts: Array<Response.PartEncoded> = current.tokens.length > 0
+          ? [{ type: "text", text: current.tokens.join("") }]
+          : []
+        parts.push(...callParts(current.calls, stepOf(request.prompt)), finish(current))
+        return parts
+      }),
+    streamText: (request) =>
+      Stream.unwrap(Effect.map(plan(options, request), (current) => {
+        const id = `text_${stepOf(request.prompt)}`
+        const start: Array<Response.StreamPartEncoded> = current.tokens.length > 0 ? [{ type: "text-start", id }] : []
+        const first = Stream.fromEffect(Effect.sleep(current.beforeFirstMs)).pipe(
+          Stream.drain,
+          Stream.concat(Stream.fromIterable(start))
+        )
+        const deltas = Stream.fromIterable(current.tokens).pipe(
+          Stream.mapEffect((delta) =>
+            Effect.as(Effect.sleep(current.perTokenMs), { type: "text-delta", id, delta } as Response.StreamPartEncoded)
+          )
+        )
+        const end: Array<Response.StreamPartEncoded> = current.tokens.length > 0 ? [{ type: "text-end", id }] : []
+        const rest: Array<Response.StreamPartEncoded> = [
+          ...end,
+          ...callParts(current.calls, stepOf(request.prompt)),
+          finish(current)
+        ]
+        return first.pipe(Stream.concat(deltas), Stream.concat(Stream.fromIterable(rest)))
+      }))
+  })
+
+/**
+ * A layer providing the simulated model as `LanguageModel`.
+ *
+ * **Example** (The default model of an agent)
+ *
+ * ```ts
+ * import { ModelProfile, SimulatedModel } from "@timebox/core"
+ *
+ * const ModelLive = SimulatedModel.layer({ profile: ModelProfile.presets.balanced })
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<LanguageModel.LanguageModel> =>
+  Layer.effect(LanguageModel.LanguageModel, make(options))
+
+/**
+ * The simulated model as an `effect/ai` `Model` (provider `"simulated"`, named
+ * after its profile), for `ExecutionPlan`s and `Model.ModelName`.
+ *
+ * **Example** (A fallback plan)
+ *
+ * ```ts
+ * import { Effect, ExecutionPlan } from "effect"
+ * import { ModelProfile, SimulatedModel } from "@timebox/core"
+ *
+ * const plan = ExecutionPlan.make(
+ *   { provide: SimulatedModel.model({ profile: ModelProfile.presets.large }) },
+ *   { provide: SimulatedModel.model({ profile: ModelProfile.presets.fast }) }
+ * )
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const model = (options: Options) => Model.make("simulated", options.profile.name, layer(options))

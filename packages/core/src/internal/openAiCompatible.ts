@@ -1,0 +1,600 @@
+/**
+ * The chat-completions wire format: request building, response decoding and
+ * the mapping to `effect/ai` response parts, for `OpenAiCompatible.ts`.
+ *
+ * @internal
+ */
+import { Duration, Effect, Option, Redacted, Schema, Stream } from "effect"
+import { AiError, IdGenerator, type LanguageModel, type Prompt, type Response, Telemetry, Tool } from "effect/ai"
+import * as Sse from "effect/encoding/Sse"
+import { type HttpClient, HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
+
+const MODULE = "OpenAiCompatible"
+
+// =============================================================================
+// Wire schemas (responses)
+// =============================================================================
+
+const OptionalInt = Schema.optional(Schema.NullOr(Schema.Int))
+
+/** `usage` of a completion or of the last streamed chunk. */
+export const ChatUsage = Schema.Struct({
+  prompt_tokens: Schema.Int,
+  completion_tokens: Schema.Int,
+  total_tokens: OptionalInt,
+  prompt_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({ cached_tokens: OptionalInt }))),
+  completion_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({ reasoning_tokens: OptionalInt })))
+})
+type ChatUsage = typeof ChatUsage.Type
+
+const ToolCall = Schema.Struct({
+  id: Schema.String,
+  type: Schema.optional(Schema.String),
+  function: Schema.Struct({ name: Schema.String, arguments: Schema.String })
+})
+
+const FinishReasonWire = Schema.optional(Schema.NullOr(Schema.String))
+
+/** A non-streaming `chat.completion` body. */
+export const ChatCompletion = Schema.Struct({
+  id: Schema.optional(Schema.String),
+  model: Schema.optional(Schema.String),
+  choices: Schema.Array(Schema.Struct({
+    message: Schema.Struct({
+      content: Schema.optional(Schema.NullOr(Schema.String)),
+      reasoning_content: Schema.optional(Schema.NullOr(Schema.String)),
+      tool_calls: Schema.optional(Schema.NullOr(Schema.Array(ToolCall)))
+    }),
+    finish_reason: FinishReasonWire
+  })),
+  usage: Schema.optional(Schema.NullOr(ChatUsage))
+})
+
+const ToolCallDelta = Schema.Struct({
+  index: Schema.Int,
+  id: Schema.optional(Schema.NullOr(Schema.String)),
+  function: Schema.optional(Schema.NullOr(Schema.Struct({
+    name: Schema.optional(Schema.NullOr(Schema.String)),
+    arguments: Schema.optional(Schema.NullOr(Schema.String))
+  })))
+})
+
+/** One `chat.completion.chunk` of a stream (the `data:` of an SSE event). */
+export const ChatCompletionChunk = Schema.Struct({
+  id: Schema.optional(Schema.String),
+  model: Schema.optional(Schema.String),
+  choices: Schema.Array(Schema.Struct({
+    delta: Schema.optional(Schema.NullOr(Schema.Struct({
+      content: Schema.optional(Schema.NullOr(Schema.String)),
+      reasoning_content: Schema.optional(Schema.NullOr(Schema.String)),
+      tool_calls: Schema.optional(Schema.NullOr(Schema.Array(ToolCallDelta)))
+    }))),
+    finish_reason: FinishReasonWire
+  })),
+  usage: Schema.optional(Schema.NullOr(ChatUsage))
+})
+type ChatCompletionChunk = typeof ChatCompletionChunk.Type
+
+/** The error body OpenAI-compatible servers send with a 4xx or 5xx status. */
+export const ErrorBody = Schema.Struct({
+  error: Schema.Struct({
+    message: Schema.String,
+    type: Schema.optional(Schema.NullOr(Schema.String)),
+    code: Schema.optional(Schema.NullOr(Schema.Union([Schema.String, Schema.Number])))
+  })
+})
+
+const decodeCompletion = Schema.decodeUnknownEffect(Schema.fromJsonString(ChatCompletion))
+const decodeChunk = Schema.decodeUnknownEffect(Schema.fromJsonString(ChatCompletionChunk))
+const decodeErrorBody = Schema.decodeUnknownOption(Schema.fromJsonString(ErrorBody))
+const decodeArguments = Schema.decodeUnknownEffect(Schema.fromJsonString(Schema.Unknown))
+
+// =============================================================================
+// Errors
+// =============================================================================
+
+const fail = (method: string, reason: AiError.AiErrorReason): Effect.Effect<never, AiError.AiError> =>
+  Effect.fail(AiError.make({ module: MODULE, method, reason }))
+
+const isRequestError = (
+  error: HttpClientError.HttpClientError
+): error is HttpClientError.HttpClientError & { readonly reason: HttpClientError.RequestError } =>
+  error.reason._tag === "TransportError" || error.reason._tag === "EncodeError" ||
+  error.reason._tag === "InvalidUrlError"
+
+/** A transport failure becomes a `NetworkError`; a body that cannot be read an `InvalidResponseError`. */
+export const fromHttpClientError = (method: string) => (error: HttpClientError.HttpClientError) =>
+  fail(
+    method,
+    isRequestError(error)
+      ? AiError.NetworkError.fromHttpClientError(error)
+      : new AiError.InvalidResponseError({ description: error.message })
+  )
+
+const retryAfter = (headers: Record<string, string>): Duration.Duration | undefined => {
+  const raw = headers["retry-after"]
+  if (raw === undefined) return undefined
+  const seconds = Number(raw)
+  return Number.isFinite(seconds) && seconds >= 0 ? Duration.seconds(seconds) : undefined
+}
+
+/**
+ * A non-2xx response becomes the fitting reason: 400 `InvalidRequestError`,
+ * 401/403 `AuthenticationError`, 429 `RateLimitError` (with `retry-after`),
+ * 5xx `InternalProviderError`, anything else `UnknownError`.
+ */
+export const fromStatus = (
+  method: string,
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<never, AiError.AiError> =>
+  response.text.pipe(
+    Effect.orElseSucceed(() => ""),
+    Effect.flatMap((body) => {
+      const decoded = Option.getOrUndefined(decodeErrorBody(body))
+      const headers: Record<string, string> = { ...response.headers }
+      const http = { response: { status: response.status, headers }, body }
+      const description = decoded?.error.message ?? (body.length > 0 ? body.slice(0, 500) : undefined)
+      const metadata = {
+        errorType: decoded?.error.type ?? null,
+        errorCode: decoded?.error.code === undefined || decoded.error.code === null ? null : String(decoded.error.code)
+      }
+      const after = retryAfter(headers)
+      return fail(
+        method,
+        response.status === 429
+          ? new AiError.RateLimitError({ http, metadata, ...(after === undefined ? {} : { retryAfter: after }) })
+          : AiError.reasonFromHttpStatus({ status: response.status, body, http, metadata, description })
+      )
+    })
+  )
+
+const invalidResponse = (method: string) => (error: Schema.SchemaError) =>
+  fail(method, AiError.InvalidResponseError.fromSchemaError(error))
+
+// =============================================================================
+// Requests
+// =============================================================================
+
+/** The connection settings of one model. */
+export interface Connection {
+  readonly model: string
+  readonly apiKey: Redacted.Redacted<string> | undefined
+  readonly baseUrl: string
+}
+
+type WireContent =
+  | string
+  | Array<
+    { readonly type: "text"; readonly text: string } | {
+      readonly type: "image_url"
+      readonly image_url: { readonly url: string }
+    }
+  >
+
+type WireMessage =
+  | { readonly role: "system"; readonly content: string }
+  | { readonly role: "user"; readonly content: WireContent }
+  | {
+    readonly role: "assistant"
+    readonly content: string | null
+    readonly tool_calls?: ReadonlyArray<{
+      readonly id: string
+      readonly type: "function"
+      readonly function: { readonly name: string; readonly arguments: string }
+    }>
+  }
+  | { readonly role: "tool"; readonly tool_call_id: string; readonly content: string }
+
+const toBase64 = (bytes: Uint8Array): string => {
+  let binary = ""
+  for (const byte of bytes) binary += String.fromCharCode(byte)
+  return btoa(binary)
+}
+
+const imageUrl = (part: Prompt.FilePart): string =>
+  part.data instanceof URL
+    ? part.data.toString()
+    : typeof part.data === "string" && /^(https?:|data:)/.test(part.data)
+    ? part.data
+    : `data:${part.mediaType === "image/*" ? "image/jpeg" : part.mediaType};base64,${
+      typeof part.data === "string" ? part.data : toBase64(part.data)
+    }`
+
+const userContent = (
+  method: string,
+  parts: ReadonlyArray<Prompt.UserMessagePart>
+): Effect.Effect<WireContent, AiError.AiError> => {
+  const content: Exclude<WireContent, string> = []
+  for (const part of parts) {
+    if (part.type === "text") {
+      content.push({ type: "text", text: part.text })
+    } else if (part.mediaType.startsWith("image/")) {
+      content.push({ type: "image_url", image_url: { url: imageUrl(part) } })
+    } else {
+      return fail(
+        method,
+        new AiError.InvalidUserInputError({
+          description: `chat completions accept text and images only, not ${part.mediaType}`
+        })
+      )
+    }
+  }
+  const [first] = content
+  return Effect.succeed(content.length === 1 && first !== undefined && first.type === "text" ? first.text : content)
+}
+
+const stringify = (value: unknown): string => typeof value === "string" ? value : JSON.stringify(value) ?? "null"
+
+/** The `messages` of a request, from the prompt. */
+export const toMessages = Effect.fnUntraced(function*(method: string, prompt: Prompt.Prompt) {
+  const messages: Array<WireMessage> = []
+  for (const message of prompt.content) {
+    switch (message.role) {
+      case "system": {
+        messages.push({ role: "system", content: message.content })
+        break
+      }
+      case "user": {
+        messages.push({ role: "user", content: yield* userContent(method, message.content) })
+        break
+      }
+      case "assistant": {
+        let text = ""
+        const toolCalls: Array<NonNullable<Extract<WireMessage, { role: "assistant" }>["tool_calls"]>[number]> = []
+        for (const part of message.content) {
+          if (part.type === "text") text += part.text
+          else if (part.type === "tool-call" && !part.providerExecuted) {
+            toolCalls.push({
+              id: part.id,
+              type: "function",
+              function: { name: part.name, arguments: stringify(part.params) }
+            })
+          }
+        }
+        messages.push(
+          toolCalls.length === 0
+            ? { role: "assistant", content: text }
+            : { role: "assistant", content: text.length === 0 ? null : text, tool_calls: toolCalls }
+        )
+        break
+      }
+      case "tool": {
+        for (const part of message.content) {
+          if (part.type !== "tool-result") continue
+          messages.push({
+            role: "tool",
+            tool_call_id: part.id,
+            content: part.modelOutput === undefined ? stringify(part.result) : toolModelOutput(part.modelOutput)
+          })
+        }
+        break
+      }
+    }
+  }
+  return messages
+})
+
+const toolModelOutput = (parts: ReadonlyArray<Prompt.ToolModelOutputPart>): string =>
+  parts.map((part) => part.type === "text" ? part.text : `[${part.mediaType}]`).join("")
+
+const toTools = Effect.fnUntraced(function*(method: string, options: LanguageModel.ProviderOptions) {
+  const choice = options.toolChoice
+  const allowed = typeof choice === "object" && "oneOf" in choice ? new Set<string>(choice.oneOf) : undefined
+  const tools: Array<unknown> = []
+  for (const tool of options.tools) {
+    if (allowed !== undefined && !allowed.has(tool.name)) continue
+    if (Tool.isProviderDefined(tool)) {
+      return yield* fail(
+        method,
+        new AiError.ToolConfigurationError({
+          toolName: tool.name,
+          description: "provider-defined tools are not part of the chat-completions API"
+        })
+      )
+    }
+    const description = Tool.getDescription(tool)
+    const strict = Tool.getStrictMode(tool)
+    tools.push({
+      type: "function",
+      function: {
+        name: tool.name,
+        ...(description === undefined ? {} : { description }),
+        parameters: Tool.getJsonSchema(tool),
+        ...(strict === undefined ? {} : { strict })
+      }
+    })
+  }
+  if (tools.length === 0) return {}
+  const toolChoice = typeof choice === "string"
+    ? choice
+    : "tool" in choice
+    ? { type: "function", function: { name: choice.tool } }
+    : (choice.mode ?? "auto")
+  return { tools, tool_choice: toolChoice }
+})
+
+const responseFormat = (options: LanguageModel.ProviderOptions) =>
+  options.responseFormat.type === "json"
+    ? {
+      response_format: {
+        type: "json_schema",
+        json_schema: {
+          name: options.responseFormat.objectName,
+          schema: Tool.getJsonSchemaFromSchema(options.responseFormat.schema)
+        }
+      }
+    }
+    : {}
+
+const buildRequest = Effect.fnUntraced(function*(
+  connection: Connection,
+  method: string,
+  options: LanguageModel.ProviderOptions,
+  stream: boolean
+) {
+  const body = {
+    model: connection.model,
+    messages: yield* toMessages(method, options.prompt),
+    ...(yield* toTools(method, options)),
+    ...responseFormat(options),
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {})
+  }
+  const request = HttpClientRequest.post(`${connection.baseUrl.replace(/\/+$/, "")}/chat/completions`).pipe(
+    HttpClientRequest.acceptJson,
+    connection.apiKey === undefined
+      ? (self) => self
+      : HttpClientRequest.bearerToken(Redacted.value(connection.apiKey))
+  )
+  return yield* HttpClientRequest.bodyJson(request, body).pipe(
+    Effect.catch((error) =>
+      fail(method, new AiError.InvalidUserInputError({ description: `request body: ${error.message}` }))
+    )
+  )
+})
+
+const execute = (
+  client: HttpClient.HttpClient,
+  method: string,
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<HttpClientResponse.HttpClientResponse, AiError.AiError> =>
+  client.execute(request).pipe(
+    Effect.catch(fromHttpClientError(method)),
+    Effect.flatMap((response) =>
+      response.status >= 200 && response.status < 300 ? Effect.succeed(response) : fromStatus(method, response)
+    )
+  )
+
+// =============================================================================
+// Responses
+// =============================================================================
+
+/** A wire finish reason as an `effect/ai` one. */
+export const finishReason = (reason: string | null | undefined): Response.FinishReason => {
+  switch (reason) {
+    case "stop":
+      return "stop"
+    case "length":
+      return "length"
+    case "content_filter":
+      return "content-filter"
+    case "tool_calls":
+    case "function_call":
+      return "tool-calls"
+    case null:
+    case undefined:
+      return "unknown"
+    default:
+      return "other"
+  }
+}
+
+/**
+ * Wire usage as `effect/ai` usage. OpenAI reports cached input but no cache
+ * writes (they cost nothing extra), so `cacheWrite` is 0; reasoning tokens
+ * are part of `completion_tokens`, so `text` is the rest.
+ */
+export const toUsage = (usage: ChatUsage | null | undefined): Response.FinishPartEncoded["usage"] => {
+  if (usage === null || usage === undefined) return { inputTokens: {}, outputTokens: {} }
+  const cacheRead = usage.prompt_tokens_details?.cached_tokens ?? 0
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens ?? 0
+  return {
+    inputTokens: {
+      total: usage.prompt_tokens,
+      uncached: Math.max(0, usage.prompt_tokens - cacheRead),
+      cacheRead,
+      cacheWrite: 0
+    },
+    outputTokens: {
+      total: usage.completion_tokens,
+      text: Math.max(0, usage.completion_tokens - reasoning),
+      reasoning
+    }
+  }
+}
+
+const toolCallPart = (
+  method: string,
+  id: string,
+  name: string,
+  args: string
+): Effect.Effect<Response.ToolCallPartEncoded, AiError.AiError> =>
+  (args.trim().length === 0 ? Effect.succeed({}) : decodeArguments(args)).pipe(
+    Effect.map((params): Response.ToolCallPartEncoded => ({ type: "tool-call", id, name, params })),
+    Effect.catch(() =>
+      fail(
+        method,
+        new AiError.InvalidOutputError({ description: `tool call ${name} (${id}): arguments are not JSON: ${args}` })
+      )
+    )
+  )
+
+const annotate = (
+  options: LanguageModel.ProviderOptions,
+  connection: Connection,
+  response: { readonly id?: string | undefined; readonly model?: string | undefined },
+  usage: ChatUsage | null | undefined,
+  reason: string | null | undefined
+): void =>
+  Telemetry.addGenAIAnnotations(options.span, {
+    provider: { name: "openai-compatible" },
+    operation: { name: "chat" },
+    request: { model: connection.model },
+    response: { id: response.id, model: response.model, finishReasons: reason == null ? undefined : [reason] },
+    usage: { inputTokens: usage?.prompt_tokens, outputTokens: usage?.completion_tokens }
+  })
+
+const metadataPart = (
+  response: { readonly id?: string | undefined; readonly model?: string | undefined }
+): Response.ResponseMetadataPartEncoded => ({
+  type: "response-metadata",
+  ...(response.id === undefined ? {} : { id: response.id }),
+  ...(response.model === undefined ? {} : { modelId: response.model })
+})
+
+/** `generateText`: one POST, the body decoded, mapped to encoded parts. */
+export const generateText = (client: HttpClient.HttpClient, connection: Connection) =>
+  Effect.fnUntraced(function*(options: LanguageModel.ProviderOptions) {
+    const method = "generateText"
+    const request = yield* buildRequest(connection, method, options, false)
+    const response = yield* execute(client, method, request)
+    const text = yield* response.text.pipe(Effect.catch(fromHttpClientError(method)))
+    const body = yield* decodeCompletion(text).pipe(Effect.catch(invalidResponse(method)))
+    const choice = body.choices[0]
+    annotate(options, connection, body, body.usage, choice?.finish_reason)
+    const parts: Array<Response.PartEncoded> = [metadataPart(body)]
+    const reasoning = choice?.message.reasoning_content
+    if (reasoning !== undefined && reasoning !== null && reasoning.length > 0) {
+      parts.push({ type: "reasoning", text: reasoning })
+    }
+    const content = choice?.message.content
+    if (content !== undefined && content !== null && content.length > 0) parts.push({ type: "text", text: content })
+    for (const call of choice?.message.tool_calls ?? []) {
+      parts.push(yield* toolCallPart(method, call.id, call.function.name, call.function.arguments))
+    }
+    parts.push({ type: "finish", reason: finishReason(choice?.finish_reason), usage: toUsage(body.usage) })
+    return parts
+  })
+
+interface PendingToolCall {
+  readonly type: "pending-tool-call"
+  id: string | undefined
+  name: string
+  arguments: string
+}
+
+interface StreamState {
+  readonly calls: Map<number, PendingToolCall>
+  textId: string | undefined
+  reasoningId: string | undefined
+  metadataSent: boolean
+  reason: string | null | undefined
+  usage: ChatUsage | null | undefined
+  response: { id?: string | undefined; model?: string | undefined }
+}
+
+type Emitted = Response.StreamPartEncoded | PendingToolCall
+
+const step = (state: StreamState, chunk: ChatCompletionChunk): readonly [StreamState, ReadonlyArray<Emitted>] => {
+  const out: Array<Emitted> = []
+  if (!state.metadataSent) {
+    state.metadataSent = true
+    state.response = { id: chunk.id, model: chunk.model }
+    out.push(metadataPart(state.response))
+  }
+  if (chunk.usage !== undefined && chunk.usage !== null) state.usage = chunk.usage
+  for (const choice of chunk.choices) {
+    const delta = choice.delta
+    const reasoning = delta?.reasoning_content
+    if (reasoning !== undefined && reasoning !== null && reasoning.length > 0) {
+      if (state.reasoningId === undefined) {
+        state.reasoningId = "reasoning-0"
+        out.push({ type: "reasoning-start", id: state.reasoningId })
+      }
+      out.push({ type: "reasoning-delta", id: state.reasoningId, delta: reasoning })
+    }
+    const content = delta?.content
+    if (content !== undefined && content !== null && content.length > 0) {
+      if (state.reasoningId !== undefined) {
+        out.push({ type: "reasoning-end", id: state.reasoningId })
+        state.reasoningId = undefined
+      }
+      if (state.textId === undefined) {
+        state.textId = "text-0"
+        out.push({ type: "text-start", id: state.textId })
+      }
+      out.push({ type: "text-delta", id: state.textId, delta: content })
+    }
+    for (const call of delta?.tool_calls ?? []) {
+      let pending = state.calls.get(call.index)
+      if (pending === undefined) {
+        pending = { type: "pending-tool-call", id: undefined, name: "", arguments: "" }
+        state.calls.set(call.index, pending)
+      }
+      if (call.id !== undefined && call.id !== null) pending.id = call.id
+      if (call.function?.name !== undefined && call.function.name !== null) pending.name += call.function.name
+      if (call.function?.arguments !== undefined && call.function.arguments !== null) {
+        pending.arguments += call.function.arguments
+      }
+    }
+    if (choice.finish_reason !== undefined && choice.finish_reason !== null) state.reason = choice.finish_reason
+  }
+  return [state, out]
+}
+
+const flush = (state: StreamState): ReadonlyArray<Emitted> => {
+  const out: Array<Emitted> = []
+  if (state.reasoningId !== undefined) out.push({ type: "reasoning-end", id: state.reasoningId })
+  if (state.textId !== undefined) out.push({ type: "text-end", id: state.textId })
+  for (const [, pending] of [...state.calls].sort(([a], [b]) => a - b)) out.push(pending)
+  out.push({ type: "finish", reason: finishReason(state.reason), usage: toUsage(state.usage) })
+  return out
+}
+
+/**
+ * `streamText`: one POST with `stream: true`; SSE `data:` lines decoded into
+ * chunks up to `[DONE]`, text as `text-start`/`-delta`/`-end`, tool-call
+ * deltas assembled into `tool-call` parts, then `finish` with the usage.
+ */
+export const streamText = (client: HttpClient.HttpClient, connection: Connection) =>
+(
+  options: LanguageModel.ProviderOptions
+): Stream.Stream<Response.StreamPartEncoded, AiError.AiError, IdGenerator.IdGenerator> => {
+  const method = "streamText"
+  return Stream.unwrap(Effect.gen(function*() {
+    const request = yield* buildRequest(connection, method, options, true)
+    const response = yield* execute(client, method, request)
+    const ids = yield* IdGenerator.IdGenerator
+    const state: StreamState = {
+      calls: new Map(),
+      textId: undefined,
+      reasoningId: undefined,
+      metadataSent: false,
+      reason: undefined,
+      usage: undefined,
+      response: {}
+    }
+    return response.stream.pipe(
+      Stream.decodeText(),
+      Stream.pipeThroughChannel(Sse.decode()),
+      Stream.map((event) => event.data),
+      Stream.takeWhile((data) => data.trim() !== "[DONE]"),
+      Stream.catch((error) =>
+        HttpClientError.isHttpClientError(error)
+          ? Stream.fromEffect(fromHttpClientError(method)(error))
+          : Stream.fromEffect(
+            fail(method, new AiError.InvalidResponseError({ description: `event stream: ${String(error)}` }))
+          )
+      ),
+      Stream.mapEffect((data) => decodeChunk(data).pipe(Effect.catch(invalidResponse(method)))),
+      Stream.mapAccum(() => state, step, { onHalt: flush }),
+      Stream.mapEffect((part): Effect.Effect<Response.StreamPartEncoded, AiError.AiError> => {
+        if (part.type === "finish") annotate(options, connection, state.response, state.usage, state.reason)
+        if (part.type !== "pending-tool-call") return Effect.succeed(part)
+        return Effect.flatMap(
+          part.id === undefined ? ids.generateId() : Effect.succeed(part.id),
+          (id) => toolCallPart(method, id, part.name, part.arguments)
+        )
+      })
+    )
+  }))
+}
