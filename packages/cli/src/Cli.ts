@@ -15,6 +15,14 @@ import { UsageError } from "./errors.ts"
 /**
  * The version `timebox --version` prints.
  *
+ * **Example** (A banner)
+ *
+ * ```ts
+ * import { Cli } from "@timebox/cli"
+ *
+ * const banner = `timebox ${Cli.version}` // "timebox 0.1.0"
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -22,6 +30,24 @@ export const version = "0.1.0"
 
 /**
  * The command tree.
+ *
+ * **When to use**
+ *
+ * To run the CLI on explicit arguments (a test, or a program that embeds
+ * `timebox`); `Cli.main` reads them from the process.
+ *
+ * **Example** (Running `timebox list` from code)
+ *
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Command } from "effect/cli"
+ * import { Cli } from "@timebox/cli"
+ *
+ * const listExamples = Command.runWith(Cli.command, { version: Cli.version })(["list"]).pipe(
+ *   Effect.provide(NodeServices.layer)
+ * )
+ * ```
  *
  * @category constructors
  * @since 0.1.0
@@ -37,6 +63,15 @@ const suggest = (suggestions: ReadonlyArray<string>): string =>
 /**
  * One line naming a parse error: the flag, argument or command and what is
  * wrong with it.
+ *
+ * **Example** (A missing flag)
+ *
+ * ```ts
+ * import { CliError } from "effect/cli"
+ * import { Cli } from "@timebox/cli"
+ *
+ * Cli.describe(new CliError.MissingOption({ option: "budget" })) // "missing --budget"
+ * ```
  *
  * @category combinators
  * @since 0.1.0
@@ -79,6 +114,22 @@ const presenter: CliOutput.Presenter = {
  * become a `UsageError`; every `UsageError` is written to stderr as one line,
  * `timebox: <problem>`, and exits 2.
  *
+ * **Details**
+ *
+ * Exit codes: 0 for a complete or partial run, 1 for a failed one (`RunFailed`),
+ * 2 for bad input (`UsageError`), 130 for an interrupted run. Set them with
+ * `Cli.teardown`.
+ *
+ * **Example** (The `timebox` binary)
+ *
+ * ```ts
+ * import { NodeRuntime, NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Cli } from "@timebox/cli"
+ *
+ * Cli.main.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain({ teardown: Cli.teardown }))
+ * ```
+ *
  * @category combinators
  * @since 0.1.0
  */
@@ -96,6 +147,16 @@ export const main = Command.run(command, { version }).pipe(
  * The teardown of `NodeRuntime.runMain`: the exit code of `Runtime.defaultTeardown`
  * (0, the error's `errorExitCode`, 130 when interrupted), set as
  * `process.exitCode` so stdout drains before the process exits.
+ *
+ * **Example** (Another program that exits the way `timebox` does)
+ *
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Cli } from "@timebox/cli"
+ *
+ * Effect.log("done").pipe(NodeRuntime.runMain({ teardown: Cli.teardown }))
+ * ```
  *
  * @category combinators
  * @since 0.1.0

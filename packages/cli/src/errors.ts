@@ -11,6 +11,16 @@ import { Runtime, Schema } from "effect"
  * Bad input: an unknown agent, a bad duration, flag or argument, a module
  * that does not export an agent. Exit code 2.
  *
+ * **Example** (Rejecting a missing argument)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { UsageError } from "./errors.ts"
+ *
+ * const agentName = (spec: string | undefined): Effect.Effect<string, UsageError> =>
+ *   spec === undefined ? Effect.fail(new UsageError({ message: "missing <agent>" })) : Effect.succeed(spec)
+ * ```
+ *
  * @category errors
  * @since 0.1.0
  */
@@ -23,6 +33,19 @@ export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
 
 /**
  * A run that ended `failed`; its report was already printed. Exit code 1.
+ *
+ * **Example** (Ending the process with 1 after a failed run)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Report } from "@timebox/core"
+ * import { RunFailed } from "./errors.ts"
+ *
+ * const exitOnFailure = (result: Report.RunResult<unknown>): Effect.Effect<void, RunFailed> =>
+ *   result.status === "failed"
+ *     ? Effect.fail(new RunFailed({ agent: result.report.agent, reason: result.reason }))
+ *     : Effect.void
+ * ```
  *
  * @category errors
  * @since 0.1.0
@@ -40,6 +63,16 @@ export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
 
 /**
  * The exit codes of `timebox`.
+ *
+ * **Example** (The exit code of a run's status)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ * import { ExitCode } from "./errors.ts"
+ *
+ * const exitCodeOf = (status: Report.RunStatus): number =>
+ *   status === "failed" ? ExitCode.failed : status === "interrupted" ? ExitCode.interrupted : ExitCode.ok
+ * ```
  *
  * @category models
  * @since 0.1.0

@@ -12,6 +12,19 @@ import { SupportAgent } from "@timebox/example-support-agent"
  * A bundled example: the name `timebox run` accepts, a one-line description
  * for `timebox list`, and the agent.
  *
+ * **Example** (An entry of the list)
+ *
+ * ```ts
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ * import type { Example } from "./examples.ts"
+ *
+ * const support: Example = {
+ *   name: "support-agent",
+ *   description: "customer support in 2 s",
+ *   agent: SupportAgent.agent
+ * }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -23,6 +36,14 @@ export interface Example {
 
 /**
  * Every bundled example, in the order `timebox list` prints them.
+ *
+ * **Example** (The names `timebox run` accepts)
+ *
+ * ```ts
+ * import { examples } from "./examples.ts"
+ *
+ * const names = examples.map((example) => example.name) // ["support-agent"]
+ * ```
  *
  * @category constructors
  * @since 0.1.0
@@ -37,6 +58,16 @@ export const examples: ReadonlyArray<Example> = [
 
 /**
  * The example named `name`, if there is one.
+ *
+ * **Example** (Running a bundled example by name)
+ *
+ * ```ts
+ * import { Agent } from "@timebox/core"
+ * import { find } from "./examples.ts"
+ *
+ * const example = find("support-agent")
+ * const run = example === undefined ? undefined : Agent.run(example.agent, "Where is my order?")
+ * ```
  *
  * @category constructors
  * @since 0.1.0

@@ -18,6 +18,16 @@ const typeScriptPattern = /\.[cm]?ts$/i
  * Whether `spec` names a file rather than a bundled example: it has a path
  * separator, starts with a dot, or ends in a module extension.
  *
+ * **Example** (Example names and paths)
+ *
+ * ```ts
+ * import { isPath } from "./load.ts"
+ *
+ * isPath("support-agent") // false: a bundled example
+ * isPath("./my-agent.mjs") // true
+ * isPath("agent.ts") // true: a module extension
+ * ```
+ *
  * @category guards
  * @since 0.1.0
  */
@@ -27,6 +37,14 @@ export const isPath = (spec: string): boolean =>
 /**
  * Whether this Node can import `.ts` modules: type stripping is on by default
  * from Node 22.18 and 23.6 (`process.features.typescript` is then `"strip"`).
+ *
+ * **Example** (Which agent files to offer)
+ *
+ * ```ts
+ * import { canImportTypeScript } from "./load.ts"
+ *
+ * const accepted = canImportTypeScript() ? [".ts", ".mts", ".js", ".mjs"] : [".js", ".mjs"]
+ * ```
  *
  * @category guards
  * @since 0.1.0
@@ -44,6 +62,17 @@ const firstLine = (cause: unknown): string => {
 /**
  * An agent the CLI can run: any input (decoded from `--input` text), any
  * output, and no required services.
+ *
+ * **Example** (Decoding the input text, then running)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent } from "@timebox/core"
+ * import type { Runnable } from "./load.ts"
+ *
+ * const runText = (agent: Runnable, text: string) =>
+ *   Effect.flatMap(Agent.decodeInput(agent, text), (input) => Agent.run(agent, input))
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -65,6 +94,21 @@ const pick = (module: Record<string, unknown>): Runnable | undefined => {
  * current directory). Fails with a `UsageError` naming the problem: no such
  * file, a `.ts` module on a Node that cannot strip types, an import that
  * throws, or a module without an agent export.
+ *
+ * **Gotchas**
+ *
+ * The module is imported into the CLI's own process: its top-level code runs,
+ * and `import()` caches it, so loading a path twice gives the same agent.
+ *
+ * **Example** (Loading a user's agent module)
+ *
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { fromPath } from "./load.ts"
+ *
+ * const agent = fromPath("./agents/echo.mjs").pipe(Effect.provide(NodeServices.layer))
+ * ```
  *
  * @category constructors
  * @since 0.1.0
@@ -104,6 +148,20 @@ export const fromPath = Effect.fn("load.fromPath")(function*(spec: string) {
 /**
  * Resolves `spec` to an agent: a bundled example by name, else a module path.
  * Anything else fails with a `UsageError` listing the bundled examples.
+ *
+ * **Example** (An example name or a path, then a run)
+ *
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Agent } from "@timebox/core"
+ * import { resolve } from "./load.ts"
+ *
+ * const program = resolve("support-agent").pipe(
+ *   Effect.flatMap((agent) => Agent.run(agent, "Where is my order?")),
+ *   Effect.provide(NodeServices.layer)
+ * )
+ * ```
  *
  * @category constructors
  * @since 0.1.0

@@ -13,6 +13,15 @@ import type { Report } from "@timebox/core"
  * How to render: colors on or off, the timeline width in cells, and the run's
  * settings, echoed in the header.
  *
+ * **Example** (Plain text, a wider timeline)
+ *
+ * ```ts
+ * import * as Render from "./render.ts"
+ *
+ * const plain: Render.Options = { colors: false, width: 60, seed: 7, latencies: { rag: 400 } }
+ * const lines = Render.list([{ name: "support-agent", description: "customer support in 2 s" }], plain)
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -56,7 +65,18 @@ const runColor = (status: Report.RunStatus): Color =>
   status === "complete" ? "green" : status === "partial" ? "yellow" : "red"
 
 /**
- * Milliseconds as people read them: `7ms`, `1400ms`, `0.5ms`.
+ * Milliseconds as people read them: `7ms`, `1400ms`, `0.5ms`: whole numbers
+ * from 100 ms up, one decimal below.
+ *
+ * **Example** (Whole and fractional milliseconds)
+ *
+ * ```ts
+ * import { formatMillis } from "./render.ts"
+ *
+ * formatMillis(7) // "7ms"
+ * formatMillis(0.25) // "0.3ms"
+ * formatMillis(1400.4) // "1400ms"
+ * ```
  *
  * @category combinators
  * @since 0.1.0
@@ -70,7 +90,16 @@ export const formatMillis = (ms: number): string =>
  * for any stage that was not skipped), whether it ran past the budget, and
  * the rest.
  *
- * @category combinators
+ * **Example** (Drawing a bar in ASCII)
+ *
+ * ```ts
+ * import type { Bar } from "./render.ts"
+ *
+ * const ascii = (cells: Bar): string =>
+ *   ".".repeat(cells.before) + "#".repeat(cells.filled) + (cells.overflow ? ">" : "") + ".".repeat(cells.after)
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface Bar {
@@ -82,6 +111,25 @@ export interface Bar {
 
 /**
  * Places one stage on the timeline.
+ *
+ * **Example** (A cut RAG stage on a 2 s timeline)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ * import { bar } from "./render.ts"
+ *
+ * const rag: Report.StageRecord = {
+ *   name: "rag",
+ *   status: "timed-out",
+ *   reason: "deadline",
+ *   allocatedMs: 75,
+ *   windowMs: 75,
+ *   actualMs: 75,
+ *   startedAtMs: 10,
+ *   overAllocation: false
+ * }
+ * bar(rag, 2000, 40) // { before: 0, filled: 2, overflow: false, after: 38 }
+ * ```
  *
  * @category combinators
  * @since 0.1.0
@@ -123,6 +171,20 @@ const note = (record: Report.StageRecord): string => {
 /**
  * The stage table: a header, then one line per stage, depth first.
  *
+ * **Example** (The stage table of a run)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ * import { stages } from "./render.ts"
+ *
+ * const table = Effect.map(
+ *   Agent.run(SupportAgent.agent, "Where is my order?"),
+ *   (result) => stages(result.report, { colors: false }).join("\n")
+ * )
+ * ```
+ *
  * @category combinators
  * @since 0.1.0
  */
@@ -159,6 +221,16 @@ export const stages = (report: Report.RunReport, options: Options): Array<string
  * The text of an agent's output: a string as is, the `answer` field of an
  * object that has a string one, else its JSON.
  *
+ * **Example** (Strings, answers and anything else)
+ *
+ * ```ts
+ * import { outputText } from "./render.ts"
+ *
+ * outputText("Shipped.") // "Shipped."
+ * outputText({ answer: "Shipped.", sources: [] }) // "Shipped."
+ * outputText([1, 2]) // "[1,2]"
+ * ```
+ *
  * @category combinators
  * @since 0.1.0
  */
@@ -172,6 +244,20 @@ export const outputText = (output: unknown): string => {
 
 /**
  * The summary line: status, elapsed / budget, and the skipped list.
+ *
+ * **Example** (The last line of the human report)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ * import { summary } from "./render.ts"
+ *
+ * const line = Effect.map(
+ *   Agent.run(SupportAgent.agent, "Where is my order?", { budget: "700 millis" }),
+ *   (result) => summary(result, { colors: false })
+ * ) // e.g. "partial  676ms / 700ms  skipped: tools/order-lookup (timed-out: deadline), ..."
+ * ```
  *
  * @category combinators
  * @since 0.1.0
@@ -192,6 +278,19 @@ export const summary = (result: Report.RunResult<unknown>, options: Options): st
 
 /**
  * The whole human report of a run: header, stage table, output, summary.
+ *
+ * **Example** (Printing a run without colors)
+ *
+ * ```ts
+ * import { Console, Effect } from "effect"
+ * import { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ * import * as Render from "./render.ts"
+ *
+ * const program = Agent.run(SupportAgent.agent, "Where is my order?").pipe(
+ *   Effect.flatMap((result) => Console.log(Render.run(result, { colors: false, seed: 1 }).join("\n")))
+ * )
+ * ```
  *
  * @category combinators
  * @since 0.1.0
@@ -219,6 +318,17 @@ export const run = (result: Report.RunResult<unknown>, options: Options): Array<
 
 /**
  * The lines of `timebox list`: one per example, name then description.
+ *
+ * **Example** (Names padded to one column)
+ *
+ * ```ts
+ * import { list } from "./render.ts"
+ *
+ * list(
+ *   [{ name: "support-agent", description: "customer support in 2 s" }],
+ *   { colors: false }
+ * ) // ["support-agent  customer support in 2 s"]
+ * ```
  *
  * @category combinators
  * @since 0.1.0

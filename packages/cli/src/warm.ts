@@ -33,6 +33,22 @@ const warmAgent = Agent.make({
 /**
  * Runs the warm-up agent a few times, ignoring its results.
  *
+ * **Gotchas**
+ *
+ * It runs on the ambient `Clock`, for a few tens of milliseconds of real time;
+ * under `TestClock` it does not finish until the clock is moved.
+ *
+ * **Example** (Warm up, then measure)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ * import { warmUp } from "./warm.ts"
+ *
+ * const measured = Effect.andThen(warmUp, Agent.run(SupportAgent.agent, "Where is my order?"))
+ * ```
+ *
  * @category combinators
  * @since 0.1.0
  */

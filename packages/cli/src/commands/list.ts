@@ -11,6 +11,15 @@ import * as Render from "../render.ts"
 /**
  * `timebox list`.
  *
+ * **Example** (A command tree with `list` only)
+ *
+ * ```ts
+ * import { Command } from "effect/cli"
+ * import { list } from "./list.ts"
+ *
+ * const timebox = Command.make("timebox").pipe(Command.withSubcommands([list]))
+ * ```
+ *
  * @category constructors
  * @since 0.1.0
  */

@@ -46,6 +46,17 @@ const durationHint = "not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")"
  * A total budget from text (`150ms`, `2s`, `1.5s`, `2 seconds`) to positive
  * milliseconds, with the core's messages (`Budget.parseTotal`).
  *
+ * **Example** (Decoding and encoding `--budget`)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { BudgetMillis } from "./run.ts"
+ *
+ * Schema.decodeUnknownSync(BudgetMillis)("1.5s") // 1500
+ * Schema.encodeSync(BudgetMillis)(700) // "700ms"
+ * // Schema.decodeUnknownSync(BudgetMillis)("0ms") throws: must be a positive, finite duration
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -58,6 +69,16 @@ export const BudgetMillis: Schema.Codec<number, string> = fromText(Schema.Number
 /**
  * A seed from text: an integer.
  *
+ * **Example** (Decoding `--seed`)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Seed } from "./run.ts"
+ *
+ * Schema.decodeUnknownSync(Seed)("42") // 42
+ * // Schema.decodeUnknownSync(Seed)("4.2") throws: not an integer
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -69,12 +90,36 @@ export const Seed: Schema.Codec<number, string> = fromText(Schema.Int, (text) =>
 /**
  * One forced latency.
  *
+ * **Example** (A decoded latency)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Latency } from "./run.ts"
+ *
+ * const slowRag = Schema.decodeUnknownSync(Latency)({ stage: "rag", millis: 400 })
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
 export const Latency = Schema.Struct({ stage: Schema.NonEmptyString, millis: Schema.Number })
 
 /**
+ * One forced latency, as a type.
+ *
+ * **Example** (Forcing it on a run)
+ *
+ * ```ts
+ * import { Agent, Simulation } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ * import type { Latency } from "./run.ts"
+ *
+ * const slowRag: Latency = { stage: "rag", millis: 400 }
+ * const program = Agent.run(SupportAgent.agent, "Where is my order?").pipe(
+ *   Simulation.withLatencies({ [slowRag.stage]: slowRag.millis })
+ * )
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -83,6 +128,17 @@ export type Latency = typeof Latency.Type
 /**
  * A forced latency from `<stage>=<duration>` (`rag=400ms`); the duration may
  * be zero.
+ *
+ * **Example** (Decoding `--latency`)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { LatencyFlag } from "./run.ts"
+ *
+ * Schema.decodeUnknownSync(LatencyFlag)("rag=400ms") // { stage: "rag", millis: 400 }
+ * Schema.encodeSync(LatencyFlag)({ stage: "rag", millis: 0 }) // "rag=0ms"
+ * // Schema.decodeUnknownSync(LatencyFlag)("rag") throws: expected <stage>=<duration>, e.g. rag=400ms
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -109,6 +165,16 @@ const decodeFlag = <A>(flag: string, codec: Schema.Codec<A, string>) => (text: s
 /**
  * The question a run gets when `--input` is absent.
  *
+ * **Example** (The run `timebox run support-agent` makes)
+ *
+ * ```ts
+ * import { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ * import { defaultInput } from "./run.ts"
+ *
+ * const program = Agent.run(SupportAgent.agent, defaultInput)
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -116,6 +182,21 @@ export const defaultInput = "Where is my order?"
 
 /**
  * The decoded settings of one run.
+ *
+ * **Example** (Applying settings to a run)
+ *
+ * ```ts
+ * import { Agent, Simulation } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ * import { defaultInput, type Settings } from "./run.ts"
+ *
+ * const settings: Settings = { budgetMs: 700, seed: 1, latencies: { rag: 400 } }
+ * const program = Agent.run(
+ *   SupportAgent.agent,
+ *   defaultInput,
+ *   settings.budgetMs === undefined ? undefined : { budget: settings.budgetMs }
+ * ).pipe(Simulation.withSeed(settings.seed), Simulation.withLatencies(settings.latencies))
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -129,6 +210,15 @@ export interface Settings {
 /**
  * Decodes the raw flag strings into `Settings`, failing with a `UsageError`
  * that names the first bad flag and its value.
+ *
+ * **Example** (The flags of `--budget 700ms --latency rag=400ms`)
+ *
+ * ```ts
+ * import { decodeSettings } from "./run.ts"
+ *
+ * const settings = decodeSettings({ budget: "700ms", seed: "1", latency: ["rag=400ms"] })
+ * // succeeds with { budgetMs: 700, seed: 1, latencies: { rag: 400 } }
+ * ```
  *
  * @category constructors
  * @since 0.1.0
@@ -156,6 +246,15 @@ const encodeJson = (result: Report.RunResult<unknown>): Effect.Effect<string> =>
 
 /**
  * `timebox run`.
+ *
+ * **Example** (A command tree with `run` only)
+ *
+ * ```ts
+ * import { Command } from "effect/cli"
+ * import { run } from "./run.ts"
+ *
+ * const timebox = Command.make("timebox").pipe(Command.withSubcommands([run]))
+ * ```
  *
  * @category constructors
  * @since 0.1.0
