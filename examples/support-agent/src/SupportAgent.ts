@@ -19,6 +19,17 @@ import { Effect } from "effect"
  * so that with every seed a 2 s budget completes, 700 ms ends partial with
  * the knowledge-base search cut, and 100 ms fails.
  *
+ * **Example** (A worst-case run: the slowest inference the simulation draws)
+ *
+ * ```ts
+ * import { Agent, Simulation } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const worstCase = Agent.run(SupportAgent.agent, "Where is my order?").pipe(
+ *   Simulation.withLatencies({ inference: SupportAgent.latencies.inference.max })
+ * )
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -36,6 +47,15 @@ export const latencies = {
 /**
  * The caller, once authenticated.
  *
+ * **Example** (Greeting by tier)
+ *
+ * ```ts
+ * import type { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const greeting = (session: SupportAgent.Session): string =>
+ *   session.tier === "priority" ? `Priority line for ${session.userId}` : `Hello ${session.userId}`
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -46,6 +66,15 @@ export interface Session {
 
 /**
  * What the context stage gathered; each part may be empty when dropped.
+ *
+ * **Example** (Was the answer grounded in anything?)
+ *
+ * ```ts
+ * import type { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const grounded = (context: SupportAgent.Context): boolean =>
+ *   context.documents.length > 0 || context.history.length > 0
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -59,6 +88,14 @@ export interface Context {
 /**
  * The model's draft and the tool calls it asked for.
  *
+ * **Example** (A draft about an order)
+ *
+ * ```ts
+ * import type { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const draft: SupportAgent.Draft = { text: "Sorry about the wait.", orderId: "A-1666" }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -70,6 +107,19 @@ export interface Draft {
 /**
  * The agent's answer, with the tool results it used or the notes saying why
  * it has none.
+ *
+ * **Example** (The reply a chat widget shows)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const reply = Effect.map(
+ *   Agent.run(SupportAgent.agent, "Where is my order?"),
+ *   (result) => result.output === null ? "Sorry, we ran out of time." : result.output.answer
+ * )
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -191,6 +241,21 @@ const assembly = Stage.required(
 /**
  * The pipeline: auth → context (history ∥ rag ∥ profile) → inference →
  * tools (order-lookup ∥ kb-search) → assembly.
+ *
+ * **Gotchas**
+ *
+ * Inference's allocation is 1,400 ms, so an agent made over this pipeline
+ * with a budget under 1.4 s fails `Agent.validate`. To run it with less time,
+ * pass `budget` to `Agent.run` instead.
+ *
+ * **Example** (The stages and what each keeps back)
+ *
+ * ```ts
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * SupportAgent.pipeline.stages.map((stage) => stage.name) // ["auth", "context", "inference", "tools", "assembly"]
+ * SupportAgent.pipeline.reserves // [210, 210, 10, 10, 0]: the minUseful of inference and assembly
+ * ```
  *
  * @category constructors
  * @since 0.1.0
