@@ -49,6 +49,15 @@ export * as Deadline from "./Deadline.ts"
 export * as ModelProfile from "./ModelProfile.ts"
 
 /**
+ * A `LanguageModel` over any OpenAI-compatible chat-completions endpoint
+ * (OpenAI, vLLM, Ollama, LM Studio, OpenRouter, …), on `effect/http`'s
+ * `HttpClient`; selected by `TIMEBOX_MODEL=openai:<model>`.
+ *
+ * @since 0.1.0
+ */
+export * as OpenAiCompatible from "./OpenAiCompatible.ts"
+
+/**
  * A pipeline is stages in sequence. Each stage sees the run's input and the
  * outputs of the stages before it, by name; each keeps back, by default, the
  * `minUseful` of every later required stage, so that an early stage cannot

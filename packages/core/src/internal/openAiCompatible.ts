@@ -6,6 +6,7 @@
  */
 import { Duration, Effect, Option, Redacted, Schema, Stream } from "effect"
 import { AiError, IdGenerator, type LanguageModel, type Prompt, type Response, Telemetry, Tool } from "effect/ai"
+import * as Base64 from "effect/encoding/Base64"
 import * as Sse from "effect/encoding/Sse"
 import { type HttpClient, HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
 
@@ -185,19 +186,13 @@ type WireMessage =
   }
   | { readonly role: "tool"; readonly tool_call_id: string; readonly content: string }
 
-const toBase64 = (bytes: Uint8Array): string => {
-  let binary = ""
-  for (const byte of bytes) binary += String.fromCharCode(byte)
-  return btoa(binary)
-}
-
 const imageUrl = (part: Prompt.FilePart): string =>
   part.data instanceof URL
     ? part.data.toString()
     : typeof part.data === "string" && /^(https?:|data:)/.test(part.data)
     ? part.data
     : `data:${part.mediaType === "image/*" ? "image/jpeg" : part.mediaType};base64,${
-      typeof part.data === "string" ? part.data : toBase64(part.data)
+      typeof part.data === "string" ? part.data : Base64.encode(part.data)
     }`
 
 const userContent = (
@@ -475,6 +470,17 @@ export const generateText = (client: HttpClient.HttpClient, connection: Connecti
     return parts
   })
 
+/**
+ * One SSE `data:` payload as a chunk. Servers that fail after the 200 send an
+ * error body as an event: that becomes an `InternalProviderError`.
+ */
+const decodeEvent = (method: string, data: string): Effect.Effect<ChatCompletionChunk, AiError.AiError> => {
+  const error = decodeErrorBody(data)
+  return Option.isSome(error)
+    ? fail(method, new AiError.InternalProviderError({ description: error.value.error.message }))
+    : decodeChunk(data).pipe(Effect.catch(invalidResponse(method)))
+}
+
 interface PendingToolCall {
   readonly type: "pending-tool-call"
   id: string | undefined
@@ -545,7 +551,7 @@ const flush = (state: StreamState): ReadonlyArray<Emitted> => {
   const out: Array<Emitted> = []
   if (state.reasoningId !== undefined) out.push({ type: "reasoning-end", id: state.reasoningId })
   if (state.textId !== undefined) out.push({ type: "text-end", id: state.textId })
-  for (const [, pending] of [...state.calls].sort(([a], [b]) => a - b)) out.push(pending)
+  for (const pending of state.calls.values()) out.push(pending) // in order of appearance
   out.push({ type: "finish", reason: finishReason(state.reason), usage: toUsage(state.usage) })
   return out
 }
@@ -585,10 +591,15 @@ export const streamText = (client: HttpClient.HttpClient, connection: Connection
             fail(method, new AiError.InvalidResponseError({ description: `event stream: ${String(error)}` }))
           )
       ),
-      Stream.mapEffect((data) => decodeChunk(data).pipe(Effect.catch(invalidResponse(method)))),
+      Stream.mapEffect((data) => decodeEvent(method, data)),
       Stream.mapAccum(() => state, step, { onHalt: flush }),
       Stream.mapEffect((part): Effect.Effect<Response.StreamPartEncoded, AiError.AiError> => {
-        if (part.type === "finish") annotate(options, connection, state.response, state.usage, state.reason)
+        if (part.type === "finish") {
+          return Effect.sync(() => {
+            annotate(options, connection, state.response, state.usage, state.reason)
+            return part
+          })
+        }
         if (part.type !== "pending-tool-call") return Effect.succeed(part)
         return Effect.flatMap(
           part.id === undefined ? ids.generateId() : Effect.succeed(part.id),
