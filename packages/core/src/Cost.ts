@@ -87,6 +87,19 @@ export const toMicroUsd = (nano: number): number => Math.ceil(nano / 1000)
 /**
  * A mutable tally of the model calls of one run.
  *
+ * **Gotchas**
+ *
+ * A tally is mutated in place by `Cost.add`: share one per run, never
+ * between runs.
+ *
+ * **Example** (The average cost of a call)
+ *
+ * ```ts
+ * import type { Cost } from "@timebox/core"
+ *
+ * const nanoUsdPerCall = (tally: Cost.Tally): number => tally.calls === 0 ? 0 : Math.ceil(tally.nanoUsd / tally.calls)
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -117,6 +130,18 @@ export const makeTally = (): Tally => ({ inputTokens: 0, outputTokens: 0, reason
 
 /**
  * Adds one call's usage, priced, to a tally.
+ *
+ * **Example** (Two calls on the fast preset's prices)
+ *
+ * ```ts
+ * import { Cost } from "@timebox/core"
+ *
+ * const fast: Cost.Price = { inputNanoUsdPerToken: 750, outputNanoUsdPerToken: 800 }
+ * const tally = Cost.makeTally()
+ * Cost.add(tally, { inputTokens: 120, outputTokens: 80, reasoningTokens: 0 }, fast)
+ * Cost.add(tally, { inputTokens: 300, outputTokens: 30, reasoningTokens: 0 }, fast)
+ * Cost.toMicroUsd(tally.nanoUsd) // 403
+ * ```
  *
  * @category combinators
  * @since 0.1.0

@@ -188,6 +188,17 @@ export const ModelCandidate = Schema.Struct({
 })
 
 /**
+ * A model the router considered, as a type.
+ *
+ * **Example** (The candidates that fitted)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const fitting = (candidates: ReadonlyArray<Report.ModelCandidate>): Array<string> =>
+ *   candidates.filter((candidate) => candidate.fits).map((candidate) => candidate.name)
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -216,6 +227,23 @@ export const ModelChoice = Schema.Struct({
 })
 
 /**
+ * The router's choice for a stage, as a type.
+ *
+ * **Example** (A choice between a small and a large model)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const choice: Report.ModelChoice = {
+ *   chosen: "small",
+ *   reason: "most-capable-that-fits",
+ *   candidates: [
+ *     { name: "small", p95Ms: 640, accuracy: 3.1, fits: true },
+ *     { name: "large", p95Ms: 2962, accuracy: 4.6, fits: false }
+ *   ]
+ * }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -244,6 +272,16 @@ export const RunCost = Schema.Struct({
 })
 
 /**
+ * The tokens and money a run spent, as a type.
+ *
+ * **Example** (Dollars for a dashboard)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const dollars = (cost: Report.RunCost): string => `$${(cost.microUsd / 1_000_000).toFixed(6)}`
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */

@@ -32,6 +32,16 @@ export const StageStart = Schema.Struct({
 })
 
 /**
+ * A stage started, as a type.
+ *
+ * **Example** (RAG starts with a 75 ms window)
+ *
+ * ```ts
+ * import type { RunEvent } from "@timebox/core"
+ *
+ * const start: RunEvent.StageStart = { type: "stage-start", stage: "rag", path: "context/rag", startedAtMs: 12, windowMs: 75 }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -61,6 +71,23 @@ export const StageEnd = Schema.Struct({
 })
 
 /**
+ * A stage ended, as a type.
+ *
+ * **Example** (RAG cut at its window)
+ *
+ * ```ts
+ * import type { RunEvent } from "@timebox/core"
+ *
+ * const end: RunEvent.StageEnd = {
+ *   type: "stage-end",
+ *   stage: "rag",
+ *   path: "context/rag",
+ *   status: "timed-out",
+ *   reason: "deadline",
+ *   actualMs: 75
+ * }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -88,6 +115,17 @@ export const TextDelta = Schema.Struct({
 })
 
 /**
+ * Streamed text, as a type.
+ *
+ * **Example** (Joining the deltas of one stage)
+ *
+ * ```ts
+ * import type { RunEvent } from "@timebox/core"
+ *
+ * const textOf = (events: ReadonlyArray<RunEvent.TextDelta>, path: string): string =>
+ *   events.filter((event) => event.path === path).map((event) => event.delta).join("")
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -116,6 +154,22 @@ export const ToolCall = Schema.Struct({
 })
 
 /**
+ * A tool call the model asked for, as a type.
+ *
+ * **Example** (An order lookup)
+ *
+ * ```ts
+ * import type { RunEvent } from "@timebox/core"
+ *
+ * const call: RunEvent.ToolCall = {
+ *   type: "tool-call",
+ *   path: "tools",
+ *   id: "call-1",
+ *   name: "order-lookup",
+ *   params: { orderId: "A-1666" }
+ * }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -146,6 +200,23 @@ export const ToolResult = Schema.Struct({
 })
 
 /**
+ * A tool call's result, as a type.
+ *
+ * **Example** (A search cut by the deadline)
+ *
+ * ```ts
+ * import type { RunEvent } from "@timebox/core"
+ *
+ * const result: RunEvent.ToolResult = {
+ *   type: "tool-result",
+ *   path: "tools",
+ *   id: "call-2",
+ *   name: "kb-search",
+ *   status: "timed-out",
+ *   result: "skipped: deadline"
+ * }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -171,6 +242,17 @@ export const RunEnd = Schema.Struct({
 })
 
 /**
+ * The run ended, as a type.
+ *
+ * **Example** (Decoding the final result)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Report, type RunEvent } from "@timebox/core"
+ *
+ * const resultOf = (event: RunEvent.RunEnd) => Schema.decodeUnknownSync(Report.RunResultJson)(event.result)
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -194,6 +276,31 @@ export type RunEnd = typeof RunEnd.Type
 export const RunEvent = Schema.Union([StageStart, StageEnd, TextDelta, ToolCall, ToolResult, RunEnd])
 
 /**
+ * Any event of a run, as a type.
+ *
+ * **Example** (One line per event)
+ *
+ * ```ts
+ * import type { RunEvent } from "@timebox/core"
+ *
+ * const render = (event: RunEvent.RunEvent): string => {
+ *   switch (event.type) {
+ *     case "stage-start":
+ *       return `> ${event.path} (${event.windowMs}ms)`
+ *     case "stage-end":
+ *       return `< ${event.path} ${event.status}`
+ *     case "text-delta":
+ *       return event.delta
+ *     case "tool-call":
+ *       return `-> ${event.name}`
+ *     case "tool-result":
+ *       return `<- ${event.name} ${event.status}`
+ *     case "run-end":
+ *       return "done"
+ *   }
+ * }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
