@@ -39,6 +39,19 @@ export * as Cost from "./Cost.ts"
 export * as Deadline from "./Deadline.ts"
 
 /**
+ * The inference stage's work: model calls through `effect/ai`'s
+ * `LanguageModel`, made budget-aware. A tool loop runs the model's tool calls
+ * through the toolkit's handlers under the stage's window (in parallel, each
+ * with its own allocation; cut or skipped calls reach the model as
+ * `"skipped: deadline"`), checks before every further step that the window can
+ * afford one more (p95 first token + expected output), and records time to
+ * first and last token, the steps, the model choice and the cost.
+ *
+ * @since 0.1.0
+ */
+export * as Inference from "./Inference.ts"
+
+/**
  * What a model costs in time and money, and how good it is: time to first
  * token (median and p95), tokens per second, jitter, hidden reasoning, prices
  * as integers, and a rubric accuracy. The router picks models from these; the
@@ -84,6 +97,16 @@ export * as Report from "./Report.ts"
  * @since 0.1.0
  */
 export * as ReportSink from "./ReportSink.ts"
+
+/**
+ * Routing by remaining budget: at the moment a stage starts, choose the most
+ * capable model whose p95 latency fits the stage's window, keep the others
+ * that fit as fallbacks for provider errors, and say in the report which model
+ * was chosen, why, and among which candidates.
+ *
+ * @since 0.1.0
+ */
+export * as Router from "./Router.ts"
 
 /**
  * What `Agent.stream` emits while a run goes on: stages starting and ending,
