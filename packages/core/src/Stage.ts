@@ -195,7 +195,6 @@ export interface OptionalOptions<In, A> extends Policy {
  * @category models
  * @since 0.1.0
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Any = Stage<string, any, any, any, any, Criticality>
 
 const Proto = {
