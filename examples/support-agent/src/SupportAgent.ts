@@ -9,8 +9,9 @@
  *
  * @since 0.1.0
  */
-import { Agent, Pipeline, Simulation, Stage, ToolWindow } from "@timebox/core"
+import { Agent, Inference, ModelProfile, Pipeline, Router, Simulation, Stage, ToolWindow } from "@timebox/core"
 import { Effect } from "effect"
+import type { Prompt } from "effect/ai"
 
 /**
  * The simulated latency range of every stage and tool call, in milliseconds,
@@ -112,6 +113,7 @@ export interface Draft {
  *
  * ```ts
  * import { Effect } from "effect"
+import type { Prompt } from "effect/ai"
  * import { Agent } from "@timebox/core"
  * import { SupportAgent } from "@timebox/example-support-agent"
  *
@@ -178,20 +180,70 @@ const context = Stage.optional(
   { allocation: "150 millis", fallback: () => emptyContext }
 )
 
+/**
+ * The profile of the support agent's model: a small, fast model whose calls
+ * take 506–594 ms (first token 330 ms ± 8%, then 55 tokens at 250 tokens/s),
+ * priced like the fast preset.
+ *
+ * **Example** (Its expected latency)
+ *
+ * ```ts
+ * import { ModelProfile } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * ModelProfile.expectedMs(SupportAgent.model) // 550
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const model: ModelProfile.ModelProfile = {
+  ...ModelProfile.presets.fast,
+  name: "support-small",
+  ttftMs: 330,
+  ttftP95Ms: 360,
+  tokensPerSecond: 250,
+  jitter: 0.08,
+  expectedOutputTokens: 55,
+  maxOutputTokens: 256
+}
+
+/**
+ * The embedded default: the simulated `support-small` model. Its latency can be
+ * forced like a stage's, under the name `inference` (`--latency inference=1.6s`).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const router = Router.simulated([model], { latencyKey: "inference" })
+
+const prompt = (input: string, gathered: Context): Prompt.RawInput => [
+  {
+    role: "system",
+    content: `You are a support agent. Customer: ${gathered.profile?.name ?? "unknown"}. ` +
+      `Conversation so far: ${gathered.history.join(" | ") || "none"}. ` +
+      `Documents: ${gathered.documents.join(", ") || "none"}.`
+  },
+  { role: "user", content: input }
+]
+
 const inference = Stage.required(
   "inference",
   ({ input, context: gathered }: { readonly input: string; readonly context: Context }) =>
-    Simulation.sleep("inference", latencies.inference).pipe(
-      Effect.as<Draft>({
+    Effect.gen(function*() {
+      // TIMEBOX_MODEL=openai:<model> swaps in a real model; the simulated one is the default.
+      const models = yield* Router.fromEnvironment(router, model)
+      const result = yield* Inference.run({ prompt: prompt(input, gathered), models, stream: true })
+      return {
         text: `Sorry about the wait${gathered.profile === null ? "" : `, ${gathered.profile.name}`}. ` +
-          `About "${input}": ${
+          `${
             gathered.documents.length > 0
-              ? "our shipping notes say delays clear within 48 hours"
-              : "I checked our records"
-          }.`,
+              ? "Our shipping notes say delays clear within 48 hours."
+              : "I checked our records."
+          } ${result.text}`,
         orderId: `A-${1000 + (input.length * 37) % 9000}`
-      })
-    ),
+      } satisfies Draft
+    }),
   { allocation: "1400 millis", minUseful: "200 millis" }
 )
 

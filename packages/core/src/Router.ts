@@ -6,9 +6,11 @@
  *
  * @since 0.1.0
  */
-import type { Layer } from "effect"
+import { Config, Effect, Layer, Option } from "effect"
 import type { LanguageModel } from "effect/ai"
+import { FetchHttpClient } from "effect/http"
 import * as ModelProfile from "./ModelProfile.ts"
+import * as OpenAiCompatible from "./OpenAiCompatible.ts"
 import type { ModelChoice } from "./Report.ts"
 import * as SimulatedModel from "./SimulatedModel.ts"
 
@@ -188,3 +190,36 @@ export const simulated = (
   profiles: ReadonlyArray<ModelProfile.ModelProfile>,
   options: Omit<SimulatedModel.Options, "profile"> = {}
 ): Router => make(profiles.map((profile) => ({ profile, layer: SimulatedModel.layer({ ...options, profile }) })))
+
+/**
+ * The router a deployment asks for: when `TIMEBOX_MODEL=openai:<model>` is set
+ * (with `OPENAI_API_KEY`, `OPENAI_BASE_URL`), a router over that one
+ * OpenAI-compatible model (on `FetchHttpClient`), with `profile`'s latency and
+ * price figures under the model's name; otherwise `fallback`, the embedded
+ * simulated default.
+ *
+ * **Example** (Simulated unless configured)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ModelProfile, Router } from "@timebox/core"
+ *
+ * const router = Router.fromEnvironment(Router.simulated([ModelProfile.presets.fast]))
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromEnvironment = (
+  fallback: Router,
+  profile: ModelProfile.ModelProfile = ModelProfile.presets.balanced
+): Effect.Effect<Router, Config.ConfigError> =>
+  Effect.gen(function*() {
+    const selected = yield* OpenAiCompatible.fromEnv
+    if (Option.isNone(selected)) return fallback
+    const name = Option.flatMap(yield* Config.option(Config.String("TIMEBOX_MODEL")), OpenAiCompatible.parseSelection)
+    return make([{
+      profile: { ...profile, name: Option.getOrElse(name, () => "openai"), provider: OpenAiCompatible.providerName },
+      layer: Layer.provide(selected.value, FetchHttpClient.layer)
+    }])
+  })

@@ -70,27 +70,17 @@ export interface Options {
   readonly outputTokens?: number | undefined
 }
 
-const words = [
-  "the",
-  "order",
-  "ships",
-  "within",
-  "two",
-  "days",
-  "and",
-  "your",
-  "refund",
-  "is",
-  "on",
-  "its",
-  "way",
-  "we",
-  "checked",
-  "records",
-  "for",
-  "this",
-  "account",
-  "today"
+const sentences = [
+  "I looked into this for you",
+  "the order left our warehouse yesterday and is with the carrier",
+  "delivery is expected within two business days",
+  "a refund is issued automatically if the parcel is lost",
+  "you can follow the parcel from the link in your confirmation email",
+  "our records show no problem with the payment",
+  "the knowledge base covers this case in detail",
+  "I can open a ticket with the carrier if it has not arrived by Friday",
+  "the item is covered by the standard thirty day return policy",
+  "nothing else is needed from you at this point"
 ]
 
 const hash = (text: string): number => {
@@ -114,16 +104,6 @@ const promptText = (prompt: Prompt.Prompt): string => {
     }
   }
   return text
-}
-
-const lastUserText = (prompt: Prompt.Prompt): string => {
-  for (let i = prompt.content.length - 1; i >= 0; i--) {
-    const message = prompt.content[i]!
-    if (message.role !== "user") continue
-    if (typeof message.content === "string") return message.content
-    return message.content.map((part) => (part.type === "text" ? part.text : "")).join("")
-  }
-  return ""
 }
 
 /** The step of the conversation: how many tool turns the prompt already holds. */
@@ -150,13 +130,18 @@ const plan = (options: Options, request: LanguageModel.ProviderOptions): Effect.
     const offered = new Set(request.tools.map((tool) => tool.name))
     const scripted = options.script?.[step]?.calls.filter((call) => offered.has(call.name)) ?? []
     const visible = scripted.length > 0 ? 0 : (options.outputTokens ?? profile.expectedOutputTokens)
-    const question = lastUserText(request.prompt).trim()
     const tokens: Array<string> = []
-    for (let i = 0; i < visible; i++) {
-      const word = words[Math.floor(Simulation.uniform(seed, `${key}:w${i}`) * words.length)]!
-      tokens.push(i === 0 ? `About "${question.slice(0, 40)}": ${word}` : ` ${word}`)
+    let sentence = 0
+    while (tokens.length < visible) {
+      const pick = sentences[Math.floor(Simulation.uniform(seed, `${key}:s${sentence++}`) * sentences.length)]!
+      const parts = pick.split(" ")
+      for (let i = 0; i < parts.length && tokens.length < visible; i++) {
+        const word = i === 0 ? parts[i]!.charAt(0).toUpperCase() + parts[i]!.slice(1) : parts[i]!
+        tokens.push(tokens.length === 0 ? word : ` ${word}`)
+      }
+      if (tokens.length < visible) tokens[tokens.length - 1] += "."
     }
-    if (tokens.length > 0) tokens[tokens.length - 1] += "."
+    if (tokens.length > 0 && !tokens[tokens.length - 1]!.endsWith(".")) tokens[tokens.length - 1] += "."
     const callTokens = scripted.length * 20
     let beforeFirstMs = jittered(profile.reasoningMs, "reasoning") + jittered(profile.ttftMs, "ttft")
     let perTokenMs = jittered(1000 / profile.tokensPerSecond, "tps")
@@ -219,7 +204,7 @@ const finish = (current: Plan): Response.FinishPartEncoded => ({
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<LanguageModel.Service> =>
+export const make = (options: Options): Effect.Effect<LanguageModel.LanguageModel> =>
   LanguageModel.make({
     generateText: (request) =>
       Effect.gen(function*() {
