@@ -58,7 +58,7 @@ export interface Agent<in out In, out Out, out R = never> extends Pipeable {
   readonly name: string
   readonly description: string
   /** The default total budget, as written. */
-  readonly budget: Budget.Allocation
+  readonly budget: Budget.DurationText
   readonly pipeline: Pipeline.Pipeline<In, unknown, Out, R>
   /** Decodes the input from text (the CLI's `--input`); strings pass through when absent. */
   readonly input: Schema.Codec<In, string> | undefined
@@ -106,7 +106,7 @@ export interface Options<In, Out, R> {
   readonly name: string
   readonly description?: string | undefined
   /** The total budget of a run unless `Agent.run` is given another. */
-  readonly budget: Budget.Allocation
+  readonly budget: Budget.DurationText
   readonly pipeline: Pipeline.Pipeline<In, any, Out, R>
   /**
    * How to read the input from text, for the CLI.
@@ -182,7 +182,7 @@ export interface RunOptions {
    * The total budget of this run.
    * @default the agent's budget
    */
-  readonly budget?: Budget.Allocation | undefined
+  readonly budget?: Budget.DurationText | undefined
 }
 
 const validated = new WeakMap<Any, Exit.Exit<number, TimeboxError.TimeboxError>>()

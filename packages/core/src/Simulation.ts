@@ -78,8 +78,8 @@ export const Overrides = Context.Reference<ReadonlyMap<string, number>>("@timebo
  * @since 0.1.0
  */
 export interface Range {
-  readonly min: Budget.Allocation
-  readonly max: Budget.Allocation
+  readonly min: Budget.DurationText
+  readonly max: Budget.DurationText
 }
 
 const fnv1a = (text: string, seed: number): number => {

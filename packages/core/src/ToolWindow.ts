@@ -110,7 +110,10 @@ export interface Call<out A, out E = never, out R = never> {
 export const call = <A, E = never, R = never>(
   name: string,
   run: Effect.Effect<A, E, R> | ((previous: ReadonlyArray<ToolResult<unknown>>) => Effect.Effect<A, E, R>),
-  options: { readonly allocation?: Budget.Allocation; readonly minUseful?: Budget.DurationText } = {}
+  options: {
+    readonly allocation?: Budget.Allocation | undefined
+    readonly minUseful?: Budget.DurationText | undefined
+  } = {}
 ): Call<A, E, R> => ({ name, ...options, run: typeof run === "function" ? run : () => run })
 
 const toStage = <A, E, R>(

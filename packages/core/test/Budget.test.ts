@@ -94,7 +94,7 @@ describe("Budget", () => {
 
   it.effect("an agent: duplicate stage names, bad allocations and bad budgets are typed errors", () =>
     Effect.gen(function*() {
-      const make = (pipeline: Pipeline.Pipeline<void, any, any, never>, budget: Budget.Allocation = "1 second") =>
+      const make = (pipeline: Pipeline.Pipeline<void, any, any, never>, budget: Budget.DurationText = "1 second") =>
         Agent.make({ name: "bad", budget, pipeline })
       const duplicate = make(
         Pipeline.make<void>().add(Stage.required("auth", () => Effect.void)).add(
@@ -124,7 +124,7 @@ describe("Budget", () => {
       assert.include(invalid(yield* Effect.flip(Agent.run(reserved, undefined))).message, "reserved")
       const ok = make(Pipeline.make<void>().add(Stage.required("a", () => Effect.void)))
       const badRunBudget = invalid(
-        yield* Effect.flip(Agent.run(ok, undefined, { budget: "fast" as Budget.Allocation }))
+        yield* Effect.flip(Agent.run(ok, undefined, { budget: "fast" as Budget.DurationText }))
       )
       assert.deepStrictEqual([badRunBudget.field, badRunBudget.value], ["options.budget", "\"fast\""])
     }))
