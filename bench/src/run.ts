@@ -7,13 +7,14 @@
  * are printed next to the results.
  */
 import * as os from "node:os"
+import * as Inference from "./inference.ts"
 import * as Overhead from "./overhead.ts"
 import * as Precision from "./precision.ts"
 import { round, table } from "./stats.ts"
 
 const quick = process.argv.includes("--quick")
 
-const targets = { overheadRatio: 1.5, precisionP99Ms: 2 } as const
+const targets = { overheadRatio: 1.5, precisionP99Ms: 2, inferenceRatio: 1.3 } as const
 
 const overheadOptions = quick
   ? { warmupMs: 300, rounds: 3, roundMs: 200 }
@@ -36,12 +37,14 @@ const main = async () => {
     }${quick ? ", --quick" : ""}`
   )
   await Overhead.verify()
+  await Inference.verify()
 
   // Precision first, on a heap that the overhead runs have not filled with garbage.
   const precision = await Precision.measureAll(kinds, precisionRuns, precisionWarmup)
 
   const overhead: Array<Overhead.OverheadCase> = []
   for (const inFlight of [1, 100]) overhead.push(await Overhead.measure(inFlight, overheadOptions))
+  const inference = await Inference.measure(quick ? { rounds: 3, roundMs: 200 } : { rounds: 7, roundMs: 400 })
 
   console.log("")
   console.log(
@@ -101,6 +104,21 @@ const main = async () => {
   )
   console.log("")
 
+  console.log(
+    "Inference: an inference stage with a two-tool loop on a zero-latency simulated model (Agent.run, full report) " +
+      "vs the same LanguageModel called directly (two generateText calls, effect/ai resolving the tools) under Effect.timeout"
+  )
+  console.log(
+    table(["case", "timebox µs/run", "direct µs/run", "ratio", "target"], [[
+      "sequential",
+      round(inference.timeboxUsPerRun, 1),
+      round(inference.directUsPerRun, 1),
+      round(inference.ratio, 2),
+      `≤ ${targets.inferenceRatio}×`
+    ]])
+  )
+  console.log("")
+
   const measured = precision.filter((c) => c.kind !== "baseline")
   const json = {
     node: process.version,
@@ -140,11 +158,18 @@ const main = async () => {
         }
       ])
     ),
+    inference: {
+      timeboxUsPerRun: round(inference.timeboxUsPerRun, 2),
+      directUsPerRun: round(inference.directUsPerRun, 2),
+      ratio: round(inference.ratio, 3),
+      rounds: inference.rounds
+    },
     precisionInFlight: kinds.length,
     precisionWarmup,
     targets,
     met: {
       overhead: overhead.every((c) => c.ratio <= targets.overheadRatio),
+      inference: inference.ratio <= targets.inferenceRatio,
       precision: measured.every((c) => c.p99 <= targets.precisionP99Ms),
       abandonedRecorded: precision.every((c) =>
         c.kind === "uninterruptible" || c.kind === "stage-promise" ? c.abandoned === c.n : true

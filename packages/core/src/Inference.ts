@@ -244,9 +244,13 @@ const withProfile = (candidate: Router.Candidate) =>
  * @category combinators
  * @since 0.1.0
  */
-export const run = (
-  options: Options
-): Effect.Effect<Result, AiError.AiError | TimeboxError.TimeboxError, LanguageModel.LanguageModel | any> =>
+export const run: {
+  (options: Options & { readonly models: Router.Router }): Effect.Effect<
+    Result,
+    AiError.AiError | TimeboxError.TimeboxError
+  >
+  (options: Options): Effect.Effect<Result, AiError.AiError | TimeboxError.TimeboxError, LanguageModel.LanguageModel>
+} = (options: Options): Effect.Effect<Result, AiError.AiError | TimeboxError.TimeboxError, never> =>
   Effect.gen(function*() {
     const frame = yield* CurrentFrame
     const owner = frame?.owner
@@ -339,7 +343,7 @@ export const run = (
       )
     }
     return { text, steps, stopReason, model: profile.name, toolResults, usage }
-  })
+  }) as unknown as Effect.Effect<Result, AiError.AiError | TimeboxError.TimeboxError, never>
 
 const runTools = (
   calls: StepOutcome["calls"],

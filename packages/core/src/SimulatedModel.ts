@@ -170,6 +170,9 @@ const plan = (options: Options, request: LanguageModel.ProviderOptions): Effect.
     }
   })
 
+/** Sleeps through `Clock`; a zero-latency profile does not touch the timer at all. */
+const wait = (ms: number): Effect.Effect<void> => (ms > 0 ? Effect.sleep(ms) : Effect.void)
+
 const callParts = (calls: Plan["calls"], step: number): Array<Response.ToolCallPartEncoded> =>
   calls.map((call, index) => ({ type: "tool-call", id: `call_${step}_${index}`, name: call.name, params: call.params }))
 
@@ -209,7 +212,7 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
     generateText: (request) =>
       Effect.gen(function*() {
         const current = yield* plan(options, request)
-        yield* Effect.sleep(current.beforeFirstMs + current.perTokenMs * current.tokens.length)
+        yield* wait(current.beforeFirstMs + current.perTokenMs * current.tokens.length)
         const parts: Array<Response.PartEncoded> = current.tokens.length > 0
           ? [{ type: "text", text: current.tokens.join("") }]
           : []
@@ -220,13 +223,13 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
       Stream.unwrap(Effect.map(plan(options, request), (current) => {
         const id = `text_${stepOf(request.prompt)}`
         const start: Array<Response.StreamPartEncoded> = current.tokens.length > 0 ? [{ type: "text-start", id }] : []
-        const first = Stream.fromEffect(Effect.sleep(current.beforeFirstMs)).pipe(
+        const first = Stream.fromEffect(wait(current.beforeFirstMs)).pipe(
           Stream.drain,
           Stream.concat(Stream.fromIterable(start))
         )
         const deltas = Stream.fromIterable(current.tokens).pipe(
           Stream.mapEffect((delta) =>
-            Effect.as(Effect.sleep(current.perTokenMs), { type: "text-delta", id, delta } as Response.StreamPartEncoded)
+            Effect.as(wait(current.perTokenMs), { type: "text-delta", id, delta } as Response.StreamPartEncoded)
           )
         )
         const end: Array<Response.StreamPartEncoded> = current.tokens.length > 0 ? [{ type: "text-end", id }] : []
