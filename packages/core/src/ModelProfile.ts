@@ -6,7 +6,9 @@
  *
  * @since 0.1.0
  */
+import { Schema } from "effect"
 import type * as Cost from "./Cost.ts"
+import type { StageRecord } from "./Report.ts"
 
 /**
  * A model's latency, price and quality profile. Times in milliseconds.
@@ -204,4 +206,76 @@ export const observe = (
     }
   }
   return { ...profile, ttftMs, ttftP95Ms: Math.max(ttftP95Ms, ttftMs), tokensPerSecond }
+}
+
+/**
+ * The Schema of a profile, for configuration files and environment variables:
+ * durations in milliseconds, prices as integer nano-USD per token.
+ *
+ * **Example** (A profile from JSON configuration)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { ModelProfile } from "@timebox/core"
+ *
+ * const profile = Schema.decodeUnknownSync(ModelProfile.ModelProfileSchema)({
+ *   ...ModelProfile.presets.fast,
+ *   name: "my-model",
+ *   ttftMs: 280
+ * })
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const ModelProfileSchema = Schema.Struct({
+  name: Schema.NonEmptyString,
+  provider: Schema.String,
+  ttftMs: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+  ttftP95Ms: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+  tokensPerSecond: Schema.Number.check(Schema.isGreaterThan(0)),
+  jitter: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })),
+  reasoningMs: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+  reasoningTokens: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  expectedOutputTokens: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  maxOutputTokens: Schema.Int.check(Schema.isGreaterThan(0)),
+  price: Schema.Struct({
+    inputNanoUsdPerToken: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+    outputNanoUsdPerToken: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+  }),
+  accuracy: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 5 }))
+})
+
+/**
+ * The first-token observations of a run, by model: every stage record that
+ * names a chosen model and a `ttftMs`, for `observe`.
+ *
+ * **Example** (Learning from a finished run)
+ *
+ * ```ts
+ * import { ModelProfile, type Report } from "@timebox/core"
+ *
+ * const learn = (profile: ModelProfile.ModelProfile, report: Report.RunReport) =>
+ *   ModelProfile.observe(profile, ModelProfile.observationsFrom(report).get(profile.name) ?? [])
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const observationsFrom = (
+  report: { readonly stages: ReadonlyArray<StageRecord> }
+): Map<string, Array<{ readonly ttftMs: number }>> => {
+  const out = new Map<string, Array<{ readonly ttftMs: number }>>()
+  const visit = (records: ReadonlyArray<StageRecord>) => {
+    for (const record of records) {
+      if (record.model !== undefined && record.ttftMs !== undefined) {
+        const list = out.get(record.model.chosen) ?? []
+        list.push({ ttftMs: record.ttftMs })
+        out.set(record.model.chosen, list)
+      }
+      if (record.children !== undefined) visit(record.children)
+    }
+  }
+  visit(report.stages)
+  return out
 }

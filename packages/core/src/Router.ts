@@ -11,7 +11,7 @@ import type { LanguageModel } from "effect/ai"
 import { FetchHttpClient } from "effect/http"
 import * as ModelProfile from "./ModelProfile.ts"
 import * as OpenAiCompatible from "./OpenAiCompatible.ts"
-import type { ModelChoice } from "./Report.ts"
+import type { ModelChoice, StageRecord } from "./Report.ts"
 import * as SimulatedModel from "./SimulatedModel.ts"
 
 /**
@@ -223,3 +223,32 @@ export const fromEnvironment = (
       layer: Layer.provide(selected.value, FetchHttpClient.layer)
     }])
   })
+
+/**
+ * Updates every candidate's profile from the first-token times a finished run
+ * observed (`ModelProfile.observationsFrom` then `ModelProfile.observe`), so
+ * that routing follows what the models really do.
+ *
+ * **Example** (After each run)
+ *
+ * ```ts
+ * import { ModelProfile, Router, type Report } from "@timebox/core"
+ *
+ * let router = Router.simulated([ModelProfile.presets.balanced, ModelProfile.presets.fast])
+ * const afterRun = (report: Report.RunReport) => {
+ *   router = Router.learn(router, report)
+ * }
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const learn = (router: Router, report: { readonly stages: ReadonlyArray<StageRecord> }): Router => {
+  const observations = ModelProfile.observationsFrom(report)
+  return {
+    candidates: router.candidates.map((candidate) => {
+      const seen = observations.get(candidate.profile.name)
+      return seen === undefined ? candidate : { ...candidate, profile: ModelProfile.observe(candidate.profile, seen) }
+    })
+  }
+}
