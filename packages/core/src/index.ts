@@ -52,6 +52,28 @@ export * as Deadline from "./Deadline.ts"
 export * as Inference from "./Inference.ts"
 
 /**
+ * The cost ledger: reserve before an expensive call, commit what it really
+ * cost, release what it did not use, atomically across every scope of the
+ * subject, with the semantics of the Cycles protocol v0.1.25 (amounts and
+ * units, scopes, overage policies, expiry, idempotency, tenancy).
+ *
+ * @since 0.1.0
+ */
+export * as Ledger from "./Ledger.ts"
+
+/**
+ * The ledger's backend spec: the atomic operations a store implements so that
+ * every `Ledger` operation is one store call, and the in-memory store, the
+ * embedded default. Each call receives the whole decoded request, what the
+ * ledger derived from it (scopes, idempotency fingerprint) and `now`, read
+ * from `Clock` by the ledger, and applies the operation atomically: it either
+ * fails without changing anything or applies all of it.
+ *
+ * @since 0.1.0
+ */
+export * as LedgerStore from "./LedgerStore.ts"
+
+/**
  * What a model costs in time and money, and how good it is: time to first
  * token (median and p95), tokens per second, jitter, hidden reasoning, prices
  * as integers, and a rubric accuracy. The router picks models from these; the

@@ -1,0 +1,161 @@
+/**
+ * The life of a reservation after reserve: commit, release, extend, and the
+ * sweeper that expires what was left behind.
+ *
+ * @internal
+ */
+import type { Result } from "effect"
+import type { CommitCommand, ExtendCommand, ReleaseCommand, SweepCommand } from "./commands.ts"
+import {
+  BudgetExceeded,
+  Forbidden,
+  type LedgerErrorReason,
+  MaxExtensionsExceeded,
+  NotFound,
+  ReservationExpired,
+  ReservationFinalized,
+  UnitMismatch
+} from "./errors.ts"
+import type { CommitAnswer, ExtendAnswer, ReleaseAnswer, SweepAnswer } from "./model.ts"
+import * as Overage from "./overage.ts"
+import * as S from "./state.ts"
+
+/**
+ * The reservation `id` of `tenant` if it can still be settled at `now`:
+ * allowed while `now ≤ expiresAt + grace` (extend passes a grace of 0).
+ */
+export const settleable = (
+  state: S.State,
+  tenant: string,
+  id: string,
+  now: number,
+  graceCounts: boolean
+): S.ReservationRecord | LedgerErrorReason => {
+  const reservation = state.reservations.get(id)
+  if (reservation === undefined) return new NotFound({ resource: "reservation", id })
+  if (reservation.tenant !== tenant) return new Forbidden({ tenant, resource: `reservation ${id}` })
+  if (reservation.status === "committed" || reservation.status === "released") {
+    return new ReservationFinalized({ reservationId: id, status: reservation.status })
+  }
+  const graceMs = graceCounts ? reservation.graceMs : 0
+  if (reservation.status === "expired" || now > reservation.expiresAtMs + graceMs) {
+    return new ReservationExpired({ reservationId: id, expiresAtMs: reservation.expiresAtMs, graceMs, nowMs: now })
+  }
+  return reservation
+}
+
+const isReason = (value: S.ReservationRecord | LedgerErrorReason): value is LedgerErrorReason => "_tag" in value
+
+const finish = (state: S.State, reservation: S.ReservationRecord, now: number): void => {
+  reservation.endedAtMs = now
+  state.active.delete(reservation)
+}
+
+/** commit: charge `actual`, return the rest of the estimate; above the estimate the overage policy decides. */
+export const commit = (state: S.State, command: CommitCommand): Result.Result<CommitAnswer, LedgerErrorReason> => {
+  const tenant = S.tenantState(state, command.tenant)
+  const replay = S.recall<CommitAnswer>(tenant, "commit", command.idempotencyKey, command.fingerprint)
+  if (replay !== undefined) return replay
+  const found = settleable(state, command.tenant, command.reservationId, command.now, true)
+  if (isReason(found)) return S.fail(found)
+  const { estimate, budgets } = found
+  const { actual } = command
+  if (actual.unit !== estimate.unit) {
+    return S.fail(new UnitMismatch({ scope: found.scopePath, requested: actual.unit, expected: [estimate.unit] }))
+  }
+  const delta = actual.amount - estimate.amount
+  let charged = actual.amount
+  if (delta > 0n) {
+    if (found.overagePolicy === "REJECT") {
+      return S.fail(
+        new BudgetExceeded({
+          scope: found.scopePath,
+          unit: estimate.unit,
+          requested: actual.amount,
+          remaining: estimate.amount,
+          reservationId: found.id
+        })
+      )
+    }
+    const charge = Overage.plan(budgets, delta, found.overagePolicy)
+    if ("_tag" in charge) return S.fail(charge)
+    for (const budget of budgets) budget.reserved -= estimate.amount
+    Overage.apply(budgets, estimate.amount, charge)
+    charged = estimate.amount + charge.charged
+  } else {
+    for (const budget of budgets) {
+      budget.reserved -= estimate.amount
+      budget.spent += actual.amount
+    }
+  }
+  found.status = "committed"
+  found.committed = { unit: estimate.unit, amount: charged }
+  found.finalizedAtMs = command.now
+  finish(state, found, command.now)
+  const answer: CommitAnswer = {
+    status: "committed",
+    reservationId: found.id,
+    charged: { unit: estimate.unit, amount: charged },
+    released: { unit: estimate.unit, amount: delta < 0n ? -delta : 0n },
+    balances: budgets.map(S.snapshot)
+  }
+  return S.remember(tenant, "commit", command.idempotencyKey, command.fingerprint, answer, command.now)
+}
+
+/** release: return the whole estimate. */
+export const release = (state: S.State, command: ReleaseCommand): Result.Result<ReleaseAnswer, LedgerErrorReason> => {
+  const tenant = S.tenantState(state, command.tenant)
+  const replay = S.recall<ReleaseAnswer>(tenant, "release", command.idempotencyKey, command.fingerprint)
+  if (replay !== undefined) return replay
+  const found = settleable(state, command.tenant, command.reservationId, command.now, true)
+  if (isReason(found)) return S.fail(found)
+  for (const budget of found.budgets) budget.reserved -= found.estimate.amount
+  found.status = "released"
+  found.finalizedAtMs = command.now
+  finish(state, found, command.now)
+  const answer: ReleaseAnswer = {
+    status: "released",
+    reservationId: found.id,
+    released: found.estimate,
+    balances: found.budgets.map(S.snapshot)
+  }
+  return S.remember(tenant, "release", command.idempotencyKey, command.fingerprint, answer, command.now)
+}
+
+/** extend: move `expiresAt` forward by `extendByMs`, while `now ≤ expiresAt`, at most 10 times. */
+export const extend = (state: S.State, command: ExtendCommand): Result.Result<ExtendAnswer, LedgerErrorReason> => {
+  const tenant = S.tenantState(state, command.tenant)
+  const replay = S.recall<ExtendAnswer>(tenant, "extend", command.idempotencyKey, command.fingerprint)
+  if (replay !== undefined) return replay
+  const found = settleable(state, command.tenant, command.reservationId, command.now, false)
+  if (isReason(found)) return S.fail(found)
+  if (found.extensions >= S.maxExtensions) {
+    return S.fail(new MaxExtensionsExceeded({ reservationId: found.id, extensions: found.extensions }))
+  }
+  found.expiresAtMs += command.extendByMs
+  found.extensions += 1
+  const answer: ExtendAnswer = {
+    status: "active",
+    reservationId: found.id,
+    expiresAtMs: found.expiresAtMs,
+    extensions: found.extensions,
+    balances: found.budgets.map(S.snapshot)
+  }
+  return S.remember(tenant, "extend", command.idempotencyKey, command.fingerprint, answer, command.now)
+}
+
+/** sweep: expire every active reservation past `expiresAt + grace`, returning what it held. */
+export const sweep = (state: S.State, command: SweepCommand): SweepAnswer => {
+  const expired: Array<string> = []
+  for (const reservation of state.active) {
+    if (expired.length >= command.limit) break
+    if (command.tenant !== undefined && reservation.tenant !== command.tenant) continue
+    if (command.now <= reservation.expiresAtMs + reservation.graceMs) continue
+    for (const budget of reservation.budgets) budget.reserved -= reservation.estimate.amount
+    reservation.status = "expired"
+    finish(state, reservation, command.now)
+    expired.push(reservation.id)
+  }
+  S.prune(state, command.now)
+  return { expired }
+}
