@@ -6,7 +6,13 @@ import { spawnSync } from "node:child_process"
 import { existsSync, readdirSync, statSync } from "node:fs"
 import { join } from "node:path"
 
-export const projects = ["packages/core", "packages/redis", "examples/support-agent", "packages/cli"]
+export const projects = [
+  "packages/core",
+  "packages/redis",
+  "examples/support-agent",
+  "examples/research-agent",
+  "packages/cli"
+]
 
 const newest = (dir) => {
   let latest = 0
