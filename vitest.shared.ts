@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url"
 import type { ViteUserConfig } from "vitest/config"
 
 // vitest 5 needs Node >= 22.12; on Node 20 its failure reporter calls Map.groupBy
@@ -18,8 +19,12 @@ if (!("groupBy" in Map)) {
   })
 }
 
+// `timebox-test/*` is core's test folder, so other packages run the shared suites (as
+// effect's `effect-test/*`): `import * as LedgerStoreTest from "timebox-test/LedgerStoreTest.ts"`.
+const coreTest = fileURLToPath(new URL("./packages/core/test", import.meta.url))
+
 export const shared: ViteUserConfig = {
-  resolve: { conditions: ["source"] },
+  resolve: { conditions: ["source"], alias: { "timebox-test": coreTest } },
   ssr: { resolve: { conditions: ["source"] } },
   test: {
     include: ["test/**/*.test.ts"],

@@ -1011,6 +1011,41 @@ export const BudgetStatusRequest: typeof Model.BudgetStatusRequest = Model.Budge
  */
 export type BudgetStatusRequest = Model.BudgetStatusRequest
 
+/**
+ * A setOverdraftLimit request: how much debt a budget may take under
+ * `ALLOW_WITH_OVERDRAFT` (0: none).
+ *
+ * **Example** (Allowing $0.50 of debt)
+ *
+ * ```ts
+ * import { Ledger } from "@timebox/core"
+ *
+ * const allow = Ledger.Ledger.use((ledger) =>
+ *   ledger.setOverdraftLimit({ tenant: "acme", scope: "tenant:acme", unit: "USD_MICROCENTS", overdraftLimit: 50_000_000 })
+ * )
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const OverdraftLimitRequest: typeof Model.OverdraftLimitRequest = Model.OverdraftLimitRequest
+
+/**
+ * The type of `Ledger.OverdraftLimitRequest`.
+ *
+ * **Example** (A decoded request)
+ *
+ * ```ts
+ * import type { Ledger } from "@timebox/core"
+ *
+ * const limit = (request: Ledger.OverdraftLimitRequest) => request.overdraftLimit
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type OverdraftLimitRequest = Model.OverdraftLimitRequest
+
 // =============================================================================
 // Answers
 // =============================================================================
@@ -2018,6 +2053,10 @@ export interface Service {
   readonly unfreezeBudget: (request: typeof BudgetStatusRequest.Encoded) => Effect.Effect<BudgetAnswer, LedgerError>
   /** active or frozen → closed, for good. */
   readonly closeBudget: (request: typeof BudgetStatusRequest.Encoded) => Effect.Effect<BudgetAnswer, LedgerError>
+  /** Sets how much debt a budget may take (it keeps its over-limit flag until funded). */
+  readonly setOverdraftLimit: (
+    request: typeof OverdraftLimitRequest.Encoded
+  ) => Effect.Effect<BudgetAnswer, LedgerError>
 }
 
 /**
@@ -2309,6 +2348,21 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     })
   }
 
+  const decodeLimit = decoder(OverdraftLimitRequest, "Ledger.setOverdraftLimit")
+  const setOverdraftLimit = Effect.fn("Ledger.setOverdraftLimit")(
+    function*(input: typeof OverdraftLimitRequest.Encoded) {
+      const request = yield* decodeLimit(input)
+      const derived = yield* owned("Ledger.setOverdraftLimit", request.tenant, request.scope)
+      return yield* store.setOverdraftLimit({
+        tenant: request.tenant,
+        scope: derived.at(-1) ?? "",
+        unit: request.unit,
+        overdraftLimit: request.overdraftLimit,
+        now: yield* now
+      }).pipe(Effect.mapError(fail("Ledger.setOverdraftLimit")))
+    }
+  )
+
   return Ledger.of({
     reserve,
     commit,
@@ -2324,7 +2378,8 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     fundBudget,
     freezeBudget: statusChange("Ledger.freezeBudget", "frozen"),
     unfreezeBudget: statusChange("Ledger.unfreezeBudget", "active"),
-    closeBudget: statusChange("Ledger.closeBudget", "closed")
+    closeBudget: statusChange("Ledger.closeBudget", "closed"),
+    setOverdraftLimit
   })
 })
 

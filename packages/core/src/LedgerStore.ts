@@ -317,6 +317,28 @@ export type FundBudgetCommand = Commands.FundBudgetCommand
  */
 export type BudgetStatusCommand = Commands.BudgetStatusCommand
 
+/**
+ * Set a budget's overdraft limit.
+ *
+ * **Example** (Allowing up to 1,000 tokens of debt)
+ *
+ * ```ts
+ * import type { LedgerStore } from "@timebox/core"
+ *
+ * const command: LedgerStore.OverdraftLimitCommand = {
+ *   tenant: "acme",
+ *   scope: "tenant:acme",
+ *   unit: "TOKENS",
+ *   overdraftLimit: 1_000n,
+ *   now: 0
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type OverdraftLimitCommand = Commands.OverdraftLimitCommand
+
 // =============================================================================
 // Service Definition
 // =============================================================================
@@ -360,7 +382,8 @@ export type BudgetStatusCommand = Commands.BudgetStatusCommand
  *   sweep: () => down,
  *   createBudget: () => down,
  *   fundBudget: () => down,
- *   setBudgetStatus: () => down
+ *   setBudgetStatus: () => down,
+ *   setOverdraftLimit: () => down
  * }
  * ```
  *
@@ -383,6 +406,9 @@ export interface Service {
   readonly createBudget: (command: CreateBudgetCommand) => Effect.Effect<Model.BudgetAnswer, LedgerErrorReason>
   readonly fundBudget: (command: FundBudgetCommand) => Effect.Effect<Model.FundAnswer, LedgerErrorReason>
   readonly setBudgetStatus: (command: BudgetStatusCommand) => Effect.Effect<Model.BudgetAnswer, LedgerErrorReason>
+  readonly setOverdraftLimit: (
+    command: OverdraftLimitCommand
+  ) => Effect.Effect<Model.BudgetAnswer, LedgerErrorReason>
 }
 
 /**
@@ -460,7 +486,8 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
     sweep: (command) => Effect.sync(() => Settle.sweep(state, command)),
     createBudget: run(state, Admin.createBudget),
     fundBudget: run(state, Admin.fundBudget),
-    setBudgetStatus: run(state, Admin.setBudgetStatus)
+    setBudgetStatus: run(state, Admin.setBudgetStatus),
+    setOverdraftLimit: run(state, Admin.setOverdraftLimit)
   }
 })
 

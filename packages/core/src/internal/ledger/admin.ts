@@ -6,7 +6,7 @@
  */
 import type { Result } from "effect"
 import * as Amount from "./amount.ts"
-import type { BudgetStatusCommand, CreateBudgetCommand, FundBudgetCommand } from "./commands.ts"
+import type { BudgetStatusCommand, CreateBudgetCommand, FundBudgetCommand, OverdraftLimitCommand } from "./commands.ts"
 import {
   BudgetClosed,
   BudgetExceeded,
@@ -119,5 +119,23 @@ export const setBudgetStatus = (
     return S.fail(invalid("status", "active", "the budget is not frozen"))
   }
   budget.status = command.status
+  return S.ok({ balances: [S.snapshot(budget)] })
+}
+
+/**
+ * Sets a budget's overdraft limit (allowed while frozen, not once closed).
+ * The over-limit flag is left as it is: commits and events set it, funding
+ * reconciles it. Lowering the limit to 0 under debt makes new reservations
+ * fail with debt-outstanding.
+ */
+export const setOverdraftLimit = (
+  state: S.State,
+  command: OverdraftLimitCommand
+): Result.Result<BudgetAnswer, LedgerErrorReason> => {
+  const tenant = S.tenantState(state, command.tenant)
+  const budget = find(tenant, command.scope, command.unit)
+  if (budget instanceof NotFound) return S.fail(budget)
+  if (budget.status === "closed") return S.fail(new BudgetClosed({ scope: budget.scope, unit: budget.unit }))
+  budget.overdraftLimit = command.overdraftLimit
   return S.ok({ balances: [S.snapshot(budget)] })
 }

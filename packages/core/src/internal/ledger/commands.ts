@@ -86,3 +86,11 @@ export interface BudgetStatusCommand {
   readonly status: BudgetStatus
   readonly now: number
 }
+
+export interface OverdraftLimitCommand {
+  readonly tenant: string
+  readonly scope: string
+  readonly unit: Unit
+  readonly overdraftLimit: bigint
+  readonly now: number
+}

@@ -266,6 +266,14 @@ export type FundBudgetRequest = typeof FundBudgetRequest.Type
 export const BudgetStatusRequest = Schema.Struct({ tenant: Tenant, scope: ScopeInput, unit: Unit })
 export type BudgetStatusRequest = typeof BudgetStatusRequest.Type
 
+export const OverdraftLimitRequest = Schema.Struct({
+  tenant: Tenant,
+  scope: ScopeInput,
+  unit: Unit,
+  overdraftLimit: AmountValue
+})
+export type OverdraftLimitRequest = typeof OverdraftLimitRequest.Type
+
 // =============================================================================
 // Answers
 // =============================================================================
