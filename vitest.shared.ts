@@ -20,7 +20,9 @@ if (!("groupBy" in Map)) {
 }
 
 // `timebox-test/*` is core's test folder, so other packages run the shared suites (as
-// effect's `effect-test/*`): `import * as LedgerStoreTest from "timebox-test/LedgerStoreTest.ts"`.
+// effect's `effect-test/*`): `import * as LedgerStoreTest from "timebox-test/LedgerStoreTest"`.
+// No `.ts` there: TypeScript refuses it on a non-relative import (rewriteRelativeImportExtensions);
+// tsconfig.base.json maps `timebox-test/*` to `packages/core/test/*.ts`.
 const coreTest = fileURLToPath(new URL("./packages/core/test", import.meta.url))
 
 export const shared: ViteUserConfig = {

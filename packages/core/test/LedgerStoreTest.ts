@@ -1,7 +1,8 @@
 /**
  * The ledger conformance suite, written once and run unchanged against every
  * store: `LedgerStoreTest.suite("memory", Ledger.layerMemory)` here, the Redis
- * store in `@timebox/redis` through the `timebox-test/*` alias.
+ * store in `@timebox/redis` through the `timebox-test/*` alias
+ * (`import * as LedgerStoreTest from "timebox-test/LedgerStoreTest"`).
  *
  * Every test names its own tenants (unique per run), so a shared backend
  * (one Redis) is fine; the layer is built afresh for each test. Time is the
