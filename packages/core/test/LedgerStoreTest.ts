@@ -51,6 +51,20 @@ export const reasonOf = <A, R>(
     return error.reason
   })
 
+/**
+ * Retries `check` until it holds, yielding to other fibers and waiting a real
+ * millisecond between tries (a store's I/O runs outside the test clock).
+ */
+const eventually = (check: Effect.Effect<boolean, unknown, Ledger.Ledger>) =>
+  Effect.gen(function*() {
+    for (let attempt = 0; attempt < 2_000; attempt++) {
+      if (yield* check) return true
+      yield* Effect.yieldNow
+      yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 1)))
+    }
+    return false
+  })
+
 const pick = (balances: ReadonlyArray<Ledger.Balance>, scope: string, unit?: Ledger.Unit) => {
   const found = balances.find((b) => b.scope === scope && (unit === undefined || b.unit === unit))
   assert.isDefined(found, `balance of ${scope}`)
@@ -756,6 +770,923 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
             remaining: 850n,
             isOverLimit: false
           })
+        }))
+    })
+
+    describe("expiry", () => {
+      test("commit and release are accepted until expiresAt + grace, then reservation-expired (nothing changes)", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant, top } = yield* twoLevels()
+          const early = yield* reserve(tenant, subject, 100, { ttlMs: 1_000, graceMs: 500 })
+          const late = yield* reserve(tenant, subject, 100, { ttlMs: 1_000, graceMs: 500 })
+          const released = yield* reserve(tenant, subject, 100, { ttlMs: 1_000, graceMs: 500 })
+          yield* advance("1200 millis")
+          assert.strictEqual((yield* release(tenant, released.reservationId)).status, "released")
+          yield* advance("300 millis")
+          assert.strictEqual((yield* commit(tenant, early.reservationId, 10)).status, "committed")
+          yield* advance("1 millis")
+          const before = yield* balancesOf(tenant, subject)
+          const reason = yield* reasonOf(commit(tenant, late.reservationId, 10), "Ledger.commit")
+          assert.strictEqual(reason._tag, "ReservationExpired")
+          const expired = reason as Ledger.ReservationExpired
+          assert.strictEqual(expired.expiresAtMs, 1_000)
+          assert.strictEqual(expired.graceMs, 500)
+          assert.strictEqual(expired.nowMs, 1_501)
+          assert.strictEqual(
+            reason.message,
+            `reservation ${late.reservationId} expired at 1000 (grace 500 ms), now 1501`
+          )
+          assert.strictEqual((yield* reasonOf(release(tenant, late.reservationId)))._tag, "ReservationExpired")
+          assert.deepStrictEqual(yield* balancesOf(tenant, subject), before)
+          assert.strictEqual(before[top]!.reserved, 100n)
+          const still = yield* ledger.getReservation({ tenant, reservationId: late.reservationId! })
+          assert.strictEqual(still.status, "active")
+        }))
+
+      test("the sweeper expires what is past expiresAt + grace and returns what it held", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant, top } = yield* twoLevels()
+          const short = yield* reserve(tenant, subject, 100, { ttlMs: 1_000, graceMs: 500 })
+          const long = yield* reserve(tenant, subject, 50, { ttlMs: 10_000, graceMs: 0 })
+          yield* advance("1500 millis")
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant })).expired, [])
+          yield* advance("1 millis")
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant })).expired, [short.reservationId!])
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant })).expired, [])
+          const after = yield* balancesOf(tenant, subject)
+          assert.strictEqual(after[top]!.reserved, 50n)
+          assert.strictEqual(after[app]!.remaining, 450n)
+          assert.strictEqual(after[top]!.spent, 0n)
+          const gone = yield* reasonOf(ledger.getReservation({ tenant, reservationId: short.reservationId! }))
+          assert.strictEqual(gone._tag, "ReservationExpired")
+          assert.strictEqual((yield* reasonOf(commit(tenant, short.reservationId, 1)))._tag, "ReservationExpired")
+          assert.strictEqual((yield* reasonOf(release(tenant, short.reservationId)))._tag, "ReservationExpired")
+          assert.strictEqual(
+            (yield* reasonOf(ledger.extend({ tenant, reservationId: short.reservationId!, extendByMs: 5_000 })))._tag,
+            "ReservationExpired"
+          )
+          const listed = yield* ledger.listReservations({ tenant, status: "expired" })
+          assert.deepStrictEqual(listed.reservations.map((r) => r.reservationId), [short.reservationId])
+          assert.isUndefined(listed.reservations[0]!.finalizedAtMs)
+          assert.strictEqual(
+            (yield* ledger.getReservation({ tenant, reservationId: long.reservationId! })).status,
+            "active"
+          )
+        }))
+
+      test("a sweep for one tenant leaves the others alone", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const first = yield* twoLevels()
+          const second = yield* twoLevels()
+          const mine = yield* reserve(first.tenant, first.subject, 10, { ttlMs: 1_000, graceMs: 0 })
+          const theirs = yield* reserve(second.tenant, second.subject, 10, { ttlMs: 1_000, graceMs: 0 })
+          yield* advance("2 seconds")
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant: first.tenant })).expired, [mine.reservationId!])
+          const other = yield* ledger.getReservation({ tenant: second.tenant, reservationId: theirs.reservationId! })
+          assert.strictEqual(other.status, "active")
+          const all = yield* ledger.sweep({})
+          assert.include(all.expired, theirs.reservationId)
+        }))
+
+      it.effect("the layer's background sweeper runs every SweepInterval on the ledger's clock", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant, top } = yield* twoLevels()
+          const held = yield* reserve(tenant, subject, 100, { ttlMs: 1_000, graceMs: 1_000 })
+          yield* advance("2 seconds")
+          assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.reserved, 100n)
+          yield* advance("1 second")
+          const expired = yield* eventually(
+            Effect.map(ledger.listReservations({ tenant, status: "expired" }), (page) => page.reservations.length === 1)
+          )
+          assert.isTrue(expired)
+          assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.reserved, 0n)
+          assert.strictEqual(
+            (yield* reasonOf(ledger.getReservation({ tenant, reservationId: held.reservationId! })))._tag,
+            "ReservationExpired"
+          )
+        }).pipe(
+          Effect.provide(layer),
+          Effect.provideService(Ledger.SweepInterval, Duration.seconds(1))
+        ))
+    })
+
+    describe("extend", () => {
+      test("moves expiresAt forward from the current expiry, not from now", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant } = yield* twoLevels()
+          const held = yield* reserve(tenant, subject, 100, { ttlMs: 10_000, graceMs: 0 })
+          yield* advance("4 seconds")
+          const extended = identity(
+            yield* ledger.extend({ tenant, reservationId: held.reservationId!, extendByMs: 30_000 })
+          )
+          assert.strictEqual(extended.status, "active")
+          assert.strictEqual(extended.expiresAtMs, 40_000)
+          assert.strictEqual(extended.extensions, 1)
+          assert.strictEqual(extended.balances.length, 2)
+          yield* advance("35 seconds")
+          assert.strictEqual((yield* commit(tenant, held.reservationId, 100)).status, "committed")
+          const detail = yield* ledger.getReservation({ tenant, reservationId: held.reservationId! })
+          assert.strictEqual(detail.expiresAtMs, 40_000)
+          assert.strictEqual(detail.extensions, 1)
+        }))
+
+      test("is accepted while now <= expiresAt, not in the grace period", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant } = yield* twoLevels()
+          const held = yield* reserve(tenant, subject, 100, { ttlMs: 1_000, graceMs: 5_000 })
+          yield* advance("1 second")
+          const first = yield* ledger.extend({ tenant, reservationId: held.reservationId!, extendByMs: 1_000 })
+          assert.strictEqual(first.expiresAtMs, 2_000)
+          yield* advance("1001 millis")
+          const reason = yield* reasonOf(
+            ledger.extend({ tenant, reservationId: held.reservationId!, extendByMs: 1_000 }),
+            "Ledger.extend"
+          )
+          assert.strictEqual(reason._tag, "ReservationExpired")
+          assert.strictEqual((reason as Ledger.ReservationExpired).graceMs, 0)
+          assert.strictEqual((yield* commit(tenant, held.reservationId, 1)).status, "committed")
+        }))
+
+      test("at most 10 times", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant } = yield* twoLevels()
+          const held = yield* reserve(tenant, subject, 100, { ttlMs: 1_000 })
+          for (let i = 1; i <= 10; i++) {
+            const answer = yield* ledger.extend({ tenant, reservationId: held.reservationId!, extendByMs: 1_000 })
+            assert.strictEqual(answer.extensions, i)
+            assert.strictEqual(answer.expiresAtMs, 1_000 + i * 1_000)
+          }
+          const reason = yield* reasonOf(
+            ledger.extend({ tenant, reservationId: held.reservationId!, extendByMs: 1_000 })
+          )
+          assert.strictEqual(reason._tag, "MaxExtensionsExceeded")
+          assert.strictEqual((reason as Ledger.MaxExtensionsExceeded).extensions, 10)
+          assert.strictEqual(
+            reason.message,
+            `reservation ${held.reservationId} was already extended 10 times, the most allowed`
+          )
+          assert.strictEqual(
+            (yield* ledger.getReservation({ tenant, reservationId: held.reservationId! })).expiresAtMs,
+            11_000
+          )
+        }))
+    })
+
+    describe("idempotency", () => {
+      test("reserve: the same key and request returns the first answer, holding once", () =>
+        Effect.gen(function*() {
+          const { subject, tenant, top } = yield* twoLevels()
+          const first = yield* reserve(tenant, subject, 100, { idempotencyKey: "k-1" })
+          yield* advance("1 second")
+          yield* reserve(tenant, subject, 7)
+          const again = yield* reserve(tenant, subject, "100", { idempotencyKey: "k-1", ttlMs: 60_000 })
+          assert.deepStrictEqual(again, first)
+          assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.reserved, 107n)
+          const listed = yield* Effect.flatMap(Ledger.Ledger, (l) => l.listReservations({ tenant }))
+          assert.strictEqual(listed.reservations.length, 2)
+        }))
+
+      test("the same key with a different request is idempotency-mismatch; keys are per tenant and operation", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant } = yield* twoLevels()
+          const held = yield* reserve(tenant, subject, 100, { idempotencyKey: "k-1" })
+          const reason = yield* reasonOf(reserve(tenant, subject, 101, { idempotencyKey: "k-1" }), "Ledger.reserve")
+          assert.strictEqual(reason._tag, "IdempotencyMismatch")
+          assert.strictEqual((reason as Ledger.IdempotencyMismatch).operation, "reserve")
+          assert.strictEqual(reason.message, "idempotency key \"k-1\" was first used for a different reserve request")
+          assert.strictEqual(
+            (yield* reasonOf(reserve(tenant, subject, 100, { idempotencyKey: "k-1", dryRun: true })))._tag,
+            "IdempotencyMismatch"
+          )
+          const other = yield* twoLevels()
+          const theirs = yield* reserve(other.tenant, other.subject, 100, { idempotencyKey: "k-1" })
+          assert.notStrictEqual(theirs.reservationId, held.reservationId)
+          const done = yield* commit(tenant, held.reservationId, 50, { idempotencyKey: "k-1" })
+          assert.strictEqual(done.status, "committed")
+          const decided = yield* ledger.decide({
+            tenant,
+            subject,
+            action,
+            estimate: { unit: "TOKENS", amount: 1 },
+            idempotencyKey: "k-1"
+          })
+          assert.strictEqual(decided.decision, "allow")
+        }))
+
+      test("commit: a replay returns the first answer without a second charge; another actual is a mismatch", () =>
+        Effect.gen(function*() {
+          const { subject, tenant, top } = yield* twoLevels()
+          const held = yield* reserve(tenant, subject, 100)
+          const first = yield* commit(tenant, held.reservationId, 60, { idempotencyKey: "c-1" })
+          yield* advance("10 minutes")
+          const again = yield* commit(tenant, held.reservationId, 60, { idempotencyKey: "c-1" })
+          assert.deepStrictEqual(again, first)
+          assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.spent, 60n)
+          const mismatch = yield* reasonOf(commit(tenant, held.reservationId, 61, { idempotencyKey: "c-1" }))
+          assert.strictEqual(mismatch._tag, "IdempotencyMismatch")
+          const other = yield* reserve(tenant, subject, 100)
+          const elsewhere = yield* reasonOf(commit(tenant, other.reservationId, 60, { idempotencyKey: "c-1" }))
+          assert.strictEqual(elsewhere._tag, "IdempotencyMismatch")
+        }))
+
+      test("release, extend and event replay their first answer", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant, top } = yield* twoLevels()
+          const held = yield* reserve(tenant, subject, 100)
+          const beat = yield* ledger.extend({
+            tenant,
+            reservationId: held.reservationId!,
+            extendByMs: 1_000,
+            idempotencyKey: "e-1"
+          })
+          const beatAgain = yield* ledger.extend({
+            tenant,
+            reservationId: held.reservationId!,
+            extendByMs: 1_000,
+            idempotencyKey: "e-1"
+          })
+          assert.deepStrictEqual(beatAgain, beat)
+          assert.strictEqual(
+            (yield* ledger.getReservation({ tenant, reservationId: held.reservationId! })).extensions,
+            1
+          )
+          const released = yield* release(tenant, held.reservationId, "r-1")
+          assert.deepStrictEqual(yield* release(tenant, held.reservationId, "r-1"), released)
+          const charged = yield* event(tenant, subject, 30, undefined, "ev-1")
+          const chargedAgain = yield* event(tenant, subject, 30, undefined, "ev-1")
+          assert.deepStrictEqual(chargedAgain, charged)
+          assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.spent, 30n)
+          assert.strictEqual(
+            (yield* reasonOf(event(tenant, subject, 31, undefined, "ev-1")))._tag,
+            "IdempotencyMismatch"
+          )
+        }))
+
+      test("decide replays its first answer even after the budget changed", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant } = yield* twoLevels()
+          const request = {
+            tenant,
+            subject,
+            action,
+            estimate: { unit: "TOKENS" as const, amount: 400 },
+            idempotencyKey: "d-1"
+          }
+          const first = yield* ledger.decide(request)
+          assert.strictEqual(first.decision, "allow")
+          yield* reserve(tenant, subject, 300)
+          assert.deepStrictEqual(yield* ledger.decide(request), first)
+          const fresh = yield* ledger.decide({ ...request, idempotencyKey: "d-2" })
+          assert.strictEqual(fresh.decision, "deny")
+        }))
+
+      test("failures are not remembered: the same key succeeds once the budget allows it", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant } = yield* twoLevels()
+          assert.strictEqual(
+            (yield* reasonOf(reserve(tenant, subject, 800, { idempotencyKey: "k-1" })))._tag,
+            "BudgetExceeded"
+          )
+          yield* ledger.fundBudget({ tenant, scope: app, unit: "TOKENS", operation: "credit", amount: 500 })
+          const held = yield* reserve(tenant, subject, 800, { idempotencyKey: "k-1" })
+          assert.strictEqual(held.decision, "allow")
+        }))
+
+      test("fundBudget with a key credits once", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant, top } = yield* twoLevels()
+          const request = {
+            tenant,
+            scope: top,
+            unit: "TOKENS" as const,
+            operation: "credit" as const,
+            amount: 250,
+            idempotencyKey: "f-1"
+          }
+          const first = yield* ledger.fundBudget(request)
+          assert.deepStrictEqual(yield* ledger.fundBudget(request), first)
+          assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.allocated, 1_250n)
+          assert.strictEqual(
+            (yield* reasonOf(ledger.fundBudget({ ...request, amount: 251 })))._tag,
+            "IdempotencyMismatch"
+          )
+        }))
+
+      test("lost responses are recovered by replaying the same key", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant, top } = yield* twoLevels()
+          yield* reserve(tenant, subject, 200, { idempotencyKey: "run-1-step-1" })
+          const found = yield* ledger.listReservations({ tenant, idempotencyKey: "run-1-step-1" })
+          assert.strictEqual(found.reservations.length, 1)
+          const recovered = yield* reserve(tenant, subject, 200, { idempotencyKey: "run-1-step-1" })
+          assert.strictEqual(recovered.reservationId, found.reservations[0]!.reservationId)
+          assert.strictEqual(found.reservations[0]!.idempotencyKey, "run-1-step-1")
+          yield* commit(tenant, recovered.reservationId, 150, { idempotencyKey: "run-1-step-1-commit" })
+          const replayed = yield* commit(tenant, recovered.reservationId, 150, {
+            idempotencyKey: "run-1-step-1-commit"
+          })
+          assert.strictEqual(replayed.charged.amount, 150n)
+          const state = (yield* balancesOf(tenant, subject))[top]!
+          assert.strictEqual(state.spent, 150n)
+          assert.strictEqual(state.reserved, 0n)
+        }))
+    })
+
+    describe("decide", () => {
+      test("answers allow or deny without reserving; budget states are a deny, not an error", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant, top } = yield* twoLevels()
+          const decide = (amount: number, who: Ledger.Subject = subject) =>
+            ledger.decide({ tenant, subject: who, action, estimate: { unit: "TOKENS", amount } })
+          const before = yield* balancesOf(tenant, subject)
+          assert.deepStrictEqual(yield* decide(500), { decision: "allow", affectedScopes: [top, app] })
+          assert.deepStrictEqual(yield* decide(501), {
+            decision: "deny",
+            reasonCode: "budget-exceeded",
+            affectedScopes: [top, app]
+          })
+          assert.deepStrictEqual(yield* balancesOf(tenant, subject), before)
+          const nowhere = yield* decide(1, { tenant, workspace: "none" })
+          assert.strictEqual(nowhere.reasonCode, undefined)
+          const missing = freshTenant()
+          const notFound = yield* ledger.decide({
+            tenant: missing,
+            subject: { tenant: missing },
+            action,
+            estimate: { unit: "TOKENS", amount: 1 }
+          })
+          assert.deepStrictEqual(notFound, {
+            decision: "deny",
+            reasonCode: "budget-not-found",
+            affectedScopes: [`tenant:${missing}`]
+          })
+          yield* ledger.freezeBudget({ tenant, scope: app, unit: "TOKENS" })
+          assert.strictEqual((yield* decide(1)).reasonCode, "budget-frozen")
+          yield* ledger.closeBudget({ tenant, scope: app, unit: "TOKENS" })
+          assert.strictEqual((yield* decide(1)).reasonCode, "budget-closed")
+        }))
+
+      test("denies debt-outstanding and overdraft-limit-exceeded", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant } = yield* twoLevels(1_000, 100, 500)
+          const held = yield* reserve(tenant, subject, 100, { overagePolicy: "ALLOW_WITH_OVERDRAFT" })
+          yield* commit(tenant, held.reservationId, 150)
+          yield* ledger.setOverdraftLimit({ tenant, scope: app, unit: "TOKENS", overdraftLimit: 0 })
+          const decide = ledger.decide({ tenant, subject, action, estimate: { unit: "TOKENS", amount: 0 } })
+          assert.strictEqual((yield* decide).reasonCode, "debt-outstanding")
+          yield* ledger.fundBudget({ tenant, scope: app, unit: "TOKENS", operation: "repay-debt", amount: 50 })
+          assert.strictEqual((yield* decide).decision, "allow")
+          const first = yield* reserve(tenant, subject, 0)
+          yield* commit(tenant, first.reservationId, 10)
+          assert.strictEqual((yield* decide).reasonCode, "overdraft-limit-exceeded")
+        }))
+    })
+
+    describe("event", () => {
+      test("REJECT: applied on every scope when all can cover it, else budget-exceeded naming the scope", () =>
+        Effect.gen(function*() {
+          const { app, subject, tenant, top } = yield* twoLevels()
+          const applied = yield* event(tenant, subject, 200, "REJECT")
+          assert.strictEqual(applied.status, "applied")
+          assert.isString(applied.eventId)
+          assert.deepStrictEqual(applied.charged, { unit: "TOKENS", amount: 200n })
+          assert.deepStrictEqual(applied.balances.map((b) => [b.scope, b.spent]), [[top, 200n], [app, 200n]])
+          const before = yield* balancesOf(tenant, subject)
+          const reason = yield* reasonOf(event(tenant, subject, 301, "REJECT"), "Ledger.event")
+          assert.strictEqual(reason.message, `${app}: requested 301, 300 remaining`)
+          assert.deepStrictEqual(yield* balancesOf(tenant, subject), before)
+          const second = yield* event(tenant, subject, 300, "REJECT")
+          assert.notStrictEqual(second.eventId, applied.eventId)
+        }))
+
+      test("ALLOW_IF_AVAILABLE (the default): capped at the smallest remaining; short scopes become over-limit", () =>
+        Effect.gen(function*() {
+          const { app, subject, tenant, top } = yield* twoLevels()
+          const applied = yield* event(tenant, subject, 800)
+          assert.strictEqual(applied.charged.amount, 500n)
+          assert.deepStrictEqual(numbers(pick(applied.balances, app)), {
+            allocated: 500n,
+            spent: 500n,
+            reserved: 0n,
+            debt: 0n,
+            remaining: 0n,
+            isOverLimit: true
+          })
+          assert.deepStrictEqual(numbers(pick(applied.balances, top)), {
+            allocated: 1_000n,
+            spent: 500n,
+            reserved: 0n,
+            debt: 0n,
+            remaining: 500n,
+            isOverLimit: false
+          })
+        }))
+
+      test("ALLOW_WITH_OVERDRAFT: debt within the limit, else overdraft-limit-exceeded", () =>
+        Effect.gen(function*() {
+          const { app, subject, tenant, top } = yield* twoLevels(1_000, 500, 200)
+          const applied = yield* event(tenant, subject, 650, "ALLOW_WITH_OVERDRAFT")
+          assert.strictEqual(applied.charged.amount, 650n)
+          assert.deepStrictEqual(numbers(pick(applied.balances, app)), {
+            allocated: 500n,
+            spent: 500n,
+            reserved: 0n,
+            debt: 150n,
+            remaining: -150n,
+            isOverLimit: false
+          })
+          assert.strictEqual(pick(applied.balances, top).spent, 650n)
+          const before = yield* balancesOf(tenant, subject)
+          const reason = yield* reasonOf(event(tenant, subject, 51, "ALLOW_WITH_OVERDRAFT"))
+          assert.strictEqual(reason._tag, "OverdraftLimitExceeded")
+          assert.strictEqual(reason.message, `${app}: debt 150 + shortfall 51 exceeds the overdraft limit 200`)
+          assert.deepStrictEqual(yield* balancesOf(tenant, subject), before)
+        }))
+
+      test("a frozen or closed budget refuses events", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant } = yield* twoLevels()
+          yield* ledger.freezeBudget({ tenant, scope: app, unit: "TOKENS" })
+          assert.strictEqual((yield* reasonOf(event(tenant, subject, 1)))._tag, "BudgetFrozen")
+          yield* ledger.closeBudget({ tenant, scope: app, unit: "TOKENS" })
+          assert.strictEqual((yield* reasonOf(event(tenant, subject, 1)))._tag, "BudgetClosed")
+        }))
+    })
+
+    describe("balances", () => {
+      test("the subject's budgeted scopes; with includeChildren every budget below it; by unit on request", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant, top } = yield* twoLevels()
+          yield* budget(tenant, `${app}/agent:a`, 10)
+          yield* budget(tenant, `${app}/agent:b`, 20, { unit: "CREDITS" })
+          yield* budget(tenant, `tenant:${tenant}/app:supportive`, 30)
+          yield* budget(tenant, top, 40, { unit: "CREDITS" })
+          const own = identity(yield* ledger.balances({ tenant, subject }))
+          assert.deepStrictEqual(own.balances.map((b) => `${b.scope} ${b.unit}`), [
+            `${top} TOKENS`,
+            `${top} CREDITS`,
+            `${app} TOKENS`
+          ])
+          assert.isFalse(own.hasMore)
+          const children = identity(yield* ledger.balances({ tenant, subject, includeChildren: true }))
+          assert.deepStrictEqual(children.balances.map((b) => `${b.scope} ${b.unit}`), [
+            `${top} TOKENS`,
+            `${top} CREDITS`,
+            `${app} TOKENS`,
+            `${app}/agent:a TOKENS`,
+            `${app}/agent:b CREDITS`
+          ])
+          const tokens = yield* ledger.balances({ tenant, subject, includeChildren: true, unit: "TOKENS" })
+          assert.deepStrictEqual(tokens.balances.map((b) => b.scope), [top, app, `${app}/agent:a`])
+          const everything = yield* ledger.balances({ tenant, subject: { tenant }, includeChildren: true })
+          assert.strictEqual(everything.balances.length, 6)
+          const nothing = yield* ledger.balances({ tenant, subject: { tenant, app: "none" }, unit: "RISK_POINTS" })
+          assert.deepStrictEqual(nothing, { balances: [], hasMore: false })
+        }))
+
+      test("pages of at most `limit`, continued by the cursor, cover everything once", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const tenant = freshTenant()
+          const top = `tenant:${tenant}`
+          yield* budget(tenant, top, 1)
+          for (const agent of ["a", "b", "c", "d"]) {
+            yield* budget(tenant, `${top}/agent:${agent}`, 1)
+            yield* budget(tenant, `${top}/agent:${agent}`, 1, { unit: "CREDITS" })
+          }
+          const seen: Array<string> = []
+          let cursor: string | undefined
+          let pages = 0
+          do {
+            const page = yield* ledger.balances({
+              tenant,
+              subject: { tenant },
+              includeChildren: true,
+              limit: 2,
+              ...(cursor === undefined ? {} : { cursor })
+            })
+            assert.isAtMost(page.balances.length, 2)
+            seen.push(...page.balances.map((b) => `${b.scope} ${b.unit}`))
+            cursor = page.hasMore ? page.nextCursor : undefined
+            if (page.hasMore) assert.isString(page.nextCursor)
+            pages++
+          } while (cursor !== undefined)
+          assert.strictEqual(pages, 5)
+          assert.strictEqual(seen.length, 9)
+          assert.strictEqual(new Set(seen).size, 9)
+          const bad = yield* reasonOf(ledger.balances({ tenant, subject: { tenant }, cursor: "not-a-cursor" }))
+          assert.strictEqual(bad._tag, "InvalidRequest")
+          assert.strictEqual((bad as Ledger.InvalidRequest).field, "cursor")
+        }))
+    })
+
+    describe("reservations", () => {
+      test("getReservation shows everything the reservation was made with", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant, top } = yield* twoLevels()
+          yield* advance("3 seconds")
+          const held = yield* reserve(tenant, subject, 100, {
+            ttlMs: 20_000,
+            graceMs: 1_000,
+            overagePolicy: "REJECT",
+            idempotencyKey: "g-1",
+            metadata: { run: "r-1" }
+          })
+          const detail = yield* ledger.getReservation({ tenant, reservationId: held.reservationId! })
+          assert.deepStrictEqual(detail, {
+            reservationId: held.reservationId!,
+            status: "active",
+            subject,
+            action,
+            reserved: { unit: "TOKENS", amount: 100n },
+            createdAtMs: 3_000,
+            expiresAtMs: 23_000,
+            graceMs: 1_000,
+            overagePolicy: "REJECT",
+            extensions: 0,
+            scopePath: app,
+            affectedScopes: [top, app],
+            idempotencyKey: "g-1",
+            metadata: { run: "r-1" }
+          })
+        }))
+
+      test("listReservations filters by status, subject and key, oldest first, a page at a time", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant } = yield* twoLevels(10_000, 10_000)
+          yield* budget(tenant, `tenant:${tenant}/app:other`, 10_000)
+          const ids: Array<string> = []
+          for (let i = 0; i < 5; i++) {
+            ids.push((yield* reserve(tenant, subject, 1, { idempotencyKey: `l-${i}` })).reservationId!)
+            yield* advance("1 millis")
+          }
+          const other = (yield* reserve(tenant, { tenant, app: "other" }, 1)).reservationId!
+          yield* commit(tenant, ids[1], 1)
+          yield* release(tenant, ids[2])
+          const all = yield* ledger.listReservations({ tenant })
+          assert.deepStrictEqual(all.reservations.map((r) => r.reservationId), [...ids, other])
+          assert.isFalse(all.hasMore)
+          const active = yield* ledger.listReservations({ tenant, status: "active" })
+          assert.deepStrictEqual(active.reservations.map((r) => r.reservationId), [ids[0], ids[3], ids[4], other])
+          const committed = yield* ledger.listReservations({ tenant, status: "committed" })
+          assert.deepStrictEqual(committed.reservations.map((r) => r.reservationId), [ids[1]])
+          assert.strictEqual(committed.reservations[0]!.committed?.amount, 1n)
+          assert.strictEqual(committed.reservations[0]!.finalizedAtMs, 5)
+          const bySubject = yield* ledger.listReservations({ tenant, subject: { app: "other" } })
+          assert.deepStrictEqual(bySubject.reservations.map((r) => r.reservationId), [other])
+          const byKey = yield* ledger.listReservations({ tenant, idempotencyKey: "l-3" })
+          assert.deepStrictEqual(byKey.reservations.map((r) => r.reservationId), [ids[3]])
+          const seen: Array<string> = []
+          let cursor: string | undefined
+          do {
+            const page = yield* ledger.listReservations({
+              tenant,
+              limit: 2,
+              ...(cursor === undefined ? {} : { cursor })
+            })
+            assert.isAtMost(page.reservations.length, 2)
+            seen.push(...page.reservations.map((r) => r.reservationId))
+            cursor = page.hasMore ? page.nextCursor : undefined
+          } while (cursor !== undefined)
+          assert.deepStrictEqual(seen, [...ids, other])
+          assert.strictEqual((yield* ledger.listReservations({ tenant, limit: 200 })).reservations.length, 6)
+          const bad = yield* reasonOf(ledger.listReservations({ tenant, cursor: "not-a-cursor" }))
+          assert.strictEqual((bad as Ledger.InvalidRequest).field, "cursor")
+        }))
+    })
+
+    describe("tenancy", () => {
+      test("another tenant's reservations and scopes are forbidden", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const mine = yield* twoLevels()
+          const intruder = freshTenant()
+          yield* budget(intruder, `tenant:${intruder}`, 1_000)
+          const held = yield* reserve(mine.tenant, mine.subject, 100)
+          const id = held.reservationId!
+          const attempts: Array<[string, Effect.Effect<unknown, Ledger.LedgerError>]> = [
+            ["commit", ledger.commit({ tenant: intruder, reservationId: id, actual: { unit: "TOKENS", amount: 1 } })],
+            ["release", ledger.release({ tenant: intruder, reservationId: id })],
+            ["extend", ledger.extend({ tenant: intruder, reservationId: id, extendByMs: 1_000 })],
+            ["getReservation", ledger.getReservation({ tenant: intruder, reservationId: id })],
+            [
+              "reserve",
+              ledger.reserve({
+                tenant: intruder,
+                subject: mine.subject,
+                action,
+                estimate: { unit: "TOKENS", amount: 1 }
+              })
+            ],
+            [
+              "decide",
+              ledger.decide({
+                tenant: intruder,
+                subject: mine.subject,
+                action,
+                estimate: { unit: "TOKENS", amount: 1 }
+              })
+            ],
+            [
+              "event",
+              ledger.event({ tenant: intruder, subject: mine.subject, action, actual: { unit: "TOKENS", amount: 1 } })
+            ],
+            ["balances", ledger.balances({ tenant: intruder, subject: { tenant: mine.tenant } })],
+            ["listReservations", ledger.listReservations({ tenant: intruder, subject: { tenant: mine.tenant } })],
+            ["createBudget", ledger.createBudget({ tenant: intruder, scope: mine.app, unit: "TOKENS", allocated: 1 })],
+            [
+              "fundBudget",
+              ledger.fundBudget({ tenant: intruder, scope: mine.top, unit: "TOKENS", operation: "debit", amount: 1 })
+            ],
+            ["freezeBudget", ledger.freezeBudget({ tenant: intruder, scope: mine.top, unit: "TOKENS" })],
+            ["closeBudget", ledger.closeBudget({ tenant: intruder, scope: mine.top, unit: "TOKENS" })]
+          ]
+          for (const [method, attempt] of attempts) {
+            const reason = yield* reasonOf(attempt, `Ledger.${method}`)
+            assert.strictEqual(reason._tag, "Forbidden", method)
+            assert.strictEqual((reason as Ledger.Forbidden).tenant, intruder)
+          }
+          const theirs = yield* ledger.listReservations({ tenant: intruder })
+          assert.deepStrictEqual(theirs.reservations, [])
+          const after = yield* balancesOf(mine.tenant, mine.subject)
+          assert.deepStrictEqual(after[mine.top], {
+            allocated: 1_000n,
+            spent: 0n,
+            reserved: 100n,
+            debt: 0n,
+            remaining: 900n,
+            isOverLimit: false
+          })
+          assert.strictEqual(
+            (yield* ledger.getReservation({ tenant: mine.tenant, reservationId: id })).status,
+            "active"
+          )
+        }))
+    })
+
+    describe("dry run", () => {
+      test("evaluates like a reservation, answers allow or deny, and changes nothing", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant, top } = yield* twoLevels()
+          const before = yield* balancesOf(tenant, subject)
+          const allowed = yield* reserve(tenant, subject, 500, { dryRun: true })
+          assert.strictEqual(allowed.decision, "allow")
+          assert.isUndefined(allowed.reservationId)
+          assert.isUndefined(allowed.expiresAtMs)
+          assert.deepStrictEqual(allowed.affectedScopes, [top, app])
+          assert.strictEqual(pick(allowed.balances, app).remaining, 500n)
+          const denied = yield* reserve(tenant, subject, 501, { dryRun: true })
+          assert.strictEqual(denied.decision, "deny")
+          assert.strictEqual(denied.reasonCode, "budget-exceeded")
+          assert.deepStrictEqual(denied.affectedScopes, [top, app])
+          const missing = yield* reserve(tenant, { tenant, workspace: "w" }, 1, {
+            dryRun: true,
+            estimate: { unit: "CREDITS", amount: 1 }
+          })
+            .pipe(Effect.flip, Effect.map((error) => error.reason._tag))
+          assert.strictEqual(missing, "UnitMismatch")
+          const nowhere = freshTenant()
+          const notFound = yield* ledger.reserve({
+            tenant: nowhere,
+            subject: { tenant: nowhere },
+            action,
+            estimate: { unit: "TOKENS", amount: 1 },
+            dryRun: true
+          })
+          assert.strictEqual(notFound.decision, "deny")
+          assert.strictEqual(notFound.reasonCode, "budget-not-found")
+          assert.deepStrictEqual(yield* balancesOf(tenant, subject), before)
+          assert.deepStrictEqual((yield* ledger.listReservations({ tenant })).reservations, [])
+        }))
+    })
+
+    describe("budget administration", () => {
+      test("create: a budget per scope and unit, once", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const tenant = freshTenant()
+          const created = yield* ledger.createBudget({
+            tenant,
+            scope: { tenant, app: "support" },
+            unit: "USD_MICROCENTS",
+            allocated: 100_000_000,
+            overdraftLimit: 5_000_000
+          })
+          assert.deepStrictEqual(created.balances, [{
+            scope: `tenant:${tenant}/app:support`,
+            unit: "USD_MICROCENTS",
+            status: "active",
+            allocated: 100_000_000n,
+            spent: 0n,
+            reserved: 0n,
+            debt: 0n,
+            overdraftLimit: 5_000_000n,
+            remaining: 100_000_000n,
+            isOverLimit: false
+          }])
+          const again = yield* reasonOf(
+            ledger.createBudget({
+              tenant,
+              scope: `tenant:${tenant}/app:support`,
+              unit: "USD_MICROCENTS",
+              allocated: 1
+            }),
+            "Ledger.createBudget"
+          )
+          assert.strictEqual(again._tag, "BudgetExists")
+          assert.strictEqual(again.message, `tenant:${tenant}/app:support: a USD_MICROCENTS budget already exists`)
+          const otherUnit = yield* ledger.createBudget({
+            tenant,
+            scope: `tenant:${tenant}/app:support`,
+            unit: "TOKENS",
+            allocated: 1
+          })
+          assert.strictEqual(otherUnit.balances[0]!.unit, "TOKENS")
+          const missing = yield* reasonOf(
+            ledger.fundBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", operation: "credit", amount: 1 })
+          )
+          assert.strictEqual(missing._tag, "NotFound")
+          assert.strictEqual(missing.message, `no TOKENS budget at tenant:${tenant}`)
+          assert.strictEqual(
+            (yield* reasonOf(ledger.freezeBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS" })))._tag,
+            "NotFound"
+          )
+        }))
+
+      test("fund: credit, debit (never below a remaining of 0) and reset keep spent, reserved and debt", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant, top } = yield* twoLevels()
+          yield* reserve(tenant, { tenant }, 300)
+          yield* event(tenant, subject, 100)
+          const fund = (operation: Ledger.FundOperation, amount: number) =>
+            Effect.map(ledger.fundBudget({ tenant, scope: top, unit: "TOKENS", operation, amount }), identity)
+          const credited = yield* fund("credit", 500)
+          assert.strictEqual(credited.operation, "credit")
+          assert.strictEqual(credited.previous.allocated, 1_000n)
+          assert.deepStrictEqual(numbers(credited.balances[0]!), {
+            allocated: 1_500n,
+            spent: 100n,
+            reserved: 300n,
+            debt: 0n,
+            remaining: 1_100n,
+            isOverLimit: false
+          })
+          const debited = yield* fund("debit", 1_100)
+          assert.strictEqual(debited.balances[0]!.remaining, 0n)
+          const refused = yield* reasonOf(fund("debit", 1), "Ledger.fundBudget")
+          assert.strictEqual(refused._tag, "BudgetExceeded")
+          assert.strictEqual(refused.message, `${top}: requested 1, 0 remaining`)
+          const reset = yield* fund("reset", 200)
+          assert.deepStrictEqual(numbers(reset.balances[0]!), {
+            allocated: 200n,
+            spent: 100n,
+            reserved: 300n,
+            debt: 0n,
+            remaining: -200n,
+            isOverLimit: false
+          })
+        }))
+
+      test("fund: repaying clears debt first and credits the rest; it reconciles over-limit", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant } = yield* twoLevels(1_000, 100, 500)
+          const held = yield* reserve(tenant, subject, 100, { overagePolicy: "ALLOW_WITH_OVERDRAFT" })
+          yield* commit(tenant, held.reservationId, 400)
+          const repay = (amount: number) =>
+            Effect.map(
+              ledger.fundBudget({ tenant, scope: app, unit: "TOKENS", operation: "repay-debt", amount }),
+              identity
+            )
+          const partial = yield* repay(100)
+          assert.deepStrictEqual(numbers(partial.balances[0]!), {
+            allocated: 100n,
+            spent: 100n,
+            reserved: 0n,
+            debt: 200n,
+            remaining: -200n,
+            isOverLimit: false
+          })
+          const rest = yield* repay(250)
+          assert.deepStrictEqual(numbers(rest.balances[0]!), {
+            allocated: 150n,
+            spent: 100n,
+            reserved: 0n,
+            debt: 0n,
+            remaining: 50n,
+            isOverLimit: false
+          })
+          const capped = yield* reserve(tenant, subject, 50)
+          const over = yield* commit(tenant, capped.reservationId, 80)
+          assert.isTrue(pick(over.balances, app).isOverLimit)
+          assert.strictEqual((yield* reasonOf(reserve(tenant, subject, 0)))._tag, "OverdraftLimitExceeded")
+          const funded = yield* ledger.fundBudget({
+            tenant,
+            scope: app,
+            unit: "TOKENS",
+            operation: "credit",
+            amount: 10
+          })
+          assert.isFalse(funded.balances[0]!.isOverLimit)
+          assert.strictEqual((yield* reserve(tenant, subject, 10)).decision, "allow")
+        }))
+
+      test("freeze and unfreeze: a frozen budget refuses reservations, events and funding, but settles what it holds", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant } = yield* twoLevels()
+          const held = yield* reserve(tenant, subject, 100)
+          const frozen = yield* ledger.freezeBudget({ tenant, scope: app, unit: "TOKENS" })
+          assert.strictEqual(frozen.balances[0]!.status, "frozen")
+          assert.strictEqual((yield* reasonOf(reserve(tenant, subject, 1)))._tag, "BudgetFrozen")
+          assert.strictEqual((yield* reasonOf(event(tenant, subject, 1)))._tag, "BudgetFrozen")
+          assert.strictEqual(
+            (yield* reasonOf(ledger.fundBudget({ tenant, scope: app, unit: "TOKENS", operation: "credit", amount: 1 })))
+              ._tag,
+            "BudgetFrozen"
+          )
+          assert.strictEqual(
+            (yield* reasonOf(ledger.freezeBudget({ tenant, scope: app, unit: "TOKENS" }), "Ledger.freezeBudget"))._tag,
+            "BudgetFrozen"
+          )
+          assert.strictEqual((yield* commit(tenant, held.reservationId, 60)).status, "committed")
+          const limited = yield* ledger.setOverdraftLimit({ tenant, scope: app, unit: "TOKENS", overdraftLimit: 9 })
+          assert.strictEqual(limited.balances[0]!.overdraftLimit, 9n)
+          const thawed = yield* ledger.unfreezeBudget({ tenant, scope: app, unit: "TOKENS" })
+          assert.strictEqual(thawed.balances[0]!.status, "active")
+          assert.strictEqual((yield* reserve(tenant, subject, 1)).decision, "allow")
+          const notFrozen = yield* reasonOf(
+            ledger.unfreezeBudget({ tenant, scope: app, unit: "TOKENS" }),
+            "Ledger.unfreezeBudget"
+          )
+          assert.strictEqual(notFrozen._tag, "InvalidRequest")
+        }))
+
+      test("close: for good", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { app, subject, tenant } = yield* twoLevels()
+          yield* ledger.freezeBudget({ tenant, scope: app, unit: "TOKENS" })
+          const closed = yield* ledger.closeBudget({ tenant, scope: app, unit: "TOKENS" })
+          assert.strictEqual(closed.balances[0]!.status, "closed")
+          const scope = { tenant, scope: app, unit: "TOKENS" as const }
+          const refusals = [
+            reserve(tenant, subject, 1),
+            event(tenant, subject, 1),
+            ledger.fundBudget({ ...scope, operation: "credit", amount: 1 }),
+            ledger.freezeBudget(scope),
+            ledger.unfreezeBudget(scope),
+            ledger.closeBudget(scope),
+            ledger.setOverdraftLimit({ ...scope, overdraftLimit: 1 })
+          ]
+          for (const refusal of refusals) assert.strictEqual((yield* reasonOf(refusal))._tag, "BudgetClosed")
+          const listed = yield* ledger.balances({ tenant, subject })
+          assert.strictEqual(pick(listed.balances, app).status, "closed")
+        }))
+    })
+
+    describe("errors", () => {
+      test("LedgerError is a Schema: it serialises with amounts as decimal strings", () =>
+        Effect.gen(function*() {
+          const { subject, tenant } = yield* twoLevels()
+          const error = yield* Effect.flip(reserve(tenant, subject, 700))
+          const encoded = Schema.encodeSync(Schema.toCodecJson(Ledger.LedgerError))(error)
+          assert.deepStrictEqual(JSON.parse(JSON.stringify(encoded)), {
+            _tag: "LedgerError",
+            method: "Ledger.reserve",
+            reason: {
+              _tag: "BudgetExceeded",
+              scope: `tenant:${tenant}/app:support`,
+              unit: "TOKENS",
+              requested: "700",
+              remaining: "500"
+            }
+          })
+          const decoded = Schema.decodeUnknownSync(Schema.toCodecJson(Ledger.LedgerError))(encoded)
+          assert.strictEqual(decoded.message, error.message)
+          assert.isFalse(decoded.isRetryable)
+          assert.isTrue(Ledger.isLedgerError(error))
         }))
     })
   })
