@@ -5,7 +5,7 @@ import { dirname, join, relative, resolve } from "node:path"
 
 const allowed = {
   "packages/core": ["effect"],
-  "packages/redis": ["effect", "@timebox/core"],
+  "packages/redis": ["effect", "@timebox/core", "@effect/platform-node"],
   "packages/server": ["effect", "@timebox/core", "@effect/platform-node"],
   "packages/cli": ["effect", "@effect/platform-node", "@timebox/core", "@timebox/server", "@timebox/example-"],
   examples: ["effect", "@timebox/core"],

@@ -1,0 +1,497 @@
+/**
+ * The cost ledger's store on Redis: the `LedgerStore` of `@timebox/core`
+ * with one atomic Lua script per operation, so any number of processes and
+ * machines share one ledger and no interleaving can overspend a budget.
+ *
+ * **Details**
+ *
+ * - Atomic: each operation is one `EVALSHA` of its script (loaded once with
+ *   `SCRIPT LOAD`, reloaded on `NOSCRIPT`); Redis runs a script without
+ *   interleaving any other command.
+ * - Exact: amounts are decimal strings in Redis and exact 64-bit integers
+ *   inside the scripts (Lua's doubles are never used for money).
+ * - Same time as memory: `now` comes from the ledger's `Clock` in every
+ *   call, and expiry is an `expiresAt` stored from it, never a Redis TTL, so
+ *   the Redis and memory ledgers agree under `TestClock`.
+ * - Cluster-ready: all keys of a tenant share the hash tag `{tenant:<id>}`.
+ * - Fails closed: an unreachable Redis is the `StoreUnavailable` reason of
+ *   `LedgerError`, never a hang and never an allow.
+ *
+ * @since 0.1.0
+ */
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import { Ledger, LedgerStore } from "@timebox/core"
+import { Config, Effect, Layer, Schema } from "effect"
+import * as Redis from "effect/persistence/Redis"
+import * as Keys from "./internal/keys.ts"
+import * as Scripts from "./internal/scripts.ts"
+
+// =============================================================================
+// Models
+// =============================================================================
+
+/**
+ * Options of the Redis store.
+ *
+ * **Details**
+ *
+ * - `prefix`: the first part of every key (`<prefix>:{tenant:acme}:…`), so
+ *   several ledgers can share one Redis. Default `"timebox"`.
+ *
+ * **Example** (A ledger of its own on a shared Redis)
+ *
+ * ```ts
+ * import { RedisLedgerStore } from "@timebox/redis"
+ *
+ * const options: RedisLedgerStore.Options = { prefix: "billing" }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** @default "timebox" */
+  readonly prefix?: string | undefined
+}
+
+/**
+ * Options of `layerUrl` and `layerConfig`: the store's options plus the
+ * Redis URL (`redis://[[user]:password@]host[:port][/db]`, or `rediss://`
+ * for TLS).
+ *
+ * **Example** (Redis on loopback)
+ *
+ * ```ts
+ * import { RedisLedgerStore } from "@timebox/redis"
+ *
+ * const options: RedisLedgerStore.UrlOptions = { url: "redis://127.0.0.1:6379", prefix: "timebox" }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface UrlOptions extends Options {
+  readonly url: string
+}
+
+// =============================================================================
+// Constructors
+// =============================================================================
+
+const storeName = "redis"
+
+const unavailable = (detail: string) => new Ledger.StoreUnavailable({ store: storeName, detail })
+
+const describe = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
+
+const Reply = Schema.Tuple([Schema.Literals(["ok", "err"]), Schema.String])
+
+const Reason = Schema.fromJsonString(
+  Schema.Union([
+    Ledger.BudgetExceeded,
+    Ledger.OverdraftLimitExceeded,
+    Ledger.DebtOutstanding,
+    Ledger.BudgetFrozen,
+    Ledger.BudgetClosed,
+    Ledger.BudgetExists,
+    Ledger.NotFound,
+    Ledger.UnitMismatch,
+    Ledger.ReservationExpired,
+    Ledger.ReservationFinalized,
+    Ledger.MaxExtensionsExceeded,
+    Ledger.IdempotencyMismatch,
+    Ledger.Forbidden,
+    Ledger.InvalidRequest
+  ])
+)
+
+const decodeReply = Schema.decodeUnknownEffect(Reply)
+const decodeReason = Schema.decodeUnknownEffect(Reason)
+const SweepExpired = Schema.Array(Schema.String)
+
+const levels = ["tenant", "workspace", "app", "workflow", "agent", "toolset"] as const
+
+const levelValues = (subject: Partial<Record<typeof levels[number], string>> | undefined): Array<string> =>
+  levels.map((level) => subject?.[level] ?? "")
+
+const flag = (value: boolean): string => (value ? "1" : "0")
+
+/** "1" when `id` names a tenant other than `tenant`. */
+const foreign = (tenant: string, id: string): string => {
+  const owner = Keys.reservationTenant(id)
+  return flag(owner !== undefined && owner !== tenant)
+}
+
+const invalidCursor = (cursor: string, problem: string) =>
+  new Ledger.InvalidRequest({ field: "cursor", value: JSON.stringify(cursor), problem })
+
+const unitOrder: ReadonlyArray<string> = Ledger.Unit.literals
+
+/**
+ * Builds the Redis store over the `Redis` service in context.
+ *
+ * **When to use**
+ *
+ * To put the ledger on a Redis client you already provide (for example
+ * `NodeRedis.layer` with your own options); otherwise use `layerUrl`.
+ *
+ * **Details**
+ *
+ * Each method is one script call. A command that fails (connection refused
+ * or lost, Redis out of memory, a reply that is not the script's) fails with
+ * the `StoreUnavailable` reason; every other failure is the ledger reason the
+ * memory store gives for the same request.
+ *
+ * **Example** (The store over a Redis client)
+ *
+ * ```ts
+ * import * as NodeRedis from "@effect/platform-node/NodeRedis"
+ * import { Effect } from "effect"
+ * import { RedisLedgerStore } from "@timebox/redis"
+ *
+ * const store = RedisLedgerStore.make({ prefix: "billing" }).pipe(
+ *   Effect.provide(NodeRedis.layer({ url: "redis://127.0.0.1:6379" }))
+ * )
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, never, Redis.Redis> = Effect.fnUntraced(
+  function*(options: Options = {}) {
+    const redis = yield* Redis.Redis
+    const keys = Keys.make(options.prefix)
+    const registered = new Set<string>()
+
+    /** Records `tenant` in the tenant set once per process, so a sweep of all tenants finds it. */
+    const register = (tenant: string): Effect.Effect<void, Ledger.StoreUnavailable> =>
+      registered.has(tenant)
+        ? Effect.void
+        : redis.send("SADD", keys.tenants, tenant).pipe(
+          Effect.mapError((error) => unavailable(describe(error.cause))),
+          Effect.tap(() => Effect.sync(() => registered.add(tenant))),
+          Effect.asVoid
+        )
+
+    /** Runs `script` for `tenant` and decodes its answer with `answer`, or its failure as a ledger reason. */
+    const call = <S extends Schema.Codec<unknown, unknown, never, never>>(
+      script: Scripts.LedgerScript,
+      tenant: string,
+      args: ReadonlyArray<string>,
+      answer: S
+    ): Effect.Effect<S["Type"], Ledger.LedgerErrorReason> => {
+      const decodeAnswer = Schema.decodeUnknownEffect(Schema.fromJsonString(answer))
+      return redis.eval(script)(keys.tenant(tenant), args).pipe(
+        Effect.mapError((error) => unavailable(describe(error.cause))),
+        Effect.flatMap((raw) =>
+          decodeReply(raw).pipe(Effect.mapError((error) => unavailable(`unexpected reply: ${error.message}`)))
+        ),
+        Effect.flatMap(([kind, json]) =>
+          kind === "ok"
+            ? decodeAnswer(json).pipe(Effect.mapError((error) => unavailable(`unexpected answer: ${error.message}`)))
+            : decodeReason(json).pipe(
+              Effect.mapError((error) => unavailable(`unexpected failure: ${error.message}`)),
+              Effect.flatMap(Effect.fail)
+            )
+        )
+      )
+    }
+
+    const reserve = (command: LedgerStore.ReserveCommand) =>
+      register(command.tenant).pipe(Effect.andThen(call(Scripts.reserve, command.tenant, [
+        String(command.now),
+        command.tenant,
+        command.idempotencyKey ?? "",
+        command.fingerprint,
+        command.estimate.unit,
+        command.estimate.amount.toString(),
+        String(command.ttlMs),
+        String(command.graceMs),
+        command.overagePolicy,
+        flag(command.dryRun),
+        JSON.stringify(command.subject),
+        JSON.stringify(command.action),
+        command.metadata === undefined ? "" : JSON.stringify(command.metadata),
+        JSON.stringify(command.scopes),
+        ...levelValues(command.subject),
+        ...command.scopes
+      ], Ledger.ReserveAnswer)))
+
+    const commit = (command: LedgerStore.CommitCommand) =>
+      call(Scripts.commit, command.tenant, [
+        String(command.now),
+        command.tenant,
+        command.idempotencyKey ?? "",
+        command.fingerprint,
+        command.reservationId,
+        foreign(command.tenant, command.reservationId),
+        command.actual.unit,
+        command.actual.amount.toString()
+      ], Ledger.CommitAnswer)
+
+    const release = (command: LedgerStore.ReleaseCommand) =>
+      call(Scripts.release, command.tenant, [
+        String(command.now),
+        command.tenant,
+        command.idempotencyKey ?? "",
+        command.fingerprint,
+        command.reservationId,
+        foreign(command.tenant, command.reservationId)
+      ], Ledger.ReleaseAnswer)
+
+    const extend = (command: LedgerStore.ExtendCommand) =>
+      call(Scripts.extend, command.tenant, [
+        String(command.now),
+        command.tenant,
+        command.idempotencyKey ?? "",
+        command.fingerprint,
+        command.reservationId,
+        foreign(command.tenant, command.reservationId),
+        String(command.extendByMs)
+      ], Ledger.ExtendAnswer)
+
+    const decide = (command: LedgerStore.DecideCommand) =>
+      register(command.tenant).pipe(Effect.andThen(call(Scripts.decide, command.tenant, [
+        String(command.now),
+        command.tenant,
+        command.idempotencyKey ?? "",
+        command.fingerprint,
+        command.estimate.unit,
+        command.estimate.amount.toString(),
+        JSON.stringify(command.scopes),
+        ...command.scopes
+      ], Ledger.DecideAnswer)))
+
+    const event = (command: LedgerStore.EventCommand) =>
+      call(Scripts.event, command.tenant, [
+        String(command.now),
+        command.tenant,
+        command.idempotencyKey ?? "",
+        command.fingerprint,
+        command.actual.unit,
+        command.actual.amount.toString(),
+        command.overagePolicy,
+        ...command.scopes
+      ], Ledger.EventAnswer)
+
+    const balances = (query: LedgerStore.BalancesQuery) => {
+      let cursor = ""
+      if (query.cursor !== undefined) {
+        const at = query.cursor.lastIndexOf("#")
+        const unit = query.cursor.slice(at + 1)
+        if (at <= 0 || !unitOrder.includes(unit)) {
+          return Effect.fail(invalidCursor(query.cursor, "not a cursor from a previous balances answer"))
+        }
+        cursor = `${query.cursor.slice(0, at)} ${unitOrder.indexOf(unit) + 1}`
+      }
+      return call(Scripts.balances, query.tenant, [
+        query.unit ?? "",
+        flag(query.includeChildren),
+        String(query.limit),
+        cursor,
+        ...query.scopes
+      ], Ledger.BalancesAnswer)
+    }
+
+    const getReservation = (query: LedgerStore.GetReservationQuery) =>
+      call(Scripts.getReservation, query.tenant, [
+        String(query.now),
+        query.tenant,
+        query.reservationId,
+        foreign(query.tenant, query.reservationId)
+      ], Ledger.Reservation)
+
+    const listReservations = (query: LedgerStore.ListReservationsQuery) => {
+      const after = query.cursor === undefined ? 0 : Number(query.cursor)
+      if (query.cursor !== undefined && (!Number.isSafeInteger(after) || after < 0)) {
+        return Effect.fail(invalidCursor(query.cursor, "not a cursor from a previous listReservations answer"))
+      }
+      return call(Scripts.listReservations, query.tenant, [
+        String(after),
+        String(query.limit),
+        query.status ?? "",
+        query.idempotencyKey ?? "",
+        ...levelValues(query.subject)
+      ], Ledger.ReservationsAnswer)
+    }
+
+    const sweepTenant = (tenant: string, limit: number, now: number) =>
+      call(Scripts.sweep, tenant, [String(now), String(limit)], SweepExpired)
+
+    const sweep = (command: LedgerStore.SweepCommand) =>
+      command.tenant !== undefined
+        ? Effect.map(sweepTenant(command.tenant, command.limit, command.now), (expired) => ({ expired }))
+        : Effect.gen(function*() {
+          const tenants = yield* redis.send<ReadonlyArray<string>>("SMEMBERS", keys.tenants).pipe(
+            Effect.mapError((error) => unavailable(describe(error.cause)))
+          )
+          const expired: Array<string> = []
+          for (const tenant of tenants) {
+            if (expired.length >= command.limit) break
+            expired.push(...(yield* sweepTenant(tenant, command.limit - expired.length, command.now)))
+          }
+          return { expired }
+        })
+
+    const createBudget = (command: LedgerStore.CreateBudgetCommand) =>
+      register(command.tenant).pipe(Effect.andThen(call(Scripts.createBudget, command.tenant, [
+        command.scope,
+        command.unit,
+        command.allocated.toString(),
+        command.overdraftLimit.toString()
+      ], Ledger.BudgetAnswer)))
+
+    const fundBudget = (command: LedgerStore.FundBudgetCommand) =>
+      call(Scripts.fundBudget, command.tenant, [
+        String(command.now),
+        command.idempotencyKey ?? "",
+        command.fingerprint,
+        command.scope,
+        command.unit,
+        command.operation,
+        command.amount.toString()
+      ], Ledger.FundAnswer)
+
+    const setBudgetStatus = (command: LedgerStore.BudgetStatusCommand) =>
+      call(Scripts.setBudgetStatus, command.tenant, [command.scope, command.unit, command.status], Ledger.BudgetAnswer)
+
+    const setOverdraftLimit = (command: LedgerStore.OverdraftLimitCommand) =>
+      call(Scripts.setOverdraftLimit, command.tenant, [
+        command.scope,
+        command.unit,
+        command.overdraftLimit.toString()
+      ], Ledger.BudgetAnswer)
+
+    return LedgerStore.LedgerStore.of({
+      reserve,
+      commit,
+      release,
+      extend,
+      decide,
+      event,
+      balances,
+      getReservation,
+      listReservations,
+      sweep,
+      createBudget,
+      fundBudget,
+      setBudgetStatus,
+      setOverdraftLimit
+    })
+  }
+)
+
+// =============================================================================
+// Layers
+// =============================================================================
+
+/**
+ * The Redis store as a `LedgerStore` layer over the `Redis` service in
+ * context.
+ *
+ * **Example** (The ledger on a Redis client of your own)
+ *
+ * ```ts
+ * import * as NodeRedis from "@effect/platform-node/NodeRedis"
+ * import { Layer } from "effect"
+ * import { Ledger } from "@timebox/core"
+ * import { RedisLedgerStore } from "@timebox/redis"
+ *
+ * const ledger = Ledger.layer.pipe(
+ *   Layer.provide(RedisLedgerStore.layer()),
+ *   Layer.provide(NodeRedis.layer({ url: "redis://127.0.0.1:6379", disableOfflineQueue: true }))
+ * )
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options?: Options): Layer.Layer<LedgerStore.LedgerStore, never, Redis.Redis> =>
+  Layer.effect(LedgerStore.LedgerStore, make(options))
+
+const connectionFailed = (url: string) => (error: Redis.RedisError) =>
+  Layer.effect(
+    LedgerStore.LedgerStore,
+    Effect.fail(
+      new Ledger.LedgerError({
+        method: "RedisLedgerStore.connect",
+        reason: unavailable(`cannot connect to ${redactUrl(url)}: ${describe(error.cause)}`)
+      })
+    )
+  )
+
+const redactUrl = (url: string): string => url.replace(/\/\/([^@/]*)@/, "//***@")
+
+const client = (url: string) => NodeRedis.layer({ url, disableOfflineQueue: true })
+
+/**
+ * The Redis store on its own client, connected to `url` when the layer is
+ * built and closed when it is released.
+ *
+ * **When to use**
+ *
+ * The usual way to run the ledger on Redis:
+ * `Ledger.layer.pipe(Layer.provide(RedisLedgerStore.layerUrl({ url })))`.
+ *
+ * **Details**
+ *
+ * The client rejects commands while it is disconnected instead of queueing
+ * them (`disableOfflineQueue`), so a Redis that goes away answers
+ * `StoreUnavailable` at once, and the client reconnects in the background.
+ *
+ * **Gotchas**
+ *
+ * The layer connects when it is built: an unreachable Redis fails the
+ * layer with a `LedgerError` (method `RedisLedgerStore.connect`, reason
+ * `StoreUnavailable`), which names the URL without its password.
+ *
+ * **Example** (The ledger on Redis)
+ *
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Ledger } from "@timebox/core"
+ * import { RedisLedgerStore } from "@timebox/redis"
+ *
+ * const ledger = Ledger.layer.pipe(Layer.provide(RedisLedgerStore.layerUrl({ url: "redis://127.0.0.1:6379" })))
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerUrl = (options: UrlOptions): Layer.Layer<LedgerStore.LedgerStore, Ledger.LedgerError> =>
+  layer(options).pipe(
+    Layer.provide(client(options.url)),
+    Layer.catchTag("RedisError", connectionFailed(options.url))
+  )
+
+/**
+ * `layerUrl` with its options read from `Config` (environment variables by
+ * default).
+ *
+ * **Example** (URL and prefix from the environment)
+ *
+ * ```ts
+ * import { Config, Layer } from "effect"
+ * import { Ledger } from "@timebox/core"
+ * import { RedisLedgerStore } from "@timebox/redis"
+ *
+ * const ledger = Ledger.layer.pipe(
+ *   Layer.provide(
+ *     RedisLedgerStore.layerConfig({
+ *       url: Config.String("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379")),
+ *       prefix: Config.String("LEDGER_PREFIX").pipe(Config.withDefault("timebox"))
+ *     })
+ *   )
+ * )
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options: Config.Wrap<UrlOptions>
+): Layer.Layer<LedgerStore.LedgerStore, Ledger.LedgerError | Config.ConfigError> =>
+  Layer.unwrap(Effect.gen(function*() {
+    return layerUrl(yield* Config.unwrap(options))
+  }))

@@ -1,0 +1,59 @@
+/**
+ * The Redis key layout of the ledger.
+ *
+ * Every key of one tenant starts with `<prefix>:{tenant:<id>}:`, whose hash
+ * tag puts all of a tenant's budgets, reservations, idempotency records and
+ * indexes in one Redis Cluster slot, so each ledger script touches one slot
+ * only. The scripts build the keys below that prefix (`prelude.ts`):
+ *
+ * | key | type | holds |
+ * | --- | --- | --- |
+ * | `…:budget:<scope>:<unit>` | hash | one scope's budget in one unit |
+ * | `…:budgets` | sorted set | `<scope> <unit index>` at score 0: the budgets in scope, unit order |
+ * | `…:reservation:<id>` | hash | one reservation |
+ * | `…:reservations` | sorted set | reservation ids by creation sequence (listReservations) |
+ * | `…:expiries` | sorted set | active reservation ids by `expiresAt + grace` (the sweeper) |
+ * | `…:ended` | sorted set | finished reservation ids by end time (pruned after 24 h) |
+ * | `…:idem:<operation>:<key>` | hash | the fingerprint and first answer of an idempotent request |
+ * | `…:idempotency` | sorted set | `<operation>:<key>` by first use (pruned after 24 h) |
+ * | `…:sequence` | string | the tenant's counter (reservation and event ids, budget order) |
+ * | `…:pruned` | string | when the sweeper last pruned this tenant |
+ * | `<prefix>:tenants` | set | every tenant with ledger state (for a sweep over all tenants) |
+ *
+ * Scope paths, units and tenant ids use `[a-zA-Z0-9_.-:/]` only (the ledger
+ * decodes them with Schema), so they cannot end the hash tag early. A `{`,
+ * `}` or `%` in the prefix is written `%7B`, `%7D`, `%25`.
+ *
+ * @internal
+ */
+
+const escape = (text: string): string =>
+  text.replace(/[%{}]/g, (character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`)
+
+/** The keys of one store, under one prefix. @internal */
+export interface Keys {
+  readonly prefix: string
+  /** `<prefix>:{tenant:<id>}:`: the start of every key of one tenant (`KEYS[1]` of every script). */
+  readonly tenant: (tenant: string) => string
+  /** The set of tenants with ledger state. */
+  readonly tenants: string
+}
+
+/** The key layout under `prefix` (default `timebox`). @internal */
+export const make = (prefix = "timebox"): Keys => {
+  const escaped = escape(prefix)
+  return {
+    prefix: escaped,
+    tenant: (tenant) => `${escaped}:{tenant:${escape(tenant)}}:`,
+    tenants: `${escaped}:tenants`
+  }
+}
+
+/**
+ * The tenant a reservation id names (`rsv_<tenant>_<n>`), if it is one of
+ * ours; reservation ids carry their tenant so that touching another tenant's
+ * reservation is `Forbidden` without reading that tenant's keys.
+ *
+ * @internal
+ */
+export const reservationTenant = (id: string): string | undefined => /^rsv_(.+)_\d+$/.exec(id)?.[1]

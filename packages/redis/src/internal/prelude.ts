@@ -1,0 +1,409 @@
+/**
+ * The Lua prelude every ledger script starts with: exact amounts
+ * (`amount.ts`), a JSON writer, budgets, reservations, idempotency records
+ * and the ledger's error reasons, mirroring `@timebox/core`'s memory store
+ * (`internal/ledger/*`) rule for rule.
+ *
+ * Conventions:
+ *
+ * - `KEYS[1]` is the tenant's key prefix `<prefix>:{tenant:<id>}:`; every key
+ *   a script touches starts with it, so one script stays in one cluster slot.
+ * - Amounts are decimal strings on the wire and in Redis, `{ high, low }`
+ *   pairs inside a script. Times (epoch ms) are doubles: exact far beyond
+ *   any clock value.
+ * - A script answers `{ "ok", <answer JSON> }` or `{ "err", <reason JSON> }`;
+ *   the reason JSON is the encoded form of one `LedgerErrorReason`.
+ *
+ * @internal
+ */
+import { amountLua } from "./amount.ts"
+
+/** The Lua prelude. @internal */
+export const preludeLua = `${amountLua}
+local P = KEYS[1]
+local UNITS = { "USD_MICROCENTS", "TOKENS", "CREDITS", "RISK_POINTS" }
+local UNIT_INDEX = { USD_MICROCENTS = 1, TOKENS = 2, CREDITS = 3, RISK_POINTS = 4 }
+local LEVELS = { "tenant", "workspace", "app", "workflow", "agent", "toolset" }
+local MAX_EXTENSIONS = 10
+local RETENTION_MS = 86400000
+
+-- JSON ------------------------------------------------------------------------
+
+local function js(s)
+  return cjson.encode(s)
+end
+
+local function num(x)
+  if x == math.floor(x) and math.abs(x) < 1e15 then return string.format("%d", x) end
+  return string.format("%.17g", x)
+end
+
+local function bool(b)
+  if b then return "true" end
+  return "false"
+end
+
+local function field(fields, key, raw)
+  if raw ~= nil and raw ~= false then fields[#fields + 1] = js(key) .. ":" .. raw end
+end
+
+local function obj(fields)
+  return "{" .. table.concat(fields, ",") .. "}"
+end
+
+local function arr(items)
+  return "[" .. table.concat(items, ",") .. "]"
+end
+
+local function strings(list)
+  local items = {}
+  for i, s in ipairs(list) do items[i] = js(s) end
+  return arr(items)
+end
+
+local function amount_json(unit, a)
+  return obj({ '"unit":' .. js(unit), '"amount":' .. js(amount_string(a)) })
+end
+
+local function ok(answer)
+  return { "ok", answer }
+end
+
+local function fail(tag, fields)
+  table.insert(fields, 1, '"_tag":' .. js(tag))
+  return { "err", obj(fields) }
+end
+
+-- Reasons -----------------------------------------------------------------------
+
+local function scope_unit(scope, unit)
+  return { '"scope":' .. js(scope), '"unit":' .. js(unit) }
+end
+
+local function budget_exceeded(scope, unit, requested, remaining, reservation_id)
+  local fields = scope_unit(scope, unit)
+  field(fields, "requested", js(amount_string(requested)))
+  field(fields, "remaining", js(amount_string(remaining)))
+  if reservation_id then field(fields, "reservationId", js(reservation_id)) end
+  return fail("BudgetExceeded", fields)
+end
+
+local function overdraft_limit_exceeded(budget, shortfall)
+  local fields = scope_unit(budget.scope, budget.unit)
+  field(fields, "debt", js(amount_string(budget.debt)))
+  field(fields, "shortfall", js(amount_string(shortfall)))
+  field(fields, "overdraftLimit", js(amount_string(budget.overdraftLimit)))
+  return fail("OverdraftLimitExceeded", fields)
+end
+
+local function debt_outstanding(budget)
+  local fields = scope_unit(budget.scope, budget.unit)
+  field(fields, "debt", js(amount_string(budget.debt)))
+  return fail("DebtOutstanding", fields)
+end
+
+local function budget_frozen(scope, unit)
+  return fail("BudgetFrozen", scope_unit(scope, unit))
+end
+
+local function budget_closed(scope, unit)
+  return fail("BudgetClosed", scope_unit(scope, unit))
+end
+
+local function budget_not_found(scope, unit)
+  return fail("NotFound", { '"resource":"budget"', '"id":' .. js(scope), '"unit":' .. js(unit) })
+end
+
+local function reservation_not_found(id)
+  return fail("NotFound", { '"resource":"reservation"', '"id":' .. js(id) })
+end
+
+local function unit_mismatch(scope, requested, expected)
+  return fail("UnitMismatch", { '"scope":' .. js(scope), '"requested":' .. js(requested), '"expected":' .. strings(expected) })
+end
+
+local function forbidden(tenant, resource)
+  return fail("Forbidden", { '"tenant":' .. js(tenant), '"resource":' .. js(resource) })
+end
+
+local function invalid(name, value, problem)
+  return fail("InvalidRequest", { '"field":' .. js(name), '"value":' .. js(value), '"problem":' .. js(problem) })
+end
+
+-- Budgets ---------------------------------------------------------------------
+
+local function budget_key(scope, unit)
+  return P .. "budget:" .. scope .. ":" .. unit
+end
+
+local function budget_member(scope, unit)
+  return scope .. " " .. UNIT_INDEX[unit]
+end
+
+local function budget_load(scope, unit)
+  local v = redis.call("HMGET", budget_key(scope, unit),
+    "status", "allocated", "spent", "reserved", "debt", "overdraftLimit", "isOverLimit")
+  if not v[1] then return nil end
+  return {
+    scope = scope,
+    unit = unit,
+    status = v[1],
+    allocated = amount_parse(v[2]),
+    spent = amount_parse(v[3]),
+    reserved = amount_parse(v[4]),
+    debt = amount_parse(v[5]),
+    overdraftLimit = amount_parse(v[6]),
+    isOverLimit = v[7] == "1"
+  }
+end
+
+local function budget_save(b)
+  local over = "0"
+  if b.isOverLimit then over = "1" end
+  redis.call("HSET", budget_key(b.scope, b.unit),
+    "status", b.status,
+    "allocated", amount_string(b.allocated),
+    "spent", amount_string(b.spent),
+    "reserved", amount_string(b.reserved),
+    "debt", amount_string(b.debt),
+    "overdraftLimit", amount_string(b.overdraftLimit),
+    "isOverLimit", over)
+end
+
+local function remaining(b)
+  return amount_sub(amount_sub(amount_sub(b.allocated, b.spent), b.reserved), b.debt)
+end
+
+local function balance_json(b)
+  return obj({
+    '"scope":' .. js(b.scope),
+    '"unit":' .. js(b.unit),
+    '"status":' .. js(b.status),
+    '"allocated":' .. js(amount_string(b.allocated)),
+    '"spent":' .. js(amount_string(b.spent)),
+    '"reserved":' .. js(amount_string(b.reserved)),
+    '"debt":' .. js(amount_string(b.debt)),
+    '"overdraftLimit":' .. js(amount_string(b.overdraftLimit)),
+    '"remaining":' .. js(amount_string(remaining(b))),
+    '"isOverLimit":' .. bool(b.isOverLimit)
+  })
+end
+
+local function balances_json(budgets)
+  local items = {}
+  for i, b in ipairs(budgets) do items[i] = balance_json(b) end
+  return arr(items)
+end
+
+-- The budgets of scopes in unit, in the order of scopes.
+local function budgets_in(scopes, unit)
+  local found = {}
+  for _, scope in ipairs(scopes) do
+    local b = budget_load(scope, unit)
+    if b then found[#found + 1] = b end
+  end
+  return found
+end
+
+-- The budgets an operation on scopes in unit touches, or the failure saying
+-- why there are none (unit-mismatch: the units in the order they were created).
+local function lookup(scopes, unit)
+  local found = budgets_in(scopes, unit)
+  if #found > 0 then return found, nil end
+  for _, scope in ipairs(scopes) do
+    local others = {}
+    for _, other in ipairs(UNITS) do
+      if other ~= unit then
+        local order = redis.call("HGET", budget_key(scope, other), "order")
+        if order then others[#others + 1] = { tonumber(order), other } end
+      end
+    end
+    if #others > 0 then
+      table.sort(others, function(a, b) return a[1] < b[1] end)
+      local expected = {}
+      for i, o in ipairs(others) do expected[i] = o[2] end
+      return nil, unit_mismatch(scope, unit, expected)
+    end
+  end
+  return nil, budget_not_found(scopes[#scopes] or "", unit)
+end
+
+-- The first budget that cannot hold estimate, as the failure saying why.
+local function check(budgets, estimate)
+  for _, b in ipairs(budgets) do
+    if b.status == "frozen" then return budget_frozen(b.scope, b.unit) end
+    if b.status == "closed" then return budget_closed(b.scope, b.unit) end
+    if b.isOverLimit then return overdraft_limit_exceeded(b, AMOUNT_ZERO) end
+    if not amount_is_zero(b.debt) and amount_is_zero(b.overdraftLimit) then return debt_outstanding(b) end
+    local left = remaining(b)
+    if amount_cmp(left, estimate) < 0 then return budget_exceeded(b.scope, b.unit, estimate, left, nil) end
+  end
+  return nil
+end
+
+local DENY_REASONS = {
+  BudgetFrozen = "budget-frozen",
+  BudgetClosed = "budget-closed",
+  OverdraftLimitExceeded = "overdraft-limit-exceeded",
+  DebtOutstanding = "debt-outstanding",
+  NotFound = "budget-not-found"
+}
+
+local function deny_reason(failure)
+  local tag = string.match(failure[2], '^{"_tag":"([^"]+)"')
+  return DENY_REASONS[tag] or "budget-exceeded"
+end
+
+-- Plans the charge of delta (> 0) under ALLOW_IF_AVAILABLE or
+-- ALLOW_WITH_OVERDRAFT; checks only. Returns { charged, shares } or nil and
+-- the failure.
+local function plan(budgets, delta, policy)
+  local lefts = {}
+  for i, b in ipairs(budgets) do lefts[i] = remaining(b) end
+  local charged = delta
+  local shares = {}
+  if policy == "ALLOW_IF_AVAILABLE" then
+    for _, left in ipairs(lefts) do charged = amount_min(charged, amount_max(left, AMOUNT_ZERO)) end
+    local short = amount_cmp(charged, delta) < 0
+    for i, left in ipairs(lefts) do
+      shares[i] = { funded = charged, deficit = AMOUNT_ZERO, overLimit = short and amount_cmp(left, delta) < 0 }
+    end
+    return { charged = charged, shares = shares }, nil
+  end
+  for i, b in ipairs(budgets) do
+    if amount_is_zero(b.overdraftLimit) and amount_cmp(lefts[i], delta) < 0 then
+      charged = amount_min(charged, amount_max(lefts[i], AMOUNT_ZERO))
+    end
+  end
+  for i, b in ipairs(budgets) do
+    local left = lefts[i]
+    local zero_limit_short = amount_is_zero(b.overdraftLimit) and amount_cmp(charged, delta) < 0 and amount_cmp(left, delta) < 0
+    if amount_cmp(left, charged) >= 0 then
+      shares[i] = { funded = charged, deficit = AMOUNT_ZERO, overLimit = zero_limit_short }
+    else
+      local funded = amount_max(left, AMOUNT_ZERO)
+      local deficit = amount_sub(charged, funded)
+      if not amount_is_zero(b.overdraftLimit) and amount_cmp(amount_add(b.debt, deficit), b.overdraftLimit) > 0 then
+        return nil, overdraft_limit_exceeded(b, deficit)
+      end
+      shares[i] = { funded = funded, deficit = deficit, overLimit = zero_limit_short }
+    end
+  end
+  return { charged = charged, shares = shares }, nil
+end
+
+-- Applies a charge: spent grows by base + funded, debt by deficit.
+local function apply(budgets, base, charge)
+  for i, b in ipairs(budgets) do
+    local share = charge.shares[i]
+    b.spent = amount_add(b.spent, amount_add(base, share.funded))
+    b.debt = amount_add(b.debt, share.deficit)
+    if share.overLimit then b.isOverLimit = true end
+  end
+end
+
+-- Idempotency -----------------------------------------------------------------
+
+-- The remembered answer for (operation, key): nil when the key is new (or
+-- absent), the first answer for the same fingerprint, else a mismatch.
+local function recall(operation, key, fingerprint)
+  if key == "" then return nil end
+  local record = redis.call("HMGET", P .. "idem:" .. operation .. ":" .. key, "fingerprint", "answer")
+  if not record[1] then return nil end
+  if record[1] == fingerprint then return ok(record[2]) end
+  return fail("IdempotencyMismatch", { '"operation":' .. js(operation), '"idempotencyKey":' .. js(key) })
+end
+
+-- Remembers the answer for (operation, key), and answers it.
+local function remember(operation, key, fingerprint, answer, now)
+  if key ~= "" then
+    redis.call("HSET", P .. "idem:" .. operation .. ":" .. key, "fingerprint", fingerprint, "answer", answer, "atMs", num(now))
+    redis.call("ZADD", P .. "idempotency", now, operation .. ":" .. key)
+  end
+  return ok(answer)
+end
+
+-- Reservations ----------------------------------------------------------------
+
+local function reservation_key(id)
+  return P .. "reservation:" .. id
+end
+
+local function reservation_load(id)
+  local flat = redis.call("HGETALL", reservation_key(id))
+  if #flat == 0 then return nil end
+  local r = {}
+  for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
+  r.id = id
+  r.estimate = amount_parse(r.estimate)
+  r.expiresAtMs = tonumber(r.expiresAtMs)
+  r.graceMs = tonumber(r.graceMs)
+  r.extensions = tonumber(r.extensions)
+  return r
+end
+
+local function reservation_budgets(r)
+  local budgets = {}
+  for scope in string.gmatch(r.budgets, "%S+") do budgets[#budgets + 1] = budget_load(scope, r.unit) end
+  return budgets
+end
+
+local function reservation_json(r)
+  local fields = {
+    '"reservationId":' .. js(r.id),
+    '"status":' .. js(r.status),
+    '"subject":' .. r.subject,
+    '"action":' .. r.action,
+    '"reserved":' .. amount_json(r.unit, r.estimate)
+  }
+  if r.committed then field(fields, "committed", amount_json(r.unit, amount_parse(r.committed))) end
+  field(fields, "createdAtMs", r.createdAtMs)
+  field(fields, "expiresAtMs", num(r.expiresAtMs))
+  field(fields, "finalizedAtMs", r.finalizedAtMs)
+  field(fields, "graceMs", num(r.graceMs))
+  field(fields, "overagePolicy", js(r.overagePolicy))
+  field(fields, "extensions", num(r.extensions))
+  field(fields, "scopePath", js(r.scopePath))
+  field(fields, "affectedScopes", r.affectedScopes)
+  if r.idempotencyKey then field(fields, "idempotencyKey", js(r.idempotencyKey)) end
+  field(fields, "metadata", r.metadata)
+  return obj(fields)
+end
+
+-- Ends a reservation: no longer active (the sweeper forgets it), pruned
+-- RETENTION_MS after now.
+local function reservation_finish(r, status, now, finalized)
+  r.status = status
+  redis.call("HSET", reservation_key(r.id), "status", status, "endedAtMs", num(now))
+  if finalized then redis.call("HSET", reservation_key(r.id), "finalizedAtMs", num(now)) end
+  redis.call("ZREM", P .. "expiries", r.id)
+  redis.call("ZADD", P .. "ended", now, r.id)
+end
+
+-- The reservation id if it can still be settled at now: while
+-- now <= expiresAt + grace (extend passes grace_counts = false).
+local function settleable(tenant, id, foreign, now, grace_counts)
+  if foreign == "1" then return nil, forbidden(tenant, "reservation " .. id) end
+  local r = reservation_load(id)
+  if not r then return nil, reservation_not_found(id) end
+  if r.status == "committed" or r.status == "released" then
+    return nil, fail("ReservationFinalized", { '"reservationId":' .. js(id), '"status":' .. js(r.status) })
+  end
+  local grace = 0
+  if grace_counts then grace = r.graceMs end
+  if r.status == "expired" or now > r.expiresAtMs + grace then
+    return nil, fail("ReservationExpired", {
+      '"reservationId":' .. js(id),
+      '"expiresAtMs":' .. num(r.expiresAtMs),
+      '"graceMs":' .. num(grace),
+      '"nowMs":' .. num(now)
+    })
+  end
+  return r, nil
+end
+
+-- The next number of the tenant's sequence (reservation and event ids).
+local function next_sequence()
+  return redis.call("INCR", P .. "sequence")
+end
+`

@@ -1,0 +1,521 @@
+/**
+ * One Lua script per ledger operation. Each is the prelude plus the body of
+ * the memory store's function of the same name (`@timebox/core`,
+ * `internal/ledger/*`): check everything first and answer a failure without
+ * writing, or apply all of it and answer. Redis runs a script atomically, so
+ * each operation is one atomic step, as in memory.
+ *
+ * Every script takes `KEYS[1]` = the tenant's key prefix and string
+ * arguments; it answers `{ "ok" | "err", json }` (see `prelude.ts`).
+ *
+ * @internal
+ */
+import * as Redis from "effect/persistence/Redis"
+import { preludeLua } from "./prelude.ts"
+
+const script = (body: string) =>
+  Redis.script((prefix: string, args: ReadonlyArray<string>) => [prefix, ...args], {
+    numberOfKeys: 1,
+    lua: `${preludeLua}\n${body}`
+  }).withReturnType<unknown>()
+
+/** A ledger script: `(tenantPrefix, args)` to the raw reply. @internal */
+export type LedgerScript = ReturnType<typeof script>
+
+/**
+ * reserve. ARGV: now, tenant, idempotencyKey, fingerprint, unit, estimate,
+ * ttlMs, graceMs, overagePolicy, dryRun, subject JSON, action JSON, metadata
+ * JSON, affectedScopes JSON, the six subject levels, then the scopes.
+ *
+ * @internal
+ */
+export const reserve = script(`
+local now = tonumber(ARGV[1])
+local tenant, key, fingerprint, unit = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local replay = recall("reserve", key, fingerprint)
+if replay then return replay end
+local estimate = amount_parse(ARGV[6])
+local ttl, grace = tonumber(ARGV[7]), tonumber(ARGV[8])
+local policy, dry = ARGV[9], ARGV[10] == "1"
+local affected = ARGV[14]
+local scopes = {}
+for i = 21, #ARGV do scopes[#scopes + 1] = ARGV[i] end
+local scope_path = scopes[#scopes] or ""
+local budgets, failure = lookup(scopes, unit)
+if not budgets then
+  if dry and deny_reason(failure) == "budget-not-found" then
+    local answer = obj({
+      '"decision":"deny"', '"reasonCode":"budget-not-found"', '"scopePath":' .. js(scope_path),
+      '"affectedScopes":' .. affected, '"balances":[]'
+    })
+    return remember("reserve", key, fingerprint, answer, now)
+  end
+  return failure
+end
+failure = check(budgets, estimate)
+if dry then
+  local fields = {}
+  if failure then
+    fields = { '"decision":"deny"', '"reasonCode":' .. js(deny_reason(failure)) }
+  else
+    fields = { '"decision":"allow"' }
+  end
+  field(fields, "scopePath", js(scope_path))
+  field(fields, "affectedScopes", affected)
+  field(fields, "balances", balances_json(budgets))
+  return remember("reserve", key, fingerprint, obj(fields), now)
+end
+if failure then return failure end
+local names = {}
+for i, b in ipairs(budgets) do
+  b.reserved = amount_add(b.reserved, estimate)
+  redis.call("HSET", budget_key(b.scope, b.unit), "reserved", amount_string(b.reserved))
+  names[i] = b.scope
+end
+local seq = next_sequence()
+local id = "rsv_" .. tenant .. "_" .. seq
+local expires = now + ttl
+local record = {
+  "seq", seq, "subject", ARGV[11], "action", ARGV[12], "unit", unit, "estimate", amount_string(estimate),
+  "createdAtMs", num(now), "graceMs", num(grace), "overagePolicy", policy, "scopePath", scope_path,
+  "affectedScopes", affected, "budgets", table.concat(names, " "), "status", "active",
+  "expiresAtMs", num(expires), "extensions", "0"
+}
+if key ~= "" then
+  record[#record + 1] = "idempotencyKey"
+  record[#record + 1] = key
+end
+if ARGV[13] ~= "" then
+  record[#record + 1] = "metadata"
+  record[#record + 1] = ARGV[13]
+end
+for i = 1, 6 do
+  if ARGV[14 + i] ~= "" then
+    record[#record + 1] = "level:" .. LEVELS[i]
+    record[#record + 1] = ARGV[14 + i]
+  end
+end
+redis.call("HSET", reservation_key(id), unpack(record))
+redis.call("ZADD", P .. "reservations", seq, id)
+redis.call("ZADD", P .. "expiries", expires + grace, id)
+local answer = obj({
+  '"decision":"allow"', '"reservationId":' .. js(id), '"reserved":' .. amount_json(unit, estimate),
+  '"expiresAtMs":' .. num(expires), '"scopePath":' .. js(scope_path), '"affectedScopes":' .. affected,
+  '"balances":' .. balances_json(budgets)
+})
+return remember("reserve", key, fingerprint, answer, now)
+`)
+
+/**
+ * commit. ARGV: now, tenant, idempotencyKey, fingerprint, reservationId,
+ * foreign ("1" when the id names another tenant), unit, actual.
+ *
+ * @internal
+ */
+export const commit = script(`
+local now = tonumber(ARGV[1])
+local tenant, key, fingerprint, id, foreign, unit = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local replay = recall("commit", key, fingerprint)
+if replay then return replay end
+local r, failure = settleable(tenant, id, foreign, now, true)
+if not r then return failure end
+if unit ~= r.unit then return unit_mismatch(r.scopePath, unit, { r.unit }) end
+local actual = amount_parse(ARGV[8])
+local estimate = r.estimate
+local delta = amount_sub(actual, estimate)
+local budgets = reservation_budgets(r)
+local charged = actual
+if amount_cmp(delta, AMOUNT_ZERO) > 0 then
+  if r.overagePolicy == "REJECT" then return budget_exceeded(r.scopePath, r.unit, actual, estimate, r.id) end
+  local charge, over = plan(budgets, delta, r.overagePolicy)
+  if not charge then return over end
+  for _, b in ipairs(budgets) do b.reserved = amount_sub(b.reserved, estimate) end
+  apply(budgets, estimate, charge)
+  charged = amount_add(estimate, charge.charged)
+else
+  for _, b in ipairs(budgets) do
+    b.reserved = amount_sub(b.reserved, estimate)
+    b.spent = amount_add(b.spent, actual)
+  end
+end
+for _, b in ipairs(budgets) do budget_save(b) end
+redis.call("HSET", reservation_key(id), "committed", amount_string(charged))
+reservation_finish(r, "committed", now, true)
+local released = AMOUNT_ZERO
+if amount_is_negative(delta) then released = amount_neg(delta) end
+local answer = obj({
+  '"status":"committed"', '"reservationId":' .. js(id), '"charged":' .. amount_json(unit, charged),
+  '"released":' .. amount_json(unit, released), '"balances":' .. balances_json(budgets)
+})
+return remember("commit", key, fingerprint, answer, now)
+`)
+
+/**
+ * release. ARGV: now, tenant, idempotencyKey, fingerprint, reservationId,
+ * foreign.
+ *
+ * @internal
+ */
+export const release = script(`
+local now = tonumber(ARGV[1])
+local tenant, key, fingerprint, id, foreign = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local replay = recall("release", key, fingerprint)
+if replay then return replay end
+local r, failure = settleable(tenant, id, foreign, now, true)
+if not r then return failure end
+local budgets = reservation_budgets(r)
+for _, b in ipairs(budgets) do
+  b.reserved = amount_sub(b.reserved, r.estimate)
+  redis.call("HSET", budget_key(b.scope, b.unit), "reserved", amount_string(b.reserved))
+end
+reservation_finish(r, "released", now, true)
+local answer = obj({
+  '"status":"released"', '"reservationId":' .. js(id), '"released":' .. amount_json(r.unit, r.estimate),
+  '"balances":' .. balances_json(budgets)
+})
+return remember("release", key, fingerprint, answer, now)
+`)
+
+/**
+ * extend. ARGV: now, tenant, idempotencyKey, fingerprint, reservationId,
+ * foreign, extendByMs.
+ *
+ * @internal
+ */
+export const extend = script(`
+local now = tonumber(ARGV[1])
+local tenant, key, fingerprint, id, foreign = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local replay = recall("extend", key, fingerprint)
+if replay then return replay end
+local r, failure = settleable(tenant, id, foreign, now, false)
+if not r then return failure end
+if r.extensions >= MAX_EXTENSIONS then
+  return fail("MaxExtensionsExceeded", { '"reservationId":' .. js(id), '"extensions":' .. num(r.extensions) })
+end
+local expires = r.expiresAtMs + tonumber(ARGV[7])
+local extensions = r.extensions + 1
+redis.call("HSET", reservation_key(id), "expiresAtMs", num(expires), "extensions", num(extensions))
+redis.call("ZADD", P .. "expiries", expires + r.graceMs, id)
+local answer = obj({
+  '"status":"active"', '"reservationId":' .. js(id), '"expiresAtMs":' .. num(expires),
+  '"extensions":' .. num(extensions), '"balances":' .. balances_json(reservation_budgets(r))
+})
+return remember("extend", key, fingerprint, answer, now)
+`)
+
+/**
+ * decide. ARGV: now, tenant, idempotencyKey, fingerprint, unit, estimate,
+ * affectedScopes JSON, then the scopes.
+ *
+ * @internal
+ */
+export const decide = script(`
+local now = tonumber(ARGV[1])
+local key, fingerprint, unit = ARGV[3], ARGV[4], ARGV[5]
+local replay = recall("decide", key, fingerprint)
+if replay then return replay end
+local estimate = amount_parse(ARGV[6])
+local scopes = {}
+for i = 8, #ARGV do scopes[#scopes + 1] = ARGV[i] end
+local budgets, failure = lookup(scopes, unit)
+if not budgets and deny_reason(failure) ~= "budget-not-found" then return failure end
+if budgets then failure = check(budgets, estimate) end
+local fields = {}
+if failure then
+  fields = { '"decision":"deny"', '"reasonCode":' .. js(deny_reason(failure)) }
+else
+  fields = { '"decision":"allow"' }
+end
+field(fields, "affectedScopes", ARGV[7])
+return remember("decide", key, fingerprint, obj(fields), now)
+`)
+
+/**
+ * event. ARGV: now, tenant, idempotencyKey, fingerprint, unit, actual,
+ * overagePolicy, then the scopes.
+ *
+ * @internal
+ */
+export const event = script(`
+local now = tonumber(ARGV[1])
+local tenant, key, fingerprint, unit = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local replay = recall("event", key, fingerprint)
+if replay then return replay end
+local actual = amount_parse(ARGV[6])
+local policy = ARGV[7]
+local scopes = {}
+for i = 8, #ARGV do scopes[#scopes + 1] = ARGV[i] end
+local budgets, failure = lookup(scopes, unit)
+if not budgets then return failure end
+for _, b in ipairs(budgets) do
+  if b.status == "frozen" then return budget_frozen(b.scope, b.unit) end
+  if b.status == "closed" then return budget_closed(b.scope, b.unit) end
+end
+local charged = actual
+if policy == "REJECT" then
+  for _, b in ipairs(budgets) do
+    local left = remaining(b)
+    if amount_cmp(left, actual) < 0 then return budget_exceeded(b.scope, b.unit, actual, left, nil) end
+  end
+  for _, b in ipairs(budgets) do b.spent = amount_add(b.spent, actual) end
+elseif amount_cmp(actual, AMOUNT_ZERO) > 0 then
+  local charge, over = plan(budgets, actual, policy)
+  if not charge then return over end
+  apply(budgets, AMOUNT_ZERO, charge)
+  charged = charge.charged
+end
+for _, b in ipairs(budgets) do budget_save(b) end
+local answer = obj({
+  '"status":"applied"', '"eventId":' .. js("evt_" .. tenant .. "_" .. next_sequence()),
+  '"charged":' .. amount_json(unit, charged), '"balances":' .. balances_json(budgets)
+})
+return remember("event", key, fingerprint, answer, now)
+`)
+
+/**
+ * balances. ARGV: unit filter ("" = every unit), includeChildren, limit,
+ * cursor (the index member after which to start, "" = from the start), then
+ * the scopes. The index `budgets` holds `<scope> <unit index>` at score 0, so
+ * its lexical order is scope path then unit, the order answers use.
+ *
+ * @internal
+ */
+export const balances = script(`
+local unit, children, limit, cursor = ARGV[1], ARGV[2] == "1", tonumber(ARGV[3]), ARGV[4]
+local wanted = {}
+local leaf = ""
+for i = 5, #ARGV do
+  wanted[ARGV[i]] = true
+  leaf = ARGV[i]
+end
+local from = "-"
+if cursor ~= "" then from = "(" .. cursor end
+local members = redis.call("ZRANGEBYLEX", P .. "budgets", from, "+")
+local found = {}
+local more = false
+for _, member in ipairs(members) do
+  local space = string.find(member, " ", 1, true)
+  local scope = string.sub(member, 1, space - 1)
+  local budget_unit = UNITS[tonumber(string.sub(member, space + 1))]
+  local below = children and #scope > #leaf and string.sub(scope, 1, #leaf) == leaf and string.byte(scope, #leaf + 1) == 47
+  if (wanted[scope] or below) and (unit == "" or unit == budget_unit) then
+    if #found == limit then
+      more = true
+      break
+    end
+    found[#found + 1] = budget_load(scope, budget_unit)
+  end
+end
+local fields = { '"balances":' .. balances_json(found), '"hasMore":' .. bool(more) }
+if more then
+  local last = found[#found]
+  field(fields, "nextCursor", js(last.scope .. "#" .. last.unit))
+end
+return ok(obj(fields))
+`)
+
+/**
+ * getReservation. ARGV: now, tenant, reservationId, foreign.
+ *
+ * @internal
+ */
+export const getReservation = script(`
+local now = tonumber(ARGV[1])
+local tenant, id = ARGV[2], ARGV[3]
+if ARGV[4] == "1" then return forbidden(tenant, "reservation " .. id) end
+local r = reservation_load(id)
+if not r then return reservation_not_found(id) end
+if r.status == "expired" then
+  return fail("ReservationExpired", {
+    '"reservationId":' .. js(id), '"expiresAtMs":' .. num(r.expiresAtMs), '"graceMs":' .. num(r.graceMs),
+    '"nowMs":' .. num(now)
+  })
+end
+return ok(reservation_json(r))
+`)
+
+/**
+ * listReservations. ARGV: after (the cursor: a sequence number), limit,
+ * status filter, idempotencyKey filter, then the six subject level filters
+ * ("" = no filter).
+ *
+ * @internal
+ */
+export const listReservations = script(`
+local after, limit, status, key = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local page = {}
+local more = false
+local last = nil
+local from = "(" .. after
+while not more do
+  local chunk = redis.call("ZRANGEBYSCORE", P .. "reservations", from, "+inf", "WITHSCORES", "LIMIT", 0, 200)
+  if #chunk == 0 then break end
+  for i = 1, #chunk, 2 do
+    local id, seq = chunk[i], chunk[i + 1]
+    from = "(" .. seq
+    local r = reservation_load(id)
+    local match = r ~= nil and (status == "" or r.status == status) and (key == "" or r.idempotencyKey == key)
+    if match then
+      for level = 1, 6 do
+        local wanted = ARGV[4 + level]
+        if wanted ~= "" and r["level:" .. LEVELS[level]] ~= wanted then match = false end
+      end
+    end
+    if match then
+      if #page == limit then
+        more = true
+        break
+      end
+      page[#page + 1] = reservation_json(r)
+      last = seq
+    end
+  end
+end
+local fields = { '"reservations":' .. arr(page), '"hasMore":' .. bool(more) }
+if more then field(fields, "nextCursor", js(last)) end
+return ok(obj(fields))
+`)
+
+/**
+ * sweep (one tenant). ARGV: now, limit. Expires, oldest first, up to `limit`
+ * active reservations past `expiresAt + grace`, then (at most once a minute)
+ * forgets idempotency records and finished reservations older than the
+ * retention.
+ *
+ * @internal
+ */
+export const sweep = script(`
+local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local due = redis.call("ZRANGEBYSCORE", P .. "expiries", "-inf", "(" .. num(now))
+local ordered = {}
+for i, id in ipairs(due) do
+  ordered[i] = { tonumber(redis.call("ZSCORE", P .. "reservations", id)) or 0, id }
+end
+table.sort(ordered, function(a, b) return a[1] < b[1] end)
+local expired = {}
+for _, entry in ipairs(ordered) do
+  if #expired >= limit then break end
+  local r = reservation_load(entry[2])
+  if r and r.status == "active" then
+    for _, b in ipairs(reservation_budgets(r)) do
+      b.reserved = amount_sub(b.reserved, r.estimate)
+      redis.call("HSET", budget_key(b.scope, b.unit), "reserved", amount_string(b.reserved))
+    end
+    reservation_finish(r, "expired", now, false)
+    expired[#expired + 1] = r.id
+  else
+    redis.call("ZREM", P .. "expiries", entry[2])
+  end
+end
+local pruned = tonumber(redis.call("GET", P .. "pruned"))
+if not pruned or now - pruned >= 60000 then
+  redis.call("SET", P .. "pruned", num(now))
+  local cutoff = num(now - RETENTION_MS)
+  for _, member in ipairs(redis.call("ZRANGEBYSCORE", P .. "idempotency", "-inf", cutoff)) do
+    redis.call("DEL", P .. "idem:" .. member)
+  end
+  redis.call("ZREMRANGEBYSCORE", P .. "idempotency", "-inf", cutoff)
+  for _, id in ipairs(redis.call("ZRANGEBYSCORE", P .. "ended", "-inf", cutoff)) do
+    redis.call("DEL", reservation_key(id))
+    redis.call("ZREM", P .. "reservations", id)
+  end
+  redis.call("ZREMRANGEBYSCORE", P .. "ended", "-inf", cutoff)
+end
+return ok(strings(expired))
+`)
+
+/**
+ * createBudget. ARGV: scope, unit, allocated, overdraftLimit.
+ *
+ * @internal
+ */
+export const createBudget = script(`
+local scope, unit = ARGV[1], ARGV[2]
+if redis.call("EXISTS", budget_key(scope, unit)) == 1 then return fail("BudgetExists", scope_unit(scope, unit)) end
+local b = {
+  scope = scope, unit = unit, status = "active", allocated = amount_parse(ARGV[3]), spent = AMOUNT_ZERO,
+  reserved = AMOUNT_ZERO, debt = AMOUNT_ZERO, overdraftLimit = amount_parse(ARGV[4]), isOverLimit = false
+}
+budget_save(b)
+redis.call("HSET", budget_key(scope, unit), "order", next_sequence())
+redis.call("ZADD", P .. "budgets", 0, budget_member(scope, unit))
+return ok(obj({ '"balances":' .. balances_json({ b }) }))
+`)
+
+/**
+ * fundBudget. ARGV: now, idempotencyKey, fingerprint, scope, unit,
+ * operation, amount.
+ *
+ * @internal
+ */
+export const fundBudget = script(`
+local now = tonumber(ARGV[1])
+local key, fingerprint, scope, unit, operation = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local replay = recall("fund", key, fingerprint)
+if replay then return replay end
+local b = budget_load(scope, unit)
+if not b then return budget_not_found(scope, unit) end
+if b.status == "closed" then return budget_closed(scope, unit) end
+if b.status == "frozen" then return budget_frozen(scope, unit) end
+local amount = amount_parse(ARGV[7])
+local previous = balance_json(b)
+local left = remaining(b)
+local allocated, debt = b.allocated, b.debt
+if operation == "credit" then
+  allocated = amount_add(allocated, amount)
+elseif operation == "debit" then
+  if amount_cmp(left, amount) < 0 then return budget_exceeded(scope, unit, amount, left, nil) end
+  allocated = amount_sub(allocated, amount)
+elseif operation == "reset" then
+  allocated = amount
+else
+  local repaid = amount_min(amount, debt)
+  debt = amount_sub(debt, repaid)
+  allocated = amount_add(allocated, amount_sub(amount, repaid))
+end
+if amount_cmp(allocated, AMOUNT_MAX) > 0 then
+  return invalid("amount", amount_string(amount), "allocated would be " .. amount_string(allocated) .. ", above 2^63-1")
+end
+if not amount_fits(amount_sub(amount_sub(amount_sub(allocated, b.spent), b.reserved), debt)) then
+  return invalid("amount", amount_string(amount), "remaining would fall below -2^63")
+end
+b.allocated = allocated
+b.debt = debt
+b.isOverLimit = amount_cmp(debt, b.overdraftLimit) > 0
+budget_save(b)
+local answer = obj({ '"operation":' .. js(operation), '"previous":' .. previous, '"balances":' .. balances_json({ b }) })
+return remember("fund", key, fingerprint, answer, now)
+`)
+
+/**
+ * setBudgetStatus. ARGV: scope, unit, status (frozen, active or closed).
+ *
+ * @internal
+ */
+export const setBudgetStatus = script(`
+local scope, unit, status = ARGV[1], ARGV[2], ARGV[3]
+local b = budget_load(scope, unit)
+if not b then return budget_not_found(scope, unit) end
+if b.status == "closed" then return budget_closed(scope, unit) end
+if status == "frozen" and b.status == "frozen" then return budget_frozen(scope, unit) end
+if status == "active" and b.status == "active" then return invalid("status", js("active"), "the budget is not frozen") end
+b.status = status
+redis.call("HSET", budget_key(scope, unit), "status", status)
+return ok(obj({ '"balances":' .. balances_json({ b }) }))
+`)
+
+/**
+ * setOverdraftLimit. ARGV: scope, unit, overdraftLimit. Allowed while
+ * frozen, not once closed; the over-limit flag is left as it is.
+ *
+ * @internal
+ */
+export const setOverdraftLimit = script(`
+local scope, unit = ARGV[1], ARGV[2]
+local b = budget_load(scope, unit)
+if not b then return budget_not_found(scope, unit) end
+if b.status == "closed" then return budget_closed(scope, unit) end
+b.overdraftLimit = amount_parse(ARGV[3])
+redis.call("HSET", budget_key(scope, unit), "overdraftLimit", amount_string(b.overdraftLimit))
+return ok(obj({ '"balances":' .. balances_json({ b }) }))
+`)
