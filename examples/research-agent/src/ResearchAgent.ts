@@ -585,7 +585,11 @@ const verifier = Stage.optional(
 const answerText = (result: Inference.Result): string => {
   if (result.text !== "") return result.text
   const found = result.toolResults.filter(ToolWindow.isCompleted).map((entry) =>
-    typeof entry.value === "string" ? entry.value : JSON.stringify(entry.value)
+    typeof entry.value === "string"
+      ? entry.value
+      : Array.isArray(entry.value)
+      ? entry.value.join(", ")
+      : JSON.stringify(entry.value)
   )
   return `No time for the model's final step (${result.stopReason}); from the tools: ${found.join("; ") || "nothing"}.`
 }

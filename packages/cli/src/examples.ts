@@ -1,16 +1,19 @@
 /**
  * The bundled example agents, by name. Each example package exports its
- * agent; the CLI depends on those packages, never the reverse. To bundle a new
- * example, add its package to `dependencies` and one entry here.
+ * agent (and, for several architectures, one agent per profile); the CLI
+ * depends on those packages, never the reverse. To bundle a new example, add
+ * its package to `dependencies` and one entry here.
  *
  * @since 0.1.0
  */
 import type { Agent } from "@timebox/core"
+import { ResearchAgent } from "@timebox/example-research-agent"
 import { SupportAgent } from "@timebox/example-support-agent"
 
 /**
  * A bundled example: the name `timebox run` accepts, a one-line description
- * for `timebox list`, and the agent.
+ * for `timebox list`, the agent, and optionally its profiles (`--profile`)
+ * and the input a run gets without `--input`.
  *
  * **Example** (An entry of the list)
  *
@@ -31,7 +34,12 @@ import { SupportAgent } from "@timebox/example-support-agent"
 export interface Example {
   readonly name: string
   readonly description: string
+  /** The agent `timebox run <name>` runs without `--profile`. */
   readonly agent: Agent.Any
+  /** Other architectures of the same agent, by name, for `--profile <name>`. */
+  readonly profiles?: Readonly<Record<string, Agent.Any>> | undefined
+  /** The input when `--input` is absent (default: the CLI's `defaultInput`). */
+  readonly input?: string | undefined
 }
 
 /**
@@ -42,7 +50,7 @@ export interface Example {
  * ```ts
  * import { examples } from "./examples.ts"
  *
- * const names = examples.map((example) => example.name) // ["support-agent"]
+ * const names = examples.map((example) => example.name) // ["support-agent", "research-agent"]
  * ```
  *
  * @category constructors
@@ -53,6 +61,14 @@ export const examples: ReadonlyArray<Example> = [
     name: "support-agent",
     description: "customer support in 2 s: auth, context (history, RAG, profile), inference, tools, assembly",
     agent: SupportAgent.agent
+  },
+  {
+    name: "research-agent",
+    description: "research in 12 s: two indexes, a reasoning model with three tools, a verifier; " +
+      "faster profiles trade accuracy for time",
+    agent: ResearchAgent.agent,
+    profiles: ResearchAgent.agents,
+    input: "Why do solid-state batteries lose capacity?"
   }
 ]
 

@@ -1,7 +1,9 @@
 /**
- * Resolves the `<agent>` of `timebox run`: the name of a bundled example, or
- * a path to a module that exports an agent (`export default` or
- * `export const agent`), loaded with `import()` from the current directory.
+ * Resolves the `<agent>` and `--profile` of `timebox run`: the name of a
+ * bundled example, or a path to a module that exports an agent
+ * (`export default` or `export const agent`) and optionally its profiles
+ * (`export const agents = { full, fast }`), loaded with `import()` from the
+ * current directory.
  *
  * @since 0.1.0
  */
@@ -79,21 +81,63 @@ const firstLine = (cause: unknown): string => {
  */
 export type Runnable = Agent.Agent<any, unknown, never>
 
-const pick = (module: Record<string, unknown>): Runnable | undefined => {
+/**
+ * What a module or a bundled example offers: the agent run without
+ * `--profile`, and its profiles by name (empty when it has none).
+ *
+ * **Example** (A module with two profiles)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent, Pipeline, Stage } from "@timebox/core"
+ * import type { Offer } from "./load.ts"
+ *
+ * const make = (name: string, budget: "1 second" | "3 seconds") =>
+ *   Agent.make({
+ *     name,
+ *     budget,
+ *     pipeline: Pipeline.make<string>().add(Stage.required("answer", ({ input }) => Effect.succeed(input)))
+ *   })
+ * const quick = make("quick", "1 second")
+ * const offer: Offer = { agent: quick, profiles: { quick, careful: make("careful", "3 seconds") } }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Offer {
+  readonly agent: Runnable
+  readonly profiles: Readonly<Record<string, Runnable>>
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
+
+// An `agents` export counts as profiles when it is a non-empty record of agents.
+const profilesOf = (u: unknown): Record<string, Runnable> | undefined => {
+  if (!isRecord(u) || Agent.isAgent(u)) return undefined
+  const entries = Object.entries(u)
+  return entries.length > 0 && entries.every(([, value]) => Agent.isAgent(value))
+    ? (u as Record<string, Runnable>)
+    : undefined
+}
+
+const pick = (module: Record<string, unknown>): Offer | undefined => {
   const fallback = module.default
-  const candidates = [
-    fallback,
-    module.agent,
-    typeof fallback === "object" && fallback !== null ? (fallback as Record<string, unknown>).agent : undefined
-  ]
-  return candidates.find(Agent.isAgent) as Runnable | undefined
+  const nested = isRecord(fallback) ? fallback : {}
+  const profiles = profilesOf(module.agents) ?? profilesOf(nested.agents) ?? {}
+  const agent = [fallback, module.agent, nested.agent, Object.values(profiles)[0]].find(Agent.isAgent) as
+    | Runnable
+    | undefined
+  return agent === undefined ? undefined : { agent, profiles }
 }
 
 /**
  * Imports the agent exported by the module at `spec` (resolved against the
- * current directory). Fails with a `UsageError` naming the problem: no such
- * file, a `.ts` module on a Node that cannot strip types, an import that
- * throws, or a module without an agent export.
+ * current directory), with its profiles: an `agents` export (or
+ * `default.agents`) that is a record of agents. Without a default or `agent`
+ * export, the first profile is the agent. Fails with a `UsageError` naming the
+ * problem: no such file, a `.ts` module on a Node that cannot strip types, an
+ * import that throws, or a module without an agent export.
  *
  * **Gotchas**
  *
@@ -107,7 +151,7 @@ const pick = (module: Record<string, unknown>): Runnable | undefined => {
  * import { Effect } from "effect"
  * import { fromPath } from "./load.ts"
  *
- * const agent = fromPath("./agents/echo.mjs").pipe(Effect.provide(NodeServices.layer))
+ * const offer = fromPath("./agents/echo.mjs").pipe(Effect.provide(NodeServices.layer))
  * ```
  *
  * @category constructors
@@ -136,18 +180,84 @@ export const fromPath = Effect.fn("load.fromPath")(function*(spec: string) {
     try: (): Promise<Record<string, unknown>> => import(url.href),
     catch: (cause) => new UsageError({ message: `cannot load agent ${JSON.stringify(spec)}: ${firstLine(cause)}` })
   })
-  const agent = pick(module)
-  if (agent === undefined) {
+  const offer = pick(module)
+  if (offer === undefined) {
     return yield* new UsageError({
-      message: `${JSON.stringify(spec)} exports no agent (expected a default or \`agent\` export made with Agent.make)`
+      message: `${JSON.stringify(spec)} exports no agent ` +
+        `(expected a default or \`agent\` export made with Agent.make, or an \`agents\` record of them)`
     })
   }
-  return agent
+  return offer
 })
 
 /**
- * Resolves `spec` to an agent: a bundled example by name, else a module path.
- * Anything else fails with a `UsageError` listing the bundled examples.
+ * The agent `timebox run` runs: the one picked, the name of its profile when
+ * one was asked for, and the input to use without `--input`.
+ *
+ * **Example** (Describing a resolved agent)
+ *
+ * ```ts
+ * import type { Resolved } from "./load.ts"
+ *
+ * const label = (resolved: Resolved): string =>
+ *   resolved.profile === undefined ? resolved.agent.name : `${resolved.agent.name} (${resolved.profile})`
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Resolved {
+  readonly agent: Runnable
+  readonly profile: string | undefined
+  readonly input: string | undefined
+}
+
+/**
+ * Picks `profile` among an agent's profiles, or its default agent when
+ * `profile` is undefined. Fails with a `UsageError` naming the choices when
+ * the profile does not exist, or saying the agent has none.
+ *
+ * **Example** (Choosing the fast profile)
+ *
+ * ```ts
+ * import { ResearchAgent } from "@timebox/example-research-agent"
+ * import { chooseProfile } from "./load.ts"
+ *
+ * const fast = chooseProfile("research-agent", { agent: ResearchAgent.agent, profiles: ResearchAgent.agents }, "fast-tools")
+ * // fails for "fastest": unknown --profile "fastest" for research-agent (choices: full, fast-tools, fast-small-toolset)
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const chooseProfile = (
+  spec: string,
+  offer: Offer,
+  profile: string | undefined
+): Effect.Effect<Runnable, UsageError> => {
+  if (profile === undefined) return Effect.succeed(offer.agent)
+  const names = Object.keys(offer.profiles)
+  if (names.length === 0) {
+    return Effect.fail(
+      new UsageError({
+        message: `${spec} has no profiles: --profile is for agents that export several (an \`agents\` record)`
+      })
+    )
+  }
+  const chosen = Object.hasOwn(offer.profiles, profile) ? offer.profiles[profile] : undefined
+  return chosen === undefined
+    ? Effect.fail(
+      new UsageError({
+        message: `unknown --profile ${JSON.stringify(profile)} for ${spec} (choices: ${names.join(", ")})`
+      })
+    )
+    : Effect.succeed(chosen)
+}
+
+/**
+ * Resolves `spec` to an agent: a bundled example by name, else a module path;
+ * then `profile` among its profiles. Anything else fails with a `UsageError`
+ * listing the bundled examples, or the profiles.
  *
  * **Example** (An example name or a path, then a run)
  *
@@ -157,8 +267,8 @@ export const fromPath = Effect.fn("load.fromPath")(function*(spec: string) {
  * import { Agent } from "@timebox/core"
  * import { resolve } from "./load.ts"
  *
- * const program = resolve("support-agent").pipe(
- *   Effect.flatMap((agent) => Agent.run(agent, "Where is my order?")),
+ * const program = resolve("research-agent", "fast-tools").pipe(
+ *   Effect.flatMap((resolved) => Agent.run(resolved.agent, resolved.input ?? "Why is the sky blue?")),
  *   Effect.provide(NodeServices.layer)
  * )
  * ```
@@ -166,10 +276,18 @@ export const fromPath = Effect.fn("load.fromPath")(function*(spec: string) {
  * @category constructors
  * @since 0.1.0
  */
-export const resolve = Effect.fn("load.resolve")(function*(spec: string) {
+export const resolve = Effect.fn("load.resolve")(function*(spec: string, profile?: string | undefined) {
   const example = Examples.find(spec)
-  if (example !== undefined) return example.agent as Runnable
-  if (isPath(spec)) return yield* fromPath(spec)
+  if (example !== undefined) {
+    const offer: Offer = { agent: example.agent as Runnable, profiles: (example.profiles ?? {}) as Offer["profiles"] }
+    const agent = yield* chooseProfile(spec, offer, profile)
+    return { agent, profile, input: example.input } satisfies Resolved
+  }
+  if (isPath(spec)) {
+    const offer = yield* fromPath(spec)
+    const agent = yield* chooseProfile(spec, offer, profile)
+    return { agent, profile, input: undefined } satisfies Resolved
+  }
   const names = Examples.examples.map((entry) => entry.name).join(", ")
   return yield* new UsageError({
     message: `unknown agent ${JSON.stringify(spec)}: not a bundled example (${names}) ` +

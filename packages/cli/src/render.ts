@@ -1,9 +1,10 @@
 /**
  * Human output of `timebox`: one line per stage (children indented under
  * their parent) with its status, window, actual time and a bar placed on a
- * timeline scaled to the budget; then the agent's output and a summary
- * (status, elapsed / budget, skipped list). Pure functions from a result to
- * text, with ANSI colors only when asked.
+ * timeline scaled to the budget; the model each inference stage used and why,
+ * with its first and last token; then the agent's output and a summary
+ * (status, elapsed / budget, cost, skipped list). Pure functions from a result
+ * to text, with ANSI colors only when asked.
  *
  * @since 0.1.0
  */
@@ -18,7 +19,7 @@ import type { Report } from "@timebox/core"
  * ```ts
  * import * as Render from "./render.ts"
  *
- * const plain: Render.Options = { colors: false, width: 60, seed: 7, latencies: { rag: 400 } }
+ * const plain: Render.Options = { colors: false, width: 60, profile: "full", seed: 7, latencies: { rag: 400 } }
  * const lines = Render.list([{ name: "support-agent", description: "customer support in 2 s" }], plain)
  * ```
  *
@@ -29,6 +30,8 @@ export interface Options {
   readonly colors: boolean
   /** @default 40 */
   readonly width?: number | undefined
+  /** The profile the run used (`--profile`), echoed in the header. */
+  readonly profile?: string | undefined
   readonly seed?: number | undefined
   readonly latencies?: Readonly<Record<string, number>> | undefined
 }
@@ -218,6 +221,101 @@ export const stages = (report: Report.RunReport, options: Options): Array<string
 }
 
 /**
+ * The model lines: for every stage that called a model, which model the
+ * router chose, why, within which window and among which candidates (each
+ * with its p95 and whether it fitted), then its time to first and last
+ * token and its steps when recorded. No lines when no stage called a model.
+ *
+ * **Example** (Why a 3 s run used the fast model)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ * import { models } from "./render.ts"
+ *
+ * const inference: Report.StageRecord = {
+ *   name: "inference",
+ *   status: "completed",
+ *   allocatedMs: 9500,
+ *   windowMs: 2575,
+ *   actualMs: 2100,
+ *   startedAtMs: 400,
+ *   overAllocation: false,
+ *   ttftMs: 1400,
+ *   ttltMs: 2100,
+ *   steps: 2,
+ *   model: {
+ *     chosen: "fast",
+ *     reason: "most-capable-that-fits",
+ *     candidates: [
+ *       { name: "reasoning", p95Ms: 3469, accuracy: 4.7, fits: false },
+ *       { name: "fast", p95Ms: 1176, accuracy: 4.1, fits: true }
+ *     ]
+ *   }
+ * }
+ * models({ stages: [inference] }, { colors: false })
+ * // ["  inference  fast: most-capable-that-fits in a 2575ms window (reasoning p95 3469ms too slow, fast p95 1176ms fits)",
+ * //  "             first token 1400ms  last token 2100ms  2 steps"]
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const models = (report: { readonly stages: ReadonlyArray<Report.StageRecord> }, options: Options): Array<
+  string
+> => {
+  const paint = painter(options.colors)
+  const rows = flatten(report.stages, 0, []).filter(({ record }) =>
+    record.model !== undefined || record.ttftMs !== undefined || record.steps !== undefined
+  )
+  const nameWidth = Math.max(0, ...rows.map((row) => row.record.name.length))
+  const lines: Array<string> = []
+  for (const { record } of rows) {
+    const timing: Array<string> = []
+    if (record.ttftMs !== undefined) timing.push(`first token ${formatMillis(record.ttftMs)}`)
+    if (record.ttltMs !== undefined) timing.push(`last token ${formatMillis(record.ttltMs)}`)
+    if (record.steps !== undefined) timing.push(`${record.steps} step${record.steps === 1 ? "" : "s"}`)
+    const name = record.name.padEnd(nameWidth)
+    if (record.model === undefined) {
+      lines.push(`  ${name}  ${timing.join("  ")}`)
+      continue
+    }
+    const candidates = record.model.candidates.map((candidate) =>
+      `${candidate.name} p95 ${formatMillis(candidate.p95Ms)} ${candidate.fits ? "fits" : "too slow"}`
+    )
+    lines.push(
+      `  ${name}  ${paint("bold", record.model.chosen)}: ${record.model.reason} in a ${
+        formatMillis(record.windowMs)
+      } window` + (candidates.length === 0 ? "" : ` ${paint("dim", `(${candidates.join(", ")})`)}`)
+    )
+    if (timing.length > 0) lines.push(`  ${" ".repeat(nameWidth)}  ${timing.join("  ")}`)
+  }
+  return lines
+}
+
+/**
+ * A run's cost in one phrase: micro-USD, then the tokens; `undefined` when
+ * the run called no model.
+ *
+ * **Example** (A run that spent 412 µUSD)
+ *
+ * ```ts
+ * import { cost } from "./render.ts"
+ *
+ * cost({ inputTokens: 1650, outputTokens: 172, reasoningTokens: 600, microUsd: 412 })
+ * // "cost 412 µUSD (1650 in, 172 out, 600 reasoning tokens)"
+ * cost({ inputTokens: 0, outputTokens: 0, reasoningTokens: 0, microUsd: 0 }) // undefined
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const cost = (spent: Report.RunCost): string | undefined => {
+  if (spent.inputTokens + spent.outputTokens + spent.reasoningTokens === 0 && spent.microUsd === 0) return undefined
+  const reasoning = spent.reasoningTokens > 0 ? `, ${spent.reasoningTokens} reasoning` : ""
+  return `cost ${spent.microUsd} µUSD (${spent.inputTokens} in, ${spent.outputTokens} out${reasoning} tokens)`
+}
+
+/**
  * The text of an agent's output: a string as is, the `answer` field of an
  * object that has a string one, else its JSON.
  *
@@ -243,7 +341,8 @@ export const outputText = (output: unknown): string => {
 }
 
 /**
- * The summary line: status, elapsed / budget, and the skipped list.
+ * The summary line: status, elapsed / budget, the cost when the run called a
+ * model, and the skipped list.
  *
  * **Example** (The last line of the human report)
  *
@@ -256,7 +355,7 @@ export const outputText = (output: unknown): string => {
  * const line = Effect.map(
  *   Agent.run(SupportAgent.agent, "Where is my order?", { budget: "700 millis" }),
  *   (result) => summary(result, { colors: false })
- * ) // e.g. "partial  676ms / 700ms  skipped: tools/order-lookup (timed-out: deadline), ..."
+ * ) // e.g. "partial  676ms / 700ms  cost 3 µUSD (92 in, 55 out tokens)  skipped: tools/order-lookup (timed-out: deadline), ..."
  * ```
  *
  * @category combinators
@@ -271,13 +370,15 @@ export const summary = (result: Report.RunResult<unknown>, options: Options): st
   const skipped = report.skipped.length === 0
     ? "skipped: none"
     : `skipped: ${report.skipped.map((entry) => `${entry.path} (${entry.status}: ${entry.reason})`).join(", ")}`
+  const spent = cost(report.cost)
   return `${paint("bold", paint(runColor(result.status), status))}  ${
     paint(report.withinBudget ? "bold" : "red", elapsed)
-  }  ${skipped}`
+  }  ${spent === undefined ? "" : `${spent}  `}${skipped}`
 }
 
 /**
- * The whole human report of a run: header, stage table, output, summary.
+ * The whole human report of a run: header, stage table, model lines (when a
+ * stage called a model), output, summary.
  *
  * **Example** (Printing a run without colors)
  *
@@ -298,9 +399,11 @@ export const summary = (result: Report.RunResult<unknown>, options: Options): st
 export const run = (result: Report.RunResult<unknown>, options: Options): Array<string> => {
   const paint = painter(options.colors)
   const report = result.report
-  const settings = [`budget ${formatMillis(report.budgetMs)}`]
+  const settings = options.profile === undefined ? [] : [`profile ${options.profile}`]
+  settings.push(`budget ${formatMillis(report.budgetMs)}`)
   if (options.seed !== undefined) settings.push(`seed ${options.seed}`)
   for (const [name, ms] of Object.entries(options.latencies ?? {})) settings.push(`latency ${name}=${formatMillis(ms)}`)
+  const modelLines = models(report, options)
   const reason = failure(result)
   const output = reason === undefined
     ? outputText(result.output)
@@ -310,6 +413,7 @@ export const run = (result: Report.RunResult<unknown>, options: Options): Array<
     "",
     ...stages(report, options),
     "",
+    ...(modelLines.length === 0 ? [] : [paint("bold", "model"), ...modelLines, ""]),
     `${paint("bold", "output")}  ${output}`,
     "",
     summary(result, options)
@@ -317,7 +421,8 @@ export const run = (result: Report.RunResult<unknown>, options: Options): Array<
 }
 
 /**
- * The lines of `timebox list`: one per example, name then description.
+ * The lines of `timebox list`: one per example, name then description, then
+ * its profiles when it has any.
  *
  * **Example** (Names padded to one column)
  *
@@ -334,10 +439,20 @@ export const run = (result: Report.RunResult<unknown>, options: Options): Array<
  * @since 0.1.0
  */
 export const list = (
-  entries: ReadonlyArray<{ readonly name: string; readonly description: string }>,
+  entries: ReadonlyArray<
+    {
+      readonly name: string
+      readonly description: string
+      readonly profiles?: Readonly<Record<string, unknown>> | undefined
+    }
+  >,
   options: Options
 ): Array<string> => {
   const paint = painter(options.colors)
   const nameWidth = Math.max(0, ...entries.map((entry) => entry.name.length))
-  return entries.map((entry) => `${paint("bold", entry.name.padEnd(nameWidth))}  ${entry.description}`)
+  return entries.map((entry) => {
+    const profiles = Object.keys(entry.profiles ?? {})
+    return `${paint("bold", entry.name.padEnd(nameWidth))}  ${entry.description}` +
+      (profiles.length === 0 ? "" : ` ${paint("dim", `(--profile ${profiles.join(" | ")})`)}`)
+  })
 }

@@ -1,4 +1,4 @@
-import { Report, Simulation } from "@timebox/core"
+import { Report, RunEvent, Simulation } from "@timebox/core"
 import { SupportAgent } from "@timebox/example-support-agent"
 import { Schema } from "effect"
 import { tmpdir } from "node:os"
@@ -8,6 +8,24 @@ import { fixture, type Outcome, root, shared, timebox } from "./harness.ts"
 const decode = Schema.decodeUnknownSync(Report.RunResultJson)
 
 const json = (outcome: Outcome): Report.RunResult<unknown> => decode(JSON.parse(outcome.stdout))
+
+const decodeEvent = Schema.decodeUnknownSync(RunEvent.RunEvent)
+
+// Every stdout line of `--stream --json` as an event; the run-end's result decoded as a RunResult.
+const events = (outcome: Outcome): Array<RunEvent.RunEvent> =>
+  outcome.stdout.trimEnd().split("\n").map((line) => {
+    const event = decodeEvent(JSON.parse(line))
+    return event.type === "run-end" ? { type: "run-end", result: decode(event.result) } : event
+  })
+
+const runEnd = (all: ReadonlyArray<RunEvent.RunEvent>): Report.RunResult<any> => {
+  const last = all.at(-1)
+  expect(last?.type).toBe("run-end")
+  return (last as RunEvent.RunEnd).result as Report.RunResult<any>
+}
+
+// The research agent's acceptance runs read no TIMEBOX_MODEL from the developer's shell.
+const simulated = { env: { TIMEBOX_MODEL: undefined } }
 
 const stageNames = ["auth", "context", "history", "rag", "profile", "inference", "tools", "assembly"]
 
@@ -51,12 +69,97 @@ describe("timebox run, timed", () => {
       expect(outcome.code).toBe(0)
       const result = json(outcome)
       expect(result.status).toBe("complete")
-      const { min, max } = SupportAgent.latencies.inference
-      const drawn = Math.round(min + Simulation.uniform(seed, "inference") * (max - min))
-      const actual = Report.find(result.report, "inference")!.actualMs
+      const { min, max } = SupportAgent.latencies["order-lookup"]
+      const drawn = Math.round(min + Simulation.uniform(seed, "order-lookup") * (max - min))
+      const actual = Report.find(result.report, "tools/order-lookup")!.actualMs
       expect(actual).toBeGreaterThanOrEqual(drawn - 2)
       expect(actual).toBeLessThanOrEqual(drawn + 60)
     }
+  })
+})
+
+// A few runs at a time, so that their timings are not skewed by twenty other processes starting.
+describe.concurrent("research-agent", () => {
+  it("--profile full --budget 12s --stream: tokens as they arrive, then the report; complete on the reasoning model", async () => {
+    const outcome = await timebox(
+      ["run", "research-agent", "--profile", "full", "--budget", "12s", "--stream"],
+      simulated
+    )
+    expect(outcome.stderr).toBe("")
+    expect(outcome.code).toBe(0)
+    const header = "research-agent  profile full  budget 12000ms  seed 1"
+    const at = outcome.stdout.indexOf(`\n\n${header}\n`)
+    expect(at).toBeGreaterThan(0)
+    const streamed = outcome.stdout.slice(0, at)
+    expect(streamed.length).toBeGreaterThan(100)
+    expect(outcome.stdout).toContain(`output  ${streamed}\n`)
+    // Live: the first tokens came well before the report, over many writes.
+    const first = outcome.chunks[0]!
+    const report = outcome.chunks.find((chunk) => chunk.text.includes(header))!
+    expect(first.text.startsWith(header)).toBe(false)
+    expect(report.atMs - first.atMs).toBeGreaterThan(500)
+    expect(outcome.chunks.indexOf(report)).toBeGreaterThan(5)
+    expect(outcome.stdout).toMatch(
+      /^ {2}inference {2}reasoning: most-capable-that-fits in a 9500ms window \(reasoning p95 3469ms fits, fast p95 1176ms fits\)$/m
+    )
+    expect(outcome.stdout).toMatch(/^ +first token \d+ms {2}last token \d+ms {2}3 steps$/m)
+    for (const name of ["retrieval", "papers-index", "wiki-index", "inference", "WebSearch", "QueryData", "ReadPage"]) {
+      expect(outcome.stdout).toMatch(new RegExp(`^ +${name} +completed `, "m"))
+    }
+    expect(outcome.stdout).toMatch(/^ +verifier +completed /m)
+    const summary = outcome.stdout.trimEnd().split("\n").at(-1)!
+    expect(summary).toMatch(
+      /^complete {2}(\d+)ms \/ 12000ms {2}cost \d+ µUSD \(\d+ in, \d+ out, \d+ reasoning tokens\) {2}skipped: none$/
+    )
+    expect(Number(/^complete {2}(\d+)ms/.exec(summary)![1])).toBeLessThanOrEqual(12_000)
+  })
+
+  it("--budget 3s --stream --json: one event a line; routed to the fast model, the verifier skipped, and why", async () => {
+    const outcome = await timebox(
+      ["run", "research-agent", "--profile", "full", "--budget", "3s", "--stream", "--json"],
+      simulated
+    )
+    expect(outcome.stderr).toBe("")
+    expect(outcome.code).toBe(0)
+    const all = events(outcome)
+    const types = new Set(all.map((event) => event.type))
+    expect([...types].sort()).toEqual(["run-end", "stage-end", "stage-start", "text-delta", "tool-call", "tool-result"])
+    expect(all.filter((event) => event.type === "run-end")).toHaveLength(1)
+    const result = runEnd(all)
+    expect(result.status).toBe("partial")
+    expect(result.report.elapsedMs).toBeLessThanOrEqual(3_005)
+    const inference = Report.find(result.report, "inference")!
+    expect(inference.model?.chosen).toBe("fast")
+    expect(inference.model?.reason).toBe("most-capable-that-fits")
+    expect(inference.model?.candidates.map((candidate) => [candidate.name, candidate.fits])).toEqual([
+      ["reasoning", false],
+      ["fast", true]
+    ])
+    expect(inference.windowMs).toBeLessThan(inference.model!.candidates[0]!.p95Ms)
+    expect(result.report.skipped).toEqual([
+      { stage: "verifier", path: "verifier", status: "skipped", reason: "insufficient-budget" }
+    ])
+    expect(result.output.verification).toEqual({ checked: false, note: "not verified (skipped: insufficient-budget)" })
+    // The streamed text is the answer, token by token.
+    const deltas = all.flatMap((event) => (event.type === "text-delta" ? [event] : []))
+    expect(deltas.length).toBeGreaterThan(10)
+    expect(deltas.every((event) => event.path === "inference")).toBe(true)
+    expect(deltas.map((event) => event.delta).join("")).toBe(result.output.answer)
+    const calls = all.flatMap((event) => (event.type === "tool-call" ? [event.name] : []))
+    expect(calls).toEqual(["WebSearch", "QueryData", "ReadPage"])
+  })
+
+  it("--profile picks the architecture: fast-small-toolset calls web search only", async () => {
+    const outcome = await timebox(
+      ["run", "research-agent", "--profile", "fast-small-toolset", "--budget", "2s", "--json"],
+      simulated
+    )
+    expect(outcome.code).toBe(0)
+    const result = json(outcome)
+    expect((result.output as { profile: string }).profile).toBe("fast-small-toolset")
+    const inference = Report.find(result.report, "inference")!
+    expect(inference.children?.map((child) => child.name)).toEqual(["WebSearch"])
+    expect([result.status, inference.reason]).toEqual(["partial", "step-unaffordable"])
   })
 })
 
@@ -71,7 +174,9 @@ describe.concurrent("timebox run", () => {
       expect(lines.some((line) => new RegExp(`^ +${name} +completed +\\d+ms +\\d+ms +[█·]{40}`).test(line))).toBe(true)
     }
     expect(outcome.stdout).toContain("output  Sorry about the wait")
-    expect(lines.at(-1)).toMatch(/^complete {2}\d+ms \/ 2000ms {2}skipped: none$/)
+    expect(lines.at(-1)).toMatch(
+      /^complete {2}\d+ms \/ 2000ms {2}cost \d+ µUSD \(\d+ in, \d+ out tokens\) {2}skipped: none$/
+    )
     expect(outcome.stdout).not.toContain(ansi)
   })
 
@@ -159,6 +264,23 @@ describe.concurrent("timebox run", () => {
     expect(outcome.stderr.trim()).toBe("timebox: warning: --latency rga=…: no stage named \"rga\" ran")
   })
 
+  it("--stream on an agent that streams no text prints the report alone", async () => {
+    const outcome = await timebox(["run", fixture("echo-agent.mjs"), "--stream", "--input", "hi"])
+    expect(outcome.code).toBe(0)
+    expect(outcome.stdout.startsWith("echo-agent  budget 500ms  seed 1\n")).toBe(true)
+    expect(outcome.stdout).toContain("output  echo: hi")
+  })
+
+  it("Ctrl-C with --stream --json ends with the interrupted run-end line and exits 130", async () => {
+    const outcome = await timebox(["run", fixture("slow-agent.mjs"), "--stream", "--json"], { interruptOn: "started" })
+    expect(outcome.code).toBe(130)
+    const all = events(outcome)
+    expect(all[0]).toMatchObject({ type: "stage-start", stage: "start" })
+    const result = runEnd(all)
+    expect(result.status).toBe("interrupted")
+    expect(Report.find(result.report, "think")?.reason).toBe("interrupted")
+  })
+
   it("Ctrl-C prints the interrupted report and exits 130", async () => {
     const outcome = await timebox(["run", fixture("slow-agent.mjs")], { interruptOn: "started" })
     expect(outcome.signal).toBeNull()
@@ -189,6 +311,16 @@ describe.concurrent("user agent modules", () => {
     expect(result.report.agent).toBe("echo-agent")
   })
 
+  it("runs the profiles of an `agents` export: the first by default, another with --profile", async () => {
+    const [first, chosen] = await Promise.all([
+      timebox(["run", fixture("profiles-agent.mjs"), "--json", "--input", "hi"]),
+      timebox(["run", fixture("profiles-agent.mjs"), "--profile", "careful", "--json", "--input", "hi"])
+    ])
+    expect([first.code, chosen.code]).toEqual([0, 0])
+    expect([json(first).report.agent, json(first).output]).toEqual(["profiles-quick", { answer: "quick: hi" }])
+    expect([json(chosen).report.agent, json(chosen).report.budgetMs]).toEqual(["profiles-careful", 3000])
+  })
+
   it("runs a .cjs module (require of the ESM core, Node >= 20.19)", async () => {
     const outcome = await timebox(["run", fixture("echo-agent.cjs"), "--input", "hi"])
     expect(outcome.code).toBe(0)
@@ -217,8 +349,11 @@ describe.concurrent("timebox list", () => {
     expect(outcome.code).toBe(0)
     expect(outcome.stderr).toBe("")
     const lines = outcome.stdout.trimEnd().split("\n")
-    expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(/^support-agent {2}customer support in 2 s/)
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(/^support-agent {3}customer support in 2 s/)
+    expect(lines[1]).toMatch(
+      /^research-agent {2}research in 12 s.*\(--profile full \| fast-tools \| fast-small-toolset\)$/
+    )
   })
 })
 
@@ -229,7 +364,26 @@ describe.concurrent("bad input exits 2 with one line on stderr", () => {
       ["run", "support-agent", "--budget", "abc"],
       "timebox: invalid --budget \"abc\": not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")"
     ],
-    ["an unknown agent", ["run", "nope"], "timebox: unknown agent \"nope\": not a bundled example (support-agent)"],
+    [
+      "an unknown agent",
+      ["run", "nope"],
+      "timebox: unknown agent \"nope\": not a bundled example (support-agent, research-agent)"
+    ],
+    [
+      "an unknown profile",
+      ["run", "research-agent", "--profile", "fastest"],
+      "timebox: unknown --profile \"fastest\" for research-agent (choices: full, fast-tools, fast-small-toolset)"
+    ],
+    [
+      "a profile for an agent without profiles",
+      ["run", "support-agent", "--profile", "full"],
+      "timebox: support-agent has no profiles: --profile is for agents that export several"
+    ],
+    [
+      "an unknown profile of a module",
+      ["run", fixture("profiles-agent.mjs"), "--profile", "slow"],
+      "(choices: quick, careful)"
+    ],
     [
       "an unknown flag",
       ["run", "support-agent", "--bugdet", "1s"],

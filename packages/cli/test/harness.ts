@@ -11,6 +11,8 @@ export interface Outcome {
   readonly signal: NodeJS.Signals | null
   readonly stdout: string
   readonly stderr: string
+  /** The stdout chunks as they arrived, with the milliseconds since spawn. */
+  readonly chunks: ReadonlyArray<{ readonly atMs: number; readonly text: string }>
 }
 
 export interface Options {
@@ -36,7 +38,12 @@ export const timebox = (args: ReadonlyArray<string>, options: Options = {}): Pro
     const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? root, env, stdio: "pipe" })
     let stdout = ""
     let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+    const chunks: Array<{ atMs: number; text: string }> = []
+    const spawnedAt = performance.now()
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+      chunks.push({ atMs: performance.now() - spawnedAt, text: chunk })
+    })
     let interrupted = false
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk
@@ -46,7 +53,7 @@ export const timebox = (args: ReadonlyArray<string>, options: Options = {}): Pro
       }
     })
     child.on("error", reject)
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, chunks }))
   })
 
 /** Memoizes `timebox` by arguments, for several tests reading one run. */

@@ -1,13 +1,14 @@
 /**
- * `timebox run <agent> [--budget <duration>] [--json] [--seed <n>]
- * [--input <text>] [--latency <stage>=<duration>]...`: runs a bundled example
- * or a user's agent module within a budget and prints its report, as text for
- * people or as the `RunResult` JSON.
+ * `timebox run <agent> [--profile <name>] [--budget <duration>] [--json]
+ * [--stream] [--seed <n>] [--input <text>] [--latency <stage>=<duration>]...`:
+ * runs a bundled example or a user's agent module within a budget and prints
+ * its report, as text for people or as the `RunResult` JSON; with `--stream`,
+ * tokens as they arrive, or newline-delimited JSON events.
  *
  * @since 0.1.0
  */
-import { Agent, Budget, Report, ReportSink, Simulation } from "@timebox/core"
-import { Console, Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Agent, Budget, Report, ReportSink, RunEvent, Simulation } from "@timebox/core"
+import { Console, Effect, Schema, SchemaIssue, SchemaTransformation, Stream } from "effect"
 import { Argument, Command, Flag, TerminalCapabilities } from "effect/cli"
 import { RunFailed, UsageError } from "../errors.ts"
 import * as Load from "../load.ts"
@@ -245,6 +246,44 @@ const encodeJson = (result: Report.RunResult<unknown>): Effect.Effect<string> =>
   )
 
 /**
+ * One line of `--stream --json`: the event encoded with the `RunEvent`
+ * Schema, its `run-end` result in the `RunResult` JSON form, as one line of
+ * JSON.
+ *
+ * **Example** (Decoding the lines back)
+ *
+ * ```ts
+ * import { Schema } from "effect"
+ * import { RunEvent } from "@timebox/core"
+ * import { encodeEvent } from "./run.ts"
+ *
+ * const line = encodeEvent({ type: "text-delta", path: "inference", delta: "Solid", atMs: 1400 })
+ * // '{"type":"text-delta","path":"inference","delta":"Solid","atMs":1400}'
+ * const event = Schema.decodeUnknownSync(RunEvent.RunEvent)(JSON.parse(line))
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const encodeEvent = (event: RunEvent.RunEvent): string =>
+  JSON.stringify(
+    Schema.encodeSync(RunEvent.RunEvent)(
+      event.type === "run-end"
+        ? {
+          type: "run-end",
+          result: Schema.encodeSync(Report.RunResultJson)(event.result as Report.RunResult<unknown>)
+        }
+        : event
+    )
+  )
+
+// Text deltas go straight to stdout, without a newline each.
+const write = (text: string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    process.stdout.write(text)
+  })
+
+/**
  * `timebox run`.
  *
  * **Example** (A command tree with `run` only)
@@ -270,8 +309,19 @@ export const run = Command.make(
       Flag.withDescription("Total budget: 150ms, 2s, 1.5s, \"2 seconds\" (default: the agent's own)"),
       Flag.optional
     ),
+    profile: Flag.String("profile").pipe(
+      Flag.withMetavar("name"),
+      Flag.withDescription("Which of the agent's profiles to run (timebox list shows them)"),
+      Flag.optional
+    ),
     json: Flag.Boolean("json").pipe(
-      Flag.withDescription("Print the RunResult JSON and nothing else on stdout"),
+      Flag.withDescription(
+        "Print the RunResult JSON and nothing else on stdout (with --stream: one JSON event a line)"
+      ),
+      Flag.withDefault(false)
+    ),
+    stream: Flag.Boolean("stream").pipe(
+      Flag.withDescription("Print the model's tokens as they arrive, then the report"),
       Flag.withDefault(false)
     ),
     seed: Flag.String("seed").pipe(
@@ -281,8 +331,8 @@ export const run = Command.make(
     ),
     input: Flag.String("input").pipe(
       Flag.withMetavar("text"),
-      Flag.withDescription(`The agent's input (default: "${defaultInput}")`),
-      Flag.withDefault(defaultInput)
+      Flag.withDescription(`The agent's input (default: the example's own question, else "${defaultInput}")`),
+      Flag.optional
     ),
     latency: Flag.String("latency").pipe(
       Flag.withMetavar("stage=duration"),
@@ -296,29 +346,53 @@ export const run = Command.make(
       seed: flags.seed,
       latency: flags.latency
     })
-    const agent = yield* Load.resolve(flags.agent)
-    const input = yield* Agent.decodeInput(agent, flags.input).pipe(
+    const resolved = yield* Load.resolve(flags.agent, flags.profile._tag === "Some" ? flags.profile.value : undefined)
+    const agent = resolved.agent
+    const text = flags.input._tag === "Some" ? flags.input.value : (resolved.input ?? defaultInput)
+    const input = yield* Agent.decodeInput(agent, text).pipe(
       Effect.mapError((error) =>
         new UsageError({
-          message: `invalid --input ${JSON.stringify(flags.input)}: ${
+          message: `invalid --input ${JSON.stringify(text)}: ${
             error.reason._tag === "InvalidConfig" ? error.reason.problem : error.message
           }`
         })
       )
     )
     const { canColor } = yield* TerminalCapabilities.TerminalCapabilities
-    const print = (result: Report.RunResult<unknown>): Effect.Effect<void> =>
-      flags.json
-        ? Effect.flatMap(encodeJson(result), Console.log)
-        : Console.log(
-          Render.run(result, { colors: canColor, seed: settings.seed, latencies: settings.latencies }).join("\n")
-        )
+    // Whether streamed text is waiting for its line to end.
+    let midLine = false
+    const print = (result: Report.RunResult<unknown>): Effect.Effect<void> => {
+      if (flags.json && flags.stream) return Console.log(encodeEvent({ type: "run-end", result }))
+      if (flags.json) return Effect.flatMap(encodeJson(result), Console.log)
+      const report = Render.run(result, {
+        colors: canColor,
+        profile: resolved.profile,
+        seed: settings.seed,
+        latencies: settings.latencies
+      }).join("\n")
+      const lead = midLine ? "\n\n" : ""
+      midLine = false
+      return Console.log(`${lead}${report}`)
+    }
+    const options = settings.budgetMs === undefined ? undefined : { budget: settings.budgetMs }
+    const onEvent = (event: RunEvent.RunEvent): Effect.Effect<void> => {
+      if (event.type === "run-end") return Effect.void
+      if (flags.json) return Console.log(encodeEvent(event))
+      if (event.type !== "text-delta") return Effect.void
+      midLine = !event.delta.endsWith("\n")
+      return write(event.delta)
+    }
+    const streamed = Effect.gen(function*() {
+      let last: Report.RunResult<unknown> | undefined
+      yield* Stream.runForEach(Agent.stream(agent, input, options), (event) => {
+        if (event.type === "run-end") last = event.result as Report.RunResult<unknown>
+        return onEvent(event)
+      })
+      // `Agent.stream` always ends with `run-end`; an interrupted run never gets here.
+      return last!
+    })
     yield* Warm.warmUp
-    const result = yield* Agent.run(
-      agent,
-      input,
-      settings.budgetMs === undefined ? undefined : { budget: settings.budgetMs }
-    ).pipe(
+    const result = yield* (flags.stream ? streamed : Agent.run(agent, input, options)).pipe(
       Simulation.withSeed(settings.seed),
       Simulation.withLatencies(settings.latencies),
       // A run interrupted from outside (Ctrl-C) never returns; its report comes through the sink.
@@ -344,6 +418,14 @@ export const run = Command.make(
     { command: "timebox run support-agent", description: "The support agent with its own 2 s budget" },
     { command: "timebox run support-agent --budget 700ms", description: "Partial: optional stages are cut" },
     { command: "timebox run support-agent --latency rag=400ms --json", description: "A slow RAG, as JSON" },
+    {
+      command: "timebox run research-agent --profile full --budget 12s --stream",
+      description: "Reasoning model, tools and verifier; tokens as they arrive"
+    },
+    {
+      command: "timebox run research-agent --budget 3s --stream --json",
+      description: "Routed to the fast model; one JSON event a line"
+    },
     { command: "timebox run ./my-agent.mjs --input \"hello\"", description: "Your own agent module" }
   ])
 )
