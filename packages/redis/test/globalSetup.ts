@@ -7,10 +7,10 @@
 // Every run also gets a key prefix of its own (`inject("redisPrefix")`): CI and
 // other sessions share the machine's Redis, so the tests touch only keys under
 // it, and teardown deletes whatever is left there.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { connect, createServer } from "node:net"
 import type { TestProject } from "vitest/node"
+import { hasRedisServer, noRedis, ping, startRedisServer, stopRedisServer } from "./redisServer.ts"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,64 +19,6 @@ declare module "vitest" {
     /** The key prefix of this test run; every test key starts with it. */
     readonly redisPrefix: string
   }
-}
-
-const noRedis = "no Redis: set REDIS_URL, start redis-server on 127.0.0.1:6379, or install redis-server"
-
-/** Resolves true when `host:port` answers `PING` with `+PONG` within `timeoutMs`. */
-const ping = (host: string, port: number, timeoutMs = 500): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect({ host, port })
-    let answer = ""
-    const done = (ok: boolean) => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(ok)
-    }
-    const timer = setTimeout(() => done(false), timeoutMs)
-    socket.on("connect", () => socket.write("PING\r\n"))
-    socket.on("data", (chunk) => {
-      answer += chunk.toString("latin1")
-      if (answer.includes("\r\n")) done(answer.startsWith("+PONG"))
-    })
-    socket.on("error", () => done(false))
-  })
-
-/** A loopback port nothing listens on right now. */
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-
-const hasRedisServer = (): boolean => {
-  const result = spawnSync("redis-server", ["--version"], { stdio: "ignore" })
-  return result.error === undefined && result.status === 0
-}
-
-const startRedisServer = async (): Promise<{ readonly url: string; readonly child: ChildProcess }> => {
-  const port = await freePort()
-  const child = spawn(
-    "redis-server",
-    ["--save", "", "--appendonly", "no", "--port", String(port), "--bind", "127.0.0.1", "--loglevel", "warning"],
-    { stdio: ["ignore", "ignore", "inherit"] }
-  )
-  const state = { exited: false }
-  child.on("exit", () => {
-    state.exited = true
-  })
-  const startedAt = Date.now()
-  while (Date.now() - startedAt < 10_000 && !state.exited) {
-    if (await ping("127.0.0.1", port)) return { url: `redis://127.0.0.1:${port}`, child }
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  child.kill("SIGKILL")
-  throw new Error(`redis-server on port ${port} did not answer PING within 10 s (${noRedis})`)
 }
 
 /** Deletes every key under `prefix` (SCAN + UNLINK), so the shared Redis keeps nothing of ours. */
@@ -108,7 +50,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const redisUrl = url
   return async () => {
     if (child !== undefined) {
-      child.kill("SIGTERM")
+      await stopRedisServer(child)
       return
     }
     await deleteKeys(redisUrl, prefix)

@@ -1,0 +1,122 @@
+// A Redis that cannot be reached, or goes away mid-run, is the StoreUnavailable
+// reason (fail closed), never a hang; once it is back the store works again,
+// reloading its scripts (NOSCRIPT).
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import { assert, describe, it } from "@effect/vitest"
+import { Ledger } from "@timebox/core"
+import { Duration, Effect, Layer, Schedule } from "effect"
+import * as Redis from "effect/persistence/Redis"
+import { RedisLedgerStore } from "../src/index.ts"
+import { freePort, hasRedisServer, startRedisServer, stopRedisServer } from "./redisServer.ts"
+
+const action: Ledger.Action = { kind: "llm.completion", name: "test-model" }
+
+const ledgerOn = (url: string) =>
+  Ledger.layer.pipe(
+    Layer.provide(RedisLedgerStore.layerUrl({ url, prefix: "timebox-connection-test" })),
+    Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+  )
+
+/** The reason of a failed ledger call, which must come at once (no queueing behind a dead connection). */
+const reasonOf = <A>(effect: Effect.Effect<A, Ledger.LedgerError>) =>
+  Effect.flip(effect).pipe(
+    Effect.timeoutOrElse({ duration: "2 seconds", orElse: () => Effect.die("the call hung instead of failing") }),
+    Effect.map((error) => error.reason)
+  )
+
+describe("RedisLedgerStore connection", () => {
+  it.effect("an unreachable Redis fails the layer with the StoreUnavailable reason, naming the URL without its password", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const error = yield* Effect.flip(
+        Layer.build(RedisLedgerStore.layerUrl({ url: `redis://:secret@127.0.0.1:${port}` }))
+      )
+      assert.strictEqual(error._tag, "LedgerError")
+      const ledgerError = error as Ledger.LedgerError
+      assert.strictEqual(ledgerError.method, "RedisLedgerStore.connect")
+      assert.strictEqual(ledgerError.reason._tag, "StoreUnavailable")
+      assert.strictEqual((ledgerError.reason as Ledger.StoreUnavailable).store, "redis")
+      assert.isTrue(ledgerError.isRetryable)
+      assert.include(ledgerError.message, `127.0.0.1:${port}`)
+      assert.notInclude(ledgerError.message, "secret")
+    }))
+
+  it.effect("a program on a ledger whose Redis cannot be reached fails with StoreUnavailable", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const error = yield* Effect.flip(
+        Effect.flatMap(
+          Ledger.Ledger,
+          (ledger) =>
+            ledger.decide({
+              tenant: "acme",
+              subject: { tenant: "acme" },
+              action,
+              estimate: { unit: "TOKENS", amount: 1 }
+            })
+        ).pipe(
+          Effect.provide(ledgerOn(`redis://127.0.0.1:${port}`))
+        )
+      )
+      assert.strictEqual(error.reason._tag, "StoreUnavailable")
+    }))
+
+  it.live.skipIf(!hasRedisServer())(
+    "a Redis that goes away fails calls at once with StoreUnavailable; when it is back, the store works again",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* Effect.acquireRelease(
+          Effect.promise(() => startRedisServer()),
+          ({ child }) => Effect.promise(() => stopRedisServer(child, "SIGKILL"))
+        )
+        yield* Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const tenant = "acme"
+          const subject = { tenant, app: "support" }
+          const estimate = { unit: "TOKENS", amount: 100 } as const
+          const setUp = Effect.gen(function*() {
+            yield* ledger.createBudget({ tenant, scope: "tenant:acme", unit: "TOKENS", allocated: 1_000 })
+            return yield* ledger.reserve({ tenant, subject, action, estimate })
+          })
+          const held = yield* setUp
+          assert.strictEqual(held.decision, "allow")
+
+          yield* Effect.promise(() => stopRedisServer(server.child, "SIGKILL"))
+          const calls: ReadonlyArray<Effect.Effect<unknown, Ledger.LedgerError>> = [
+            ledger.reserve({ tenant, subject, action, estimate }),
+            ledger.decide({ tenant, subject, action, estimate }),
+            ledger.commit({ tenant, reservationId: held.reservationId!, actual: estimate }),
+            ledger.balances({ tenant, subject }),
+            ledger.sweep({})
+          ]
+          for (const call of calls) {
+            const reason = yield* reasonOf(call)
+            assert.strictEqual(reason._tag, "StoreUnavailable")
+            assert.isTrue(reason.isRetryable)
+          }
+
+          // The same port again, empty (no persistence) and without our scripts:
+          // the client reconnects and loads the scripts again on NOSCRIPT.
+          const restarted = yield* Effect.acquireRelease(
+            Effect.promise(() => startRedisServer(server.port)),
+            ({ child }) => Effect.promise(() => stopRedisServer(child, "SIGKILL"))
+          )
+          const again = yield* setUp.pipe(
+            Effect.retry({
+              schedule: Schedule.spaced("50 millis"),
+              times: 100,
+              while: (error) => error.reason._tag === "StoreUnavailable"
+            })
+          )
+          assert.strictEqual(again.decision, "allow")
+
+          // Scripts flushed while connected: EVALSHA answers NOSCRIPT, the script is loaded again.
+          yield* Redis.Redis.use((redis) => redis.send("SCRIPT", "FLUSH")).pipe(
+            Effect.provide(NodeRedis.layer({ url: restarted.url }))
+          )
+          const committed = yield* ledger.commit({ tenant, reservationId: again.reservationId!, actual: estimate })
+          assert.strictEqual(committed.status, "committed")
+        }).pipe(Effect.provide(ledgerOn(server.url)))
+      }).pipe(Effect.scoped)
+  )
+})

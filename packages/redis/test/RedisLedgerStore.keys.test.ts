@@ -1,0 +1,156 @@
+// The key layout: every key of a tenant hashes to one Redis Cluster slot (so a
+// script never crosses slots), nothing is written outside the store's prefix,
+// and no key carries a Redis TTL (expiry is `expiresAt` from the ledger's clock).
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import { assert, describe, layer } from "@effect/vitest"
+import { Ledger } from "@timebox/core"
+import { Duration, Effect, Layer } from "effect"
+import * as Redis from "effect/persistence/Redis"
+import { TestClock } from "effect/testing"
+import { inject } from "vitest"
+import { RedisLedgerStore } from "../src/index.ts"
+
+const prefix = `${inject("redisPrefix")}:keys`
+const action: Ledger.Action = { kind: "llm.completion", name: "test-model" }
+
+/** CRC16/XMODEM, the hash of Redis Cluster. */
+const crc16 = (bytes: Uint8Array): number => {
+  let crc = 0
+  for (const byte of bytes) {
+    crc ^= byte << 8
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc
+}
+
+/** The cluster slot of a key: the hash of its hash tag `{…}` when it has a non-empty one. */
+const slot = (key: string): number => {
+  const open = key.indexOf("{")
+  const close = open < 0 ? -1 : key.indexOf("}", open + 1)
+  const hashed = close > open + 1 ? key.slice(open + 1, close) : key
+  return crc16(new TextEncoder().encode(hashed)) % 16384
+}
+
+const scan = (pattern: string) =>
+  Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    const keys: Array<string> = []
+    let cursor = "0"
+    do {
+      const [next, batch] = yield* redis.send<[string, Array<string>]>(
+        "SCAN",
+        cursor,
+        "MATCH",
+        pattern,
+        "COUNT",
+        "1000"
+      )
+      cursor = next
+      keys.push(...batch)
+    } while (cursor !== "0")
+    return keys
+  })
+
+const client = NodeRedis.layer({ url: inject("redisUrl") })
+const ledger = Ledger.layer.pipe(
+  Layer.provide(RedisLedgerStore.layer({ prefix })),
+  Layer.provideMerge(client),
+  Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+)
+
+layer(ledger)("RedisLedgerStore keys", (it) => {
+  describe("layout", () => {
+    it.effect("slot() agrees with Redis Cluster's documented examples", () =>
+      Effect.sync(() => {
+        assert.strictEqual(crc16(new TextEncoder().encode("123456789")), 0x31c3)
+        assert.strictEqual(slot("foo"), 12182)
+        assert.strictEqual(slot("{user1000}.following"), slot("{user1000}.followers"))
+      }))
+
+    it.effect("a tenant's keys share one slot and one hash tag, carry no TTL, and stay under the prefix", () =>
+      Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        const redis = yield* Redis.Redis
+        const tenant = `keys-${Math.random().toString(36).slice(2, 8)}`
+        const subject = { tenant, app: "support", agent: "bot" }
+        yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 10_000 })
+        yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}/app:support`, unit: "TOKENS", allocated: 5_000 })
+        yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "CREDITS", allocated: 50 })
+        const held = yield* ledger.reserve({
+          tenant,
+          subject,
+          action,
+          estimate: { unit: "TOKENS", amount: 300 },
+          idempotencyKey: "r-1"
+        })
+        yield* ledger.commit({
+          tenant,
+          reservationId: held.reservationId!,
+          actual: { unit: "TOKENS", amount: 200 },
+          idempotencyKey: "c-1"
+        })
+        const expiring = yield* ledger.reserve({ tenant, subject, action, estimate: { unit: "TOKENS", amount: 5 } })
+        yield* ledger.event({ tenant, subject, action, actual: { unit: "CREDITS", amount: 3 }, idempotencyKey: "e-1" })
+        yield* ledger.decide({
+          tenant,
+          subject,
+          action,
+          estimate: { unit: "TOKENS", amount: 1 },
+          idempotencyKey: "d-1"
+        })
+        yield* TestClock.adjust("2 minutes")
+        const swept = yield* ledger.sweep({ tenant })
+        assert.deepStrictEqual(swept.expired, [expiring.reservationId!])
+        yield* ledger.reserve({ tenant, subject, action, estimate: { unit: "TOKENS", amount: 7 } })
+
+        const keys = yield* scan(`${prefix}:{tenant:${tenant}}:*`)
+        const tag = `{tenant:${tenant}}`
+        assert.isAtLeast(keys.length, 10)
+        for (const key of keys) {
+          assert.isTrue(key.startsWith(`${prefix}:${tag}:`), key)
+          assert.strictEqual(slot(key), slot(tag), key)
+          assert.strictEqual(yield* redis.send<number>("PTTL", key), -1, `${key} has no TTL`)
+        }
+        const kinds = new Set(keys.map((key) => key.slice(`${prefix}:${tag}:`.length).split(":")[0]))
+        for (
+          const kind of ["budget", "budgets", "reservation", "reservations", "expiries", "ended", "idem", "idempotency"]
+        ) {
+          assert.isTrue(kinds.has(kind), `a ${kind} key`)
+        }
+        assert.include(keys, `${prefix}:${tag}:budget:tenant:${tenant}/app:support:TOKENS`)
+        assert.include(keys, `${prefix}:${tag}:reservation:${held.reservationId}`)
+        assert.include(keys, `${prefix}:${tag}:idem:commit:c-1`)
+
+        for (const key of yield* scan(`${prefix}:*`)) {
+          assert.isTrue(key === `${prefix}:tenants` || key.startsWith(`${prefix}:{tenant:`), key)
+        }
+        assert.isTrue((yield* redis.send<ReadonlyArray<string>>("SMEMBERS", `${prefix}:tenants`)).includes(tenant))
+      }))
+
+    it.effect("amounts are stored as exact decimal strings", () =>
+      Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        const redis = yield* Redis.Redis
+        const tenant = `exact-${Math.random().toString(36).slice(2, 8)}`
+        yield* ledger.createBudget({
+          tenant,
+          scope: `tenant:${tenant}`,
+          unit: "TOKENS",
+          allocated: "9223372036854775807"
+        })
+        yield* ledger.reserve({
+          tenant,
+          subject: { tenant },
+          action,
+          estimate: { unit: "TOKENS", amount: "9007199254740993" }
+        })
+        const stored = yield* redis.send<ReadonlyArray<string>>(
+          "HMGET",
+          `${prefix}:{tenant:${tenant}}:budget:tenant:${tenant}:TOKENS`,
+          "allocated",
+          "reserved"
+        )
+        assert.deepStrictEqual(stored, ["9223372036854775807", "9007199254740993"])
+      }))
+  })
+})
