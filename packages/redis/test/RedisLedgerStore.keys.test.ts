@@ -52,13 +52,13 @@ const scan = (pattern: string) =>
   })
 
 const client = NodeRedis.layer({ url: inject("redisUrl") })
-const ledger = Ledger.layer.pipe(
+const ledgerLayer = Ledger.layer.pipe(
   Layer.provide(RedisLedgerStore.layer({ prefix })),
   Layer.provideMerge(client),
   Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
 )
 
-layer(ledger)("RedisLedgerStore keys", (it) => {
+layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
   describe("layout", () => {
     it.effect("slot() agrees with Redis Cluster's documented examples", () =>
       Effect.sync(() => {
