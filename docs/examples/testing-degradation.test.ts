@@ -3,8 +3,8 @@
 // runs it: `npx vitest run --project @timebox/docs`.
 // region: setup
 import { assert, describe, it } from "@effect/vitest"
-import { Agent, Budget, Report, Simulation } from "@timebox/core"
-import { runUnderTestClock } from "@timebox/core/testing"
+import { Agent, Budget, Inference, Pipeline, Report, Simulation, Stage } from "@timebox/core"
+import { makeRecordingModel, presets, runUnderTestClock } from "@timebox/core/testing"
 import { SupportAgent } from "@timebox/example-support-agent"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
@@ -114,6 +114,40 @@ describe("testing degradation with TestClock", () => {
         const kb = Report.find(result.report, "tools/kb-search")
         assert.isTrue(tools?.status === "skipped" || kb?.status === "timed-out", `seed ${seed}`)
       }
+    }))
+  // endregion
+
+  // region: model
+  it.effect("a slow model misses its 1,400 ms window: the required inference fails the run", () =>
+    Effect.gen(function*() {
+      const result = yield* runUnderTestClock(SupportAgent.agent, question).pipe(
+        Simulation.withLatencies({ inference: 1_600 }) // the simulated model's latencyKey
+      )
+      assert.strictEqual(result.status, "failed")
+      const inference = Report.find(result.report, "inference")
+      assert.strictEqual(inference?.status, "timed-out")
+      assert.strictEqual(inference?.actualMs, 1_400)
+      assert.strictEqual(inference?.ttftMs, 657.455) // it was streaming when it was cut
+      assert.strictEqual(result.report.cost.microUsd, 0) // the cut call never reported its usage
+    }))
+
+  it.effect("a recording model: canned answers, and every request it was sent", () =>
+    Effect.gen(function*() {
+      const fake = makeRecordingModel({ text: "Your parcel ships tomorrow." })
+      const agent = Agent.make({
+        name: "drafts",
+        budget: "1 second",
+        pipeline: Pipeline.make<string>().add(
+          Stage.required("inference", ({ input }) =>
+            Inference.run({ prompt: input, models: presets.fast }).pipe(Effect.provide(fake.layer)))
+        )
+      })
+      const result = yield* runUnderTestClock(agent, question)
+      assert.strictEqual(result.status === "complete" && result.output.text, "Your parcel ships tomorrow.")
+      assert.strictEqual(fake.calls.length, 1)
+      assert.include(JSON.stringify(fake.calls[0]!.prompt.content), question)
+      // 10 input and 5 output tokens on the fast preset's prices: 7,500 + 4,000 nano-USD
+      assert.strictEqual(result.report.cost.microUsd, 12)
     }))
   // endregion
 
