@@ -191,8 +191,9 @@ export const fromPath = Effect.fn("load.fromPath")(function*(spec: string) {
 })
 
 /**
- * The agent `timebox run` runs: the one picked, the name of its profile when
- * one was asked for, and the input to use without `--input`.
+ * The agent `timebox run` runs: the one picked, the name of its profile (the
+ * one asked for, or the default agent's when it is one of the profiles), and
+ * the input to use without `--input`.
  *
  * **Example** (Describing a resolved agent)
  *
@@ -278,15 +279,15 @@ export const chooseProfile = (
  */
 export const resolve = Effect.fn("load.resolve")(function*(spec: string, profile?: string | undefined) {
   const example = Examples.find(spec)
-  if (example !== undefined) {
-    const offer: Offer = { agent: example.agent as Runnable, profiles: (example.profiles ?? {}) as Offer["profiles"] }
+  const offer: Offer | undefined = example !== undefined
+    ? { agent: example.agent as Runnable, profiles: (example.profiles ?? {}) as Offer["profiles"] }
+    : isPath(spec)
+    ? yield* fromPath(spec)
+    : undefined
+  if (offer !== undefined) {
     const agent = yield* chooseProfile(spec, offer, profile)
-    return { agent, profile, input: example.input } satisfies Resolved
-  }
-  if (isPath(spec)) {
-    const offer = yield* fromPath(spec)
-    const agent = yield* chooseProfile(spec, offer, profile)
-    return { agent, profile, input: undefined } satisfies Resolved
+    const name = profile ?? Object.keys(offer.profiles).find((key) => offer.profiles[key] === agent)
+    return { agent, profile: name, input: example?.input } satisfies Resolved
   }
   const names = Examples.examples.map((entry) => entry.name).join(", ")
   return yield* new UsageError({
