@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, Schema, SchemaIssue } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Layer, Schema, SchemaIssue } from "effect"
 import * as AmountMath from "./internal/ledger/amount.ts"
 import * as Errors from "./internal/ledger/errors.ts"
 import { fingerprint } from "./internal/ledger/fingerprint.ts"
@@ -2162,9 +2162,10 @@ const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
 }
 
 const decoder = <S extends Schema.Codec<unknown, unknown, never, never>>(schema: S, method: string) => {
-  const decode = Schema.decodeUnknownEffect(schema)
-  return (input: unknown): Effect.Effect<S["Type"], LedgerError> =>
-    Effect.mapError(decode(input), (error) => {
+  const decode = Schema.decodeUnknownExit(schema)
+  return (input: unknown): Effect.Effect<S["Type"], LedgerError> => {
+    const decoded = decode(input)
+    return Exit.isSuccess(decoded) ? Effect.succeed(decoded.value) : Effect.mapError(decoded, (error) => {
       const issue = formatter(error.issue).issues[0]
       const path = (issue?.path ?? []).map((segment: unknown) =>
         typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment
@@ -2175,6 +2176,7 @@ const decoder = <S extends Schema.Codec<unknown, unknown, never, never>>(schema:
         reason: Errors.invalid(field, valueAt(input, path), issue?.message ?? error.message)
       })
     })
+  }
 }
 
 const fail = (method: string) => (reason: LedgerErrorReason): LedgerError => new Errors.LedgerError({ method, reason })

@@ -197,8 +197,9 @@ export const remember = <A>(
 }
 
 /**
- * Forgets idempotency keys and finished reservations older than
- * `retentionMs`; runs at most once a minute (from the sweeper).
+ * Forgets idempotency keys older than `retentionMs` (a reserve key lives as
+ * long as its reservation is active) and reservations that ended more than
+ * `retentionMs` ago; runs at most once a minute (from the sweeper).
  */
 export const prune = (state: State, now: number): void => {
   if (now - state.lastPruneMs < 60_000) return
@@ -207,6 +208,11 @@ export const prune = (state: State, now: number): void => {
   for (const tenant of state.tenants.values()) {
     for (const [key, record] of tenant.idempotency) {
       if (record.atMs > cutoff) break
+      // a reserve answer is kept while its reservation is active, so a late replay never reserves twice
+      const id = (record.answer as { readonly reservationId?: unknown }).reservationId
+      if (key.startsWith("reserve ") && typeof id === "string" && state.reservations.get(id)?.status === "active") {
+        continue
+      }
       tenant.idempotency.delete(key)
     }
     if (tenant.reservations.some((r) => r.endedAtMs !== undefined && r.endedAtMs <= cutoff)) {
