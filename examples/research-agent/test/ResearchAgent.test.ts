@@ -2,6 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Agent, type Budget, Report, type RunEvent, Simulation } from "@timebox/core"
 import { ConfigProvider, Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
 import { ResearchAgent } from "../src/index.ts"
 
 const question = "Why do solid-state batteries lose capacity?"
@@ -54,6 +56,56 @@ const events = (profile: ResearchAgent.ProfileName, options: RunOptions = {}) =>
     yield* Fiber.join(fiber)
     return seen
   })
+
+interface ChatRequest {
+  readonly model: string
+  readonly stream?: boolean
+  readonly messages: ReadonlyArray<unknown>
+  readonly tools?: ReadonlyArray<{ readonly function: { readonly name: string } }>
+}
+
+const chunk = (delta: Record<string, unknown>, finishReason: string | null = null) => ({
+  id: "chatcmpl-1",
+  object: "chat.completion.chunk",
+  created: 1_700_000_000,
+  model: "gpt-test",
+  choices: [{ index: 0, delta, finish_reason: finishReason }]
+})
+
+// A local chat-completions server that streams one short answer and records the requests.
+const chatServer = Effect.acquireRelease(
+  Effect.callback<{ readonly server: Server; readonly url: string; readonly requests: Array<ChatRequest> }>(
+    (resume) => {
+      const requests: Array<ChatRequest> = []
+      const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+        let body = ""
+        request.on("data", (data) => (body += data))
+        request.on("end", () => {
+          requests.push(JSON.parse(body) as ChatRequest)
+          response.writeHead(200, { "content-type": "text/event-stream" })
+          const events = [
+            chunk({ role: "assistant", content: "" }),
+            chunk({ content: "Capacity fades " }),
+            chunk({ content: "as the interface degrades." }),
+            chunk({}, "stop"),
+            { ...chunk({}), choices: [], usage: { prompt_tokens: 40, completion_tokens: 7, total_tokens: 47 } }
+          ]
+          for (const event of events) response.write(`data: ${JSON.stringify(event)}\n\n`)
+          response.end("data: [DONE]\n\n")
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as AddressInfo
+        resume(Effect.succeed({ server, url: `http://127.0.0.1:${port}/v1`, requests }))
+      })
+    }
+  ),
+  ({ server }) =>
+    Effect.callback<void>((resume) => {
+      server.closeAllConnections()
+      server.close(() => resume(Effect.void))
+    })
+)
 
 const statuses = (result: Report.RunResult<unknown>) =>
   result.report.stages.map((stage) => [stage.name, stage.status] as const)
@@ -215,18 +267,26 @@ describe("full", () => {
       assert.deepStrictEqual(output(result).sources, ["wiki/why-do-solid-state-batteries-lose.md"])
     }))
 
-  it.effect("TIMEBOX_MODEL=openai:<model> routes the inference to that model instead of the simulated ones", () =>
+  it.live("TIMEBOX_MODEL=openai:<model> routes the inference to that model instead of the simulated ones", () =>
     Effect.gen(function*() {
-      // Nothing listens on port 9: the request fails at once, and the report names the configured model.
-      const result = yield* run("full", {
-        latencies: { "papers-index": 0, "wiki-index": 0 },
-        env: { TIMEBOX_MODEL: "openai:gpt-test", OPENAI_BASE_URL: "http://127.0.0.1:9/v1" }
-      })
-      assert.strictEqual(result.status, "failed")
+      const server = yield* chatServer
+      const result = yield* Agent.run(ResearchAgent.agent, question).pipe(
+        // Instant indexes and verifier: only the HTTP call takes (real) time.
+        Simulation.withLatencies({ "papers-index": 0, "wiki-index": 0, verifier: 0 }),
+        withEnv({ TIMEBOX_MODEL: "openai:gpt-test", OPENAI_BASE_URL: server.url })
+      )
+      assert.strictEqual(result.status, "complete")
       const inference = Report.find(result.report, "inference")!
-      assert.strictEqual(inference.status, "failed")
       assert.strictEqual(inference.model?.chosen, "gpt-test")
       assert.deepStrictEqual(inference.model?.candidates.map((candidate) => candidate.name), ["gpt-test"])
+      assert.strictEqual(output(result).answer, "Capacity fades as the interface degrades.")
+      assert.strictEqual(output(result).model, "gpt-test")
+      assert.deepStrictEqual(result.report.cost.inputTokens, 40)
+      const [request] = server.requests
+      assert.strictEqual(request?.model, "gpt-test")
+      assert.strictEqual(request?.stream, true)
+      assert.deepStrictEqual(request?.tools?.map((tool) => tool.function.name), ["WebSearch", "ReadPage", "QueryData"])
+      assert.include(JSON.stringify(request?.messages), question)
     }))
 })
 
