@@ -83,14 +83,14 @@ const chatServer = Effect.acquireRelease(
         request.on("end", () => {
           requests.push(JSON.parse(body) as ChatRequest)
           response.writeHead(200, { "content-type": "text/event-stream" })
-          const events = [
+          const parts = [
             chunk({ role: "assistant", content: "" }),
             chunk({ content: "Capacity fades " }),
             chunk({ content: "as the interface degrades." }),
             chunk({}, "stop"),
             { ...chunk({}), choices: [], usage: { prompt_tokens: 40, completion_tokens: 7, total_tokens: 47 } }
           ]
-          for (const event of events) response.write(`data: ${JSON.stringify(event)}\n\n`)
+          for (const part of parts) response.write(`data: ${JSON.stringify(part)}\n\n`)
           response.end("data: [DONE]\n\n")
         })
       })
