@@ -320,7 +320,8 @@ const runWith = <In, Out, R>(
             outputTokens: tally.outputTokens,
             reasoningTokens: tally.reasoningTokens,
             microUsd: Cost.toMicroUsd(tally.nanoUsd)
-          }
+          },
+          ...(frame.run.ledger.length === 0 ? {} : { ledger: frame.run.ledger.slice() })
         }
       }
       const failed = (reason: RunFailureReason, runningReason: string): RunResult<Out> => {

@@ -14,7 +14,10 @@ import { type AiError, LanguageModel, Prompt, type Response, type Toolkit } from
 import * as Budget from "./Budget.ts"
 import * as Cost from "./Cost.ts"
 import * as Deadline from "./Deadline.ts"
+import { ModelGuard } from "./Guard.ts"
 import { CurrentFrame, type Frame } from "./internal/frame.ts"
+import { guarded } from "./internal/guard.ts"
+import type * as Ledger from "./Ledger.ts"
 import * as ModelProfile from "./ModelProfile.ts"
 import type { ModelChoice } from "./Report.ts"
 import * as Router from "./Router.ts"
@@ -151,10 +154,29 @@ interface StepOutcome {
 }
 
 /**
+ * One model call, guarded when a `ModelGuard` is in context: the worst case
+ * is reserved before the call (a denial fails with the `LedgerError` and the
+ * model is never called), the usage committed after it, the reservation
+ * released when it fails or is interrupted.
+ */
+const step = (
+  prompt: Prompt.Prompt,
+  options: Options,
+  frame: Frame | undefined,
+  firstToken: Deferred.Deferred<void>
+): Effect.Effect<StepOutcome, AiError.AiError | Ledger.LedgerError, LanguageModel.LanguageModel | ActiveProfile> =>
+  Effect.flatMap(ModelGuard, (guard) => {
+    const call = modelCall(prompt, options, frame, firstToken)
+    return guard === undefined
+      ? call
+      : Effect.flatMap(ActiveProfile, (profile) => guarded(guard, profile, prompt, frame, call))
+  })
+
+/**
  * One model call, streamed: text deltas go to `Agent.stream` and mark the
  * first and last token; tool calls are collected, not executed.
  */
-const step = (
+const modelCall = (
   prompt: Prompt.Prompt,
   options: Options,
   frame: Frame | undefined,
@@ -220,6 +242,15 @@ const withProfile = (candidate: Router.Candidate) =>
  * reported `degraded` with reason `step-unaffordable` and the loop returns
  * what it has.
  *
+ * **Details**
+ *
+ * With a `Guard.ModelGuard` in context (`Guard.layer`, `Guard.withGuard`),
+ * every model call reserves its worst case on the cost ledger first, commits
+ * the usage after, and releases the reservation when the call fails or is
+ * interrupted. A denied reservation fails the inference with the
+ * `LedgerError` before the model is called; the run's report lists every
+ * ledger decision (`report.ledger`).
+ *
  * **Gotchas**
  *
  * The stage's own timeout still applies: a step that runs past the window is
@@ -247,10 +278,16 @@ const withProfile = (candidate: Router.Candidate) =>
 export const run: {
   (options: Options & { readonly models: Router.Router }): Effect.Effect<
     Result,
-    AiError.AiError | TimeboxError.TimeboxError
+    AiError.AiError | TimeboxError.TimeboxError | Ledger.LedgerError
   >
-  (options: Options): Effect.Effect<Result, AiError.AiError | TimeboxError.TimeboxError, LanguageModel.LanguageModel>
-} = (options: Options): Effect.Effect<Result, AiError.AiError | TimeboxError.TimeboxError, never> =>
+  (options: Options): Effect.Effect<
+    Result,
+    AiError.AiError | TimeboxError.TimeboxError | Ledger.LedgerError,
+    LanguageModel.LanguageModel
+  >
+} = (
+  options: Options
+): Effect.Effect<Result, AiError.AiError | TimeboxError.TimeboxError | Ledger.LedgerError, never> =>
   Effect.gen(function*() {
     const frame = yield* CurrentFrame
     const owner = frame?.owner
@@ -293,7 +330,11 @@ export const run: {
         break
       }
       const firstToken = yield* Deferred.make<void>()
-      let attempt: Effect.Effect<StepOutcome, AiError.AiError | TimeboxError.TimeboxError, any> = provide(
+      let attempt: Effect.Effect<
+        StepOutcome,
+        AiError.AiError | TimeboxError.TimeboxError | Ledger.LedgerError,
+        any
+      > = provide(
         step(prompt, options, frame, firstToken)
       )
       if (steps === 0 && options.firstToken !== undefined) {
@@ -343,7 +384,7 @@ export const run: {
       )
     }
     return { text, steps, stopReason, model: profile.name, toolResults, usage }
-  }) as unknown as Effect.Effect<Result, AiError.AiError | TimeboxError.TimeboxError, never>
+  }) as unknown as Effect.Effect<Result, AiError.AiError | TimeboxError.TimeboxError | Ledger.LedgerError, never>
 
 const runTools = (
   calls: StepOutcome["calls"],
@@ -386,12 +427,12 @@ const runTools = (
  * timeout, either fails the stage or retries on the next faster candidate.
  */
 const firstTokenGuard = (
-  attempt: Effect.Effect<StepOutcome, AiError.AiError | TimeboxError.TimeboxError, any>,
+  attempt: Effect.Effect<StepOutcome, AiError.AiError | TimeboxError.TimeboxError | Ledger.LedgerError, any>,
   firstToken: Deferred.Deferred<void>,
   options: Options,
   choice: Router.Choice | undefined,
   report: (update: Partial<ModelChoice>) => void
-): Effect.Effect<StepOutcome, AiError.AiError | TimeboxError.TimeboxError, any> =>
+): Effect.Effect<StepOutcome, AiError.AiError | TimeboxError.TimeboxError | Ledger.LedgerError, any> =>
   Effect.gen(function*() {
     const guard = options.firstToken!
     const windowMs = Budget.toMillis(guard.window) ?? 0

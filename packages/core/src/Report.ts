@@ -334,6 +334,70 @@ export const SkippedEntry = Schema.Struct({
 export type SkippedEntry = typeof SkippedEntry.Type
 
 /**
+ * What the model guard asked the cost ledger around one model call, and what
+ * the ledger answered: `reserve` → `allowed` (the worst case is held) or
+ * `denied` (the call was never made); then `commit` → `committed` (the real
+ * usage is charged) or `release` → `released` (the call failed or was
+ * interrupted). A commit or release the store could not apply is `failed`.
+ * `amount` is an integer in `unit`: the worst case held or denied, the amount
+ * charged, or the amount given back. `reason` is the ledger's reason in
+ * kebab-case (`budget-exceeded`, `store-unavailable`, …) and `detail` its
+ * message, with the numbers.
+ *
+ * **Example** (The denial that stopped a run)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const denial: Report.LedgerEntry = {
+ *   operation: "reserve",
+ *   decision: "denied",
+ *   stage: "loop",
+ *   model: "runaway",
+ *   amount: 1_000_000,
+ *   unit: "USD_MICROCENTS",
+ *   reason: "budget-exceeded",
+ *   detail: "Ledger.reserve: tenant:demo: requested 1000000, 0 remaining",
+ *   atMs: 2_000
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const LedgerEntry = Schema.Struct({
+  operation: Schema.Literals(["reserve", "commit", "release"]),
+  decision: Schema.Literals(["allowed", "denied", "committed", "released", "failed"]),
+  /** The path of the stage that made the call (`inference`, `context/rag`). */
+  stage: Schema.String,
+  model: Schema.String,
+  amount: Schema.Number,
+  unit: Schema.String,
+  reservationId: Schema.optionalKey(Schema.String),
+  reason: Schema.optionalKey(Schema.String),
+  detail: Schema.optionalKey(Schema.String),
+  /** When the ledger answered, from the run's start. */
+  atMs: Schema.Number
+})
+
+/**
+ * A ledger entry of a run's report, as a type.
+ *
+ * **Example** (Counting the guarded calls of a run)
+ *
+ * ```ts
+ * import type { Report } from "@timebox/core"
+ *
+ * const calls = (report: Report.RunReport): number =>
+ *   (report.ledger ?? []).filter((entry: Report.LedgerEntry) => entry.decision === "committed").length
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type LedgerEntry = typeof LedgerEntry.Type
+
+/**
  * A run's report.
  *
  * **Example** (Reading a stored report)
@@ -355,7 +419,9 @@ export const RunReport = Schema.Struct({
   withinBudget: Schema.Boolean,
   stages: Schema.Array(StageRecord),
   skipped: Schema.Array(SkippedEntry),
-  cost: RunCost
+  cost: RunCost,
+  /** The cost ledger's decisions around the run's model calls, in order (absent when no call was guarded). */
+  ledger: Schema.optionalKey(Schema.Array(LedgerEntry))
 })
 
 /**

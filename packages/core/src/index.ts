@@ -39,6 +39,19 @@ export * as Cost from "./Cost.ts"
 export * as Deadline from "./Deadline.ts"
 
 /**
+ * The model guard: every model call an inference makes asks the cost ledger
+ * first. Before the call it reserves the worst case (the prompt's input
+ * tokens plus the model's most output tokens, priced); after the call it
+ * commits the real usage, priced; when the call fails or is interrupted it
+ * releases the reservation. A denied reservation stops the call before it is
+ * made: the inference fails with the `LedgerError`, and the run's report lists
+ * every ledger decision.
+ *
+ * @since 0.1.0
+ */
+export * as Guard from "./Guard.ts"
+
+/**
  * The inference stage's work: model calls through `effect/ai`'s
  * `LanguageModel`, made budget-aware. A tool loop runs the model's tool calls
  * through the toolkit's handlers under the stage's window (in parallel, each

@@ -6,7 +6,7 @@
  */
 import { Context } from "effect"
 import type * as Cost from "../Cost.ts"
-import type { ModelChoice, StageRecord, StageStatus } from "../Report.ts"
+import type { LedgerEntry, ModelChoice, StageRecord, StageStatus } from "../Report.ts"
 
 /** A record under construction; `running` until the stage ends. */
 export interface MutableRecord {
@@ -36,12 +36,17 @@ export interface StageExtra {
 /** A fresh run state. */
 export const makeRunState = (emit?: (event: unknown) => void): RunState => ({
   tally: { inputTokens: 0, outputTokens: 0, reasoningTokens: 0, nanoUsd: 0, calls: 0 },
+  ledger: [],
   emit
 })
 
-/** What a run shares across all its frames: the cost tally and the event sink of `Agent.stream`. */
+/**
+ * What a run shares across all its frames: the cost tally, the model guard's
+ * ledger decisions and the event sink of `Agent.stream`.
+ */
 export interface RunState {
   readonly tally: Cost.Tally
+  readonly ledger: Array<LedgerEntry>
   readonly emit: ((event: unknown) => void) | undefined
 }
 

@@ -1,0 +1,310 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Layer } from "effect"
+import { Prompt } from "effect/ai"
+import {
+  Agent,
+  Guard,
+  Inference,
+  Ledger,
+  LedgerStore,
+  type ModelProfile,
+  Pipeline,
+  Report,
+  SimulatedModel,
+  Stage
+} from "../src/index.ts"
+import { makeRecordingModel, runUnderTestClock } from "../src/testing/index.ts"
+
+// A model with round numbers: 1,000 nano-USD an input token, 2,000 an output
+// token, 20 output tokens expected, at most 50; 100 ms to the first token,
+// then 100 tokens/s, no jitter.
+const metered: ModelProfile.ModelProfile = {
+  name: "metered",
+  provider: "simulated",
+  ttftMs: 100,
+  ttftP95Ms: 100,
+  tokensPerSecond: 100,
+  jitter: 0,
+  reasoningMs: 0,
+  reasoningTokens: 0,
+  expectedOutputTokens: 20,
+  maxOutputTokens: 50,
+  price: { inputNanoUsdPerToken: 1_000, outputNanoUsdPerToken: 2_000 },
+  accuracy: 4
+}
+
+// "Where is my order A-1?" is 22 characters: 6 input tokens. Worst case:
+// 6 × 1,000 + 50 × 2,000 = 106,000 nano-USD = 10,600 µ¢. Real use:
+// 6 × 1,000 + 20 × 2,000 = 46,000 nano-USD = 4,600 µ¢.
+const question = "Where is my order A-1?"
+const worst = 10_600
+const actual = 4_600
+
+const tenant = "acme"
+const subject = { tenant, app: "support", agent: "guarded" }
+const scope = "tenant:acme/app:support/agent:guarded"
+
+const agent = (allocation: "5 seconds" | "150 millis" = "5 seconds") =>
+  Agent.make({
+    name: "guarded",
+    budget: "10 seconds",
+    pipeline: Pipeline.make<string>().add(
+      Stage.required(
+        "inference",
+        ({ input }) => Effect.map(Inference.run({ prompt: input, models: metered }), (result) => result.text),
+        { allocation }
+      )
+    )
+  })
+
+// The memory ledger without its background sweeper (nothing expires in these tests).
+const LedgerTest = Ledger.layer.pipe(
+  Layer.provide(LedgerStore.layerMemory),
+  Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+)
+
+const fund = (allocated: number) =>
+  Effect.flatMap(Ledger.Ledger, (ledger) => ledger.createBudget({ tenant, scope, unit: "USD_MICROCENTS", allocated }))
+
+const balance = Effect.flatMap(Ledger.Ledger, (ledger) =>
+  Effect.map(
+    ledger.balances({ tenant, subject, unit: "USD_MICROCENTS" }),
+    (answer) => answer.balances.find((entry) => entry.scope === scope)!
+  ))
+
+const model = SimulatedModel.layer({ profile: metered })
+
+describe("Guard", () => {
+  describe("pricing", () => {
+    it("estimates input tokens as characters / 4, rounded up", () => {
+      assert.strictEqual(Guard.inputTokens(Prompt.make(question)), 6)
+      assert.strictEqual(Guard.inputTokens(Prompt.make("")), 0)
+    })
+
+    it("prices in USD_MICROCENTS from nano-USD (10 nano-USD a microcent, rounded up) or in TOKENS", () => {
+      const usage = { inputTokens: 6, outputTokens: 20, reasoningTokens: 0 }
+      assert.strictEqual(Guard.price(usage, metered.price, "USD_MICROCENTS"), 4_600n)
+      assert.strictEqual(Guard.price(usage, metered.price, "TOKENS"), 26n)
+      assert.strictEqual(
+        Guard.price({ inputTokens: 1, outputTokens: 0, reasoningTokens: 0 }, {
+          ...metered.price,
+          inputNanoUsdPerToken: 1
+        }, "USD_MICROCENTS"),
+        1n
+      )
+    })
+
+    it("the worst case is the prompt's input tokens plus the most output (and reasoning) tokens", () => {
+      assert.deepStrictEqual(Guard.worstCase(metered, Prompt.make(question), "USD_MICROCENTS"), {
+        inputTokens: 6,
+        outputTokens: 50,
+        amount: BigInt(worst)
+      })
+      assert.deepStrictEqual(
+        Guard.worstCase({ ...metered, reasoningTokens: 300 }, Prompt.make(question), "TOKENS"),
+        { inputTokens: 6, outputTokens: 350, amount: 356n }
+      )
+    })
+  })
+
+  describe("configuration", () => {
+    it.effect("applies the defaults: the subject's tenant, USD_MICROCENTS, 60 s, ALLOW_IF_AVAILABLE", () =>
+      Effect.gen(function*() {
+        const guard = yield* Guard.make({ subject })
+        assert.strictEqual(guard.tenant, tenant)
+        assert.strictEqual(guard.unit, "USD_MICROCENTS")
+        assert.strictEqual(guard.ttlMs, 60_000)
+        assert.strictEqual(guard.overagePolicy, "ALLOW_IF_AVAILABLE")
+        const tokens = yield* Guard.make({ subject, unit: "TOKENS", ttl: "5s", overagePolicy: "REJECT" })
+        assert.deepStrictEqual([tokens.unit, tokens.ttlMs, tokens.overagePolicy], ["TOKENS", 5_000, "REJECT"])
+      }).pipe(Effect.provide(LedgerTest)))
+
+    it.effect("rejects bad configuration with InvalidConfig naming the field", () =>
+      Effect.gen(function*() {
+        const problems = yield* Effect.forEach([
+          { subject: {} },
+          { subject: { app: "support" } },
+          { subject, tenant: "other" },
+          { subject, ttl: "soon" },
+          { subject, ttl: "10ms" }
+        ], (config) => Effect.flip(Guard.make(config as Guard.Config)))
+        assert.deepStrictEqual(
+          problems.map((error) => error.reason._tag === "InvalidConfig" ? error.reason.field : error.reason._tag),
+          ["subject", "tenant", "subject.tenant", "ttl", "ttl"]
+        )
+      }).pipe(Effect.provide(LedgerTest)))
+  })
+
+  describe("around model calls", () => {
+    it.effect("reserves the worst case, commits the real usage; the report lists both and the cost", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        const result = yield* runUnderTestClock(agent(), question).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(model)
+        )
+        assert.strictEqual(result.status, "complete")
+        assert.deepStrictEqual(result.report.ledger, [
+          {
+            operation: "reserve",
+            decision: "allowed",
+            stage: "inference",
+            model: "metered",
+            amount: worst,
+            unit: "USD_MICROCENTS",
+            reservationId: "rsv_1",
+            atMs: 0
+          },
+          {
+            operation: "commit",
+            decision: "committed",
+            stage: "inference",
+            model: "metered",
+            amount: actual,
+            unit: "USD_MICROCENTS",
+            reservationId: "rsv_1",
+            atMs: 300
+          }
+        ])
+        // The report's cost agrees: 46,000 nano-USD = 46 µUSD = 4,600 µ¢.
+        assert.strictEqual(result.report.cost.microUsd * 100, actual)
+        const after = yield* balance
+        assert.deepStrictEqual([after.spent, after.reserved, after.remaining], [4_600n, 0n, 95_400n])
+      }).pipe(Effect.provide(LedgerTest)))
+
+    it.effect("a denied reservation stops the agent before the call: the run fails with the ledger's reason", () =>
+      Effect.gen(function*() {
+        yield* fund(worst - 1)
+        const fake = makeRecordingModel({ text: "should never be asked" })
+        const result = yield* runUnderTestClock(agent(), question).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(fake.layer)
+        )
+        assert.strictEqual(fake.calls.length, 0)
+        assert.strictEqual(result.status, "failed")
+        const inference = Report.find(result.report, "inference")!
+        assert.strictEqual(inference.status, "failed")
+        assert.strictEqual(inference.reason, `Ledger.reserve: ${scope}: requested ${worst}, ${worst - 1} remaining`)
+        assert.deepStrictEqual(result.report.ledger, [
+          {
+            operation: "reserve",
+            decision: "denied",
+            stage: "inference",
+            model: "metered",
+            amount: worst,
+            unit: "USD_MICROCENTS",
+            reason: "budget-exceeded",
+            detail: `Ledger.reserve: ${scope}: requested ${worst}, ${worst - 1} remaining`,
+            atMs: 0
+          }
+        ])
+        assert.strictEqual(result.report.cost.microUsd, 0)
+        const after = yield* balance
+        assert.deepStrictEqual([after.spent, after.reserved], [0n, 0n])
+      }).pipe(Effect.provide(LedgerTest)))
+
+    it.effect("a subject without a budget is denied (budget-not-found)", () =>
+      Effect.gen(function*() {
+        const result = yield* runUnderTestClock(agent(), question).pipe(
+          Guard.withGuard({ subject: { tenant, agent: "unfunded" } }),
+          Effect.provide(model)
+        )
+        assert.strictEqual(result.status, "failed")
+        assert.deepStrictEqual(result.report.ledger?.map((entry) => [entry.decision, entry.reason]), [
+          ["denied", "budget-not-found"]
+        ])
+      }).pipe(Effect.provide(LedgerTest)))
+
+    it.effect("a call cut at the stage's deadline releases its reservation", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        const result = yield* runUnderTestClock(agent("150 millis"), question).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(model)
+        )
+        assert.strictEqual(result.status, "failed")
+        assert.strictEqual(Report.find(result.report, "inference")!.status, "timed-out")
+        const after = yield* balance
+        assert.deepStrictEqual([after.spent, after.reserved, after.remaining], [0n, 0n, 100_000n])
+        const reservations = yield* Effect.flatMap(Ledger.Ledger, (ledger) => ledger.listReservations({ tenant }))
+        assert.deepStrictEqual(reservations.reservations.map((reservation) => reservation.status), ["released"])
+      }).pipe(Effect.provide(LedgerTest)))
+
+    it.effect("a failed call releases its reservation", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        const fake = makeRecordingModel({ fail: true })
+        const result = yield* runUnderTestClock(agent(), question).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(fake.layer)
+        )
+        assert.strictEqual(result.status, "failed")
+        assert.deepStrictEqual(result.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.amount]), [
+          ["reserve", "allowed", worst],
+          ["release", "released", worst]
+        ])
+        const after = yield* balance
+        assert.deepStrictEqual([after.spent, after.reserved], [0n, 0n])
+      }).pipe(Effect.provide(LedgerTest)))
+
+    it.effect("fails closed: a store that cannot answer denies the call (store-unavailable)", () =>
+      Effect.gen(function*() {
+        const fake = makeRecordingModel({ text: "should never be asked" })
+        const unavailable = new Ledger.StoreUnavailable({ store: "test", detail: "connection refused" })
+        const down = Layer.succeed(
+          Ledger.Ledger,
+          Ledger.Ledger.of({
+            ...(yield* Ledger.Ledger),
+            reserve: () => Effect.fail(new Ledger.LedgerError({ method: "Ledger.reserve", reason: unavailable }))
+          })
+        )
+        const result = yield* runUnderTestClock(agent(), question).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(Layer.merge(fake.layer, down))
+        )
+        assert.strictEqual(fake.calls.length, 0)
+        assert.strictEqual(result.status, "failed")
+        assert.deepStrictEqual(result.report.ledger?.map((entry) => [entry.decision, entry.reason]), [
+          ["denied", "store-unavailable"]
+        ])
+        assert.include(Report.find(result.report, "inference")!.reason!, "connection refused")
+      }).pipe(Effect.provide(LedgerTest)))
+
+    it.effect("a loop of calls stops at the budget: exactly as many calls as it covers", () =>
+      Effect.gen(function*() {
+        // The worst case of a call is 10,600 µ¢ and each call spends 4,600: with 50,000,
+        // calls 1–8 fit (8 × 4,600 = 36,800; 13,200 left), the 9th reservation (10,600) fits too,
+        // leaving 8,800 after its commit, and the 10th (10,600 > 8,800) is denied.
+        yield* fund(50_000)
+        const loop = Agent.make({
+          name: "loop",
+          budget: "1 minute",
+          pipeline: Pipeline.make<string>().add(
+            Stage.required("loop", ({ input }) =>
+              Effect.gen(function*() {
+                for (;;) yield* Inference.run({ prompt: input, models: metered })
+              }))
+          )
+        })
+        const result = yield* runUnderTestClock(loop, question).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(model)
+        )
+        assert.strictEqual(result.status, "failed")
+        const ledger = result.report.ledger ?? []
+        assert.strictEqual(ledger.filter((entry) => entry.decision === "committed").length, 9)
+        assert.deepStrictEqual(ledger.at(-1)?.decision, "denied")
+        assert.strictEqual(ledger.at(-1)?.reason, "budget-exceeded")
+        const after = yield* balance
+        assert.deepStrictEqual([after.spent, after.reserved, after.remaining], [41_400n, 0n, 8_600n])
+        assert.strictEqual(result.report.cost.microUsd * 100, 41_400)
+      }).pipe(Effect.provide(LedgerTest)))
+
+    it.effect("unguarded runs report no ledger", () =>
+      Effect.gen(function*() {
+        const result = yield* runUnderTestClock(agent(), question).pipe(Effect.provide(model))
+        assert.strictEqual(result.status, "complete")
+        assert.isUndefined(result.report.ledger)
+      }))
+  })
+})
