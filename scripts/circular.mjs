@@ -9,7 +9,7 @@ const allowed = {
   "packages/server": ["effect", "@timebox/core", "@effect/platform-node"],
   "packages/cli": ["effect", "@effect/platform-node", "@timebox/core", "@timebox/server", "@timebox/example-"],
   examples: ["effect", "@timebox/core"],
-  bench: ["effect", "@timebox/core"]
+  bench: ["effect", "@timebox/core", "@timebox/redis", "@effect/platform-node"]
 }
 
 const files = []
