@@ -11,6 +11,7 @@ export const projects = [
   "packages/redis",
   "examples/support-agent",
   "examples/research-agent",
+  "examples/runaway-agent",
   "packages/cli"
 ]
 
