@@ -320,7 +320,7 @@ export const profiles: { readonly [Name in ProfileName]: Profile & { readonly na
     models: [ModelProfile.presets.reasoning, ModelProfile.presets.fast],
     tools: ["WebSearch", "ReadPage", "QueryData"],
     verifier: true,
-    inferenceAllocation: "9500 millis"
+    inferenceAllocation: "10500 millis"
   },
   "fast-tools": {
     name: "fast-tools",
@@ -397,8 +397,10 @@ export const script = (
 
 /**
  * The simulated router of a profile for one question: one simulated model per
- * candidate, with its tool script. Every model's latency can be forced under
- * the name `inference` (`--latency inference=2s` forces each model call).
+ * candidate, with its tool script. A fast model writes short answers (64
+ * tokens, where its profile budgets 110: the router and the step check stay
+ * on the safe side). Every model's latency can be forced under the name
+ * `inference` (`--latency inference=2s` forces each model call).
  *
  * **Example** (Which model 3 s leaves room for)
  *
@@ -416,7 +418,12 @@ export const script = (
 export const router = (profile: Profile, question: string): Router.Router =>
   Router.make(profile.models.map((model) => ({
     profile: model,
-    layer: SimulatedModel.layer({ profile: model, script: script(model, question), latencyKey: "inference" })
+    layer: SimulatedModel.layer({
+      profile: model,
+      script: script(model, question),
+      latencyKey: "inference",
+      outputTokens: model.reasoningMs > 0 ? undefined : 64
+    })
   })))
 
 // =============================================================================
@@ -574,10 +581,11 @@ const verifier = Stage.optional(
         note: `verified against ${result.toolResults.filter(ToolWindow.isCompleted).length} tool results`
       }))
     ),
-  // It starts only when its slowest pass fits: under pressure it is skipped, never cut half-way.
+  // It starts only when its slowest pass (1.2 s) fits with 100 ms to spare: under pressure it is
+  // skipped, never cut half-way.
   {
     allocation: "1500 millis",
-    minUseful: "1200 millis",
+    minUseful: "1300 millis",
     fallback: (_, outcome): Verdict => ({ checked: false, note: `not verified (${outcome.status}: ${outcome.reason})` })
   }
 )
