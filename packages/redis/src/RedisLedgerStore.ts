@@ -117,12 +117,6 @@ const levelValues = (subject: Partial<Record<typeof levels[number], string>> | u
 
 const flag = (value: boolean): string => (value ? "1" : "0")
 
-/** "1" when `id` names a tenant other than `tenant`. */
-const foreign = (tenant: string, id: string): string => {
-  const owner = Keys.reservationTenant(id)
-  return flag(owner !== undefined && owner !== tenant)
-}
-
 const invalidCursor = (cursor: string, problem: string) =>
   new Ledger.InvalidRequest({ field: "cursor", value: JSON.stringify(cursor), problem })
 
@@ -174,6 +168,21 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
           Effect.asVoid
         )
 
+    /**
+     * "1" when `id` is a reservation of another tenant (Forbidden), else "0"
+     * (the script then finds it, or answers NotFound). Ids name their tenant,
+     * so only ids of other tenants cost a read, in that tenant's slot: a
+     * reservation disappears only when pruned, a day after it ended.
+     */
+    const foreign = (tenant: string, id: string): Effect.Effect<string, Ledger.StoreUnavailable> => {
+      const owner = Keys.reservationTenant(id)
+      if (owner === undefined || owner === tenant) return Effect.succeed("0")
+      return redis.send<number>("EXISTS", `${keys.tenant(owner)}reservation:${id}`).pipe(
+        Effect.map((exists) => flag(exists === 1)),
+        Effect.mapError((error) => unavailable(describe(error.cause)))
+      )
+    }
+
     /** Runs `script` for `tenant` and decodes its answer with `answer`, or its failure as a ledger reason. */
     const call = <S extends Schema.Codec<unknown, unknown, never, never>>(
       script: Scripts.LedgerScript,
@@ -219,37 +228,40 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
       ], Ledger.ReserveAnswer)))
 
     const commit = (command: LedgerStore.CommitCommand) =>
-      call(Scripts.commit, command.tenant, [
-        String(command.now),
-        command.tenant,
-        command.idempotencyKey ?? "",
-        command.fingerprint,
-        command.reservationId,
-        foreign(command.tenant, command.reservationId),
-        command.actual.unit,
-        command.actual.amount.toString()
-      ], Ledger.CommitAnswer)
+      Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
+        call(Scripts.commit, command.tenant, [
+          String(command.now),
+          command.tenant,
+          command.idempotencyKey ?? "",
+          command.fingerprint,
+          command.reservationId,
+          other,
+          command.actual.unit,
+          command.actual.amount.toString()
+        ], Ledger.CommitAnswer))
 
     const release = (command: LedgerStore.ReleaseCommand) =>
-      call(Scripts.release, command.tenant, [
-        String(command.now),
-        command.tenant,
-        command.idempotencyKey ?? "",
-        command.fingerprint,
-        command.reservationId,
-        foreign(command.tenant, command.reservationId)
-      ], Ledger.ReleaseAnswer)
+      Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
+        call(Scripts.release, command.tenant, [
+          String(command.now),
+          command.tenant,
+          command.idempotencyKey ?? "",
+          command.fingerprint,
+          command.reservationId,
+          other
+        ], Ledger.ReleaseAnswer))
 
     const extend = (command: LedgerStore.ExtendCommand) =>
-      call(Scripts.extend, command.tenant, [
-        String(command.now),
-        command.tenant,
-        command.idempotencyKey ?? "",
-        command.fingerprint,
-        command.reservationId,
-        foreign(command.tenant, command.reservationId),
-        String(command.extendByMs)
-      ], Ledger.ExtendAnswer)
+      Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
+        call(Scripts.extend, command.tenant, [
+          String(command.now),
+          command.tenant,
+          command.idempotencyKey ?? "",
+          command.fingerprint,
+          command.reservationId,
+          other,
+          String(command.extendByMs)
+        ], Ledger.ExtendAnswer))
 
     const decide = (command: LedgerStore.DecideCommand) =>
       register(command.tenant).pipe(Effect.andThen(call(Scripts.decide, command.tenant, [
@@ -295,12 +307,13 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
     }
 
     const getReservation = (query: LedgerStore.GetReservationQuery) =>
-      call(Scripts.getReservation, query.tenant, [
-        String(query.now),
-        query.tenant,
-        query.reservationId,
-        foreign(query.tenant, query.reservationId)
-      ], Ledger.Reservation)
+      Effect.flatMap(foreign(query.tenant, query.reservationId), (other) =>
+        call(Scripts.getReservation, query.tenant, [
+          String(query.now),
+          query.tenant,
+          query.reservationId,
+          other
+        ], Ledger.Reservation))
 
     const listReservations = (query: LedgerStore.ListReservationsQuery) => {
       const after = query.cursor === undefined ? 0 : Number(query.cursor)
