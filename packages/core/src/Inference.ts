@@ -151,6 +151,8 @@ interface StepOutcome {
   readonly calls: ReadonlyArray<{ readonly id: string; readonly name: string; readonly params: unknown }>
   readonly usage: Cost.Usage
   readonly profile: ModelProfile.ModelProfile
+  /** From the call's start to its first token or tool call. */
+  readonly firstTokenMs: number | undefined
 }
 
 /**
@@ -191,6 +193,8 @@ const modelCall = (
     const owner = frame?.owner
     const offset = () =>
       frame === undefined ? 0 : clock.currentTimeMillisUnsafe() - frame.runStartMillis - (owner?.startedAtMs ?? 0)
+    const callStart = clock.currentTimeMillisUnsafe()
+    let firstTokenMs: number | undefined
     const stream = LanguageModel.streamText({
       prompt,
       ...(options.toolkit === undefined ? {} : { toolkit: options.toolkit }),
@@ -199,7 +203,10 @@ const modelCall = (
     yield* Stream.runForEach(stream, (part) =>
       Effect.sync(() => {
         if (part.type === "text-delta") {
-          if (text === "") Deferred.doneUnsafe(firstToken, Effect.void)
+          if (text === "") {
+            Deferred.doneUnsafe(firstToken, Effect.void)
+            firstTokenMs ??= clock.currentTimeMillisUnsafe() - callStart
+          }
           text += part.delta
           if (owner !== undefined && options.stream === true) {
             const at = offset()
@@ -208,11 +215,12 @@ const modelCall = (
               type: "text-delta",
               path: frame.path,
               delta: part.delta,
-              atMs: clock.currentTimeMillisUnsafe() - frame.runStartMillis
+              atMs: round(clock.currentTimeMillisUnsafe() - frame.runStartMillis)
             })
           }
         } else if (part.type === "tool-call") {
           Deferred.doneUnsafe(firstToken, Effect.void)
+          firstTokenMs ??= clock.currentTimeMillisUnsafe() - callStart
           calls.push({ id: part.id, name: part.name, params: part.params })
           if (frame !== undefined) {
             frame.run.emit?.({ type: "tool-call", path: frame.path, id: part.id, name: part.name, params: part.params })
@@ -222,7 +230,7 @@ const modelCall = (
         }
       }))
     if (frame !== undefined) Cost.add(frame.run.tally, usage, profile.price)
-    return { text, calls, usage, profile }
+    return { text, calls, usage, profile, firstTokenMs }
   })
 
 const plus = (a: Cost.Usage, b: Cost.Usage): Cost.Usage => ({
@@ -233,6 +241,21 @@ const plus = (a: Cost.Usage, b: Cost.Usage): Cost.Usage => ({
 
 const withProfile = (candidate: Router.Candidate) =>
   Layer.merge(candidate.layer, Layer.succeed(ActiveProfile, candidate.profile))
+
+/** Provides `first`, then the choice's other candidates in order on provider errors (an `ExecutionPlan`). */
+const planFrom = (
+  first: Router.Candidate,
+  choice: Router.Choice
+): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, any> => {
+  const rest = [choice.chosen, ...choice.fallbacks].filter((candidate) => candidate !== first)
+  const plan = ExecutionPlan.make(
+    { provide: withProfile(first) },
+    ...rest.map((candidate) => ({ provide: withProfile(candidate) }))
+  )
+  return (effect) => Effect.withExecutionPlan(effect as Effect.Effect<any, any, any>, plan as any) as any
+}
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000
 
 /**
  * Runs an inference inside the current stage: routes by the time left (when
@@ -299,11 +322,7 @@ export const run: {
     if (isRouter(options.models)) {
       choice = Router.choose(options.models, windowMs)
       const current = choice
-      const plan = ExecutionPlan.make(
-        { provide: withProfile(current.chosen) },
-        ...current.fallbacks.map((candidate) => ({ provide: withProfile(candidate) }))
-      )
-      provide = (effect) => Effect.withExecutionPlan(effect as Effect.Effect<any, any, any>, plan as any) as any
+      provide = planFrom(current.chosen, current)
       profile = current.chosen.profile
     } else {
       const fixed = options.models
@@ -349,7 +368,11 @@ export const run: {
           report({ chosen: outcome.profile.name, reason: `fallback-after-error (${profile.name} failed)` })
         }
         profile = outcome.profile
+        // Later steps start from the model that answered, not from the one that failed or was too slow.
+        const answered = choice?.fallbacks.find((candidate) => candidate.profile.name === outcome.profile.name)
+        if (answered !== undefined && choice !== undefined) provide = planFrom(answered, choice)
       }
+      if (steps === 1 && outcome.firstTokenMs !== undefined) report({ ttftMs: round(outcome.firstTokenMs) })
       text = outcome.text
       if (owner !== undefined) owner.extra = { ...owner.extra, steps }
       if (outcome.calls.length === 0 || options.toolkit === undefined) {

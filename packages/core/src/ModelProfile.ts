@@ -247,8 +247,9 @@ export const ModelProfileSchema = Schema.Struct({
 })
 
 /**
- * The first-token observations of a run, by model: every stage record that
- * names a chosen model and a `ttftMs`, for `observe`.
+ * The first-token observations of a run, by model: every stage record whose
+ * model choice carries the model's own first-token time (`model.ttftMs`,
+ * measured from the call's start, not the stage's), for `observe`.
  *
  * **Example** (Learning from a finished run)
  *
@@ -268,9 +269,10 @@ export const observationsFrom = (
   const out = new Map<string, Array<{ readonly ttftMs: number }>>()
   const visit = (records: ReadonlyArray<StageRecord>) => {
     for (const record of records) {
-      if (record.model !== undefined && record.ttftMs !== undefined) {
+      const observed = record.model?.ttftMs
+      if (record.model !== undefined && observed !== undefined) {
         const list = out.get(record.model.chosen) ?? []
-        list.push({ ttftMs: record.ttftMs })
+        list.push({ ttftMs: observed })
         out.set(record.model.chosen, list)
       }
       if (record.children !== undefined) visit(record.children)

@@ -223,7 +223,9 @@ export type ModelCandidate = typeof ModelCandidate.Type
 export const ModelChoice = Schema.Struct({
   chosen: Schema.String,
   reason: Schema.String,
-  candidates: Schema.Array(ModelCandidate)
+  candidates: Schema.Array(ModelCandidate),
+  /** The chosen model's time to first token on its first call, from that call's start: what routers learn from. */
+  ttftMs: Schema.optionalKey(Schema.Number)
 })
 
 /**

@@ -36,9 +36,9 @@ describe("ModelProfile", () => {
       const first = yield* runUnderTestClock(agent(router), "hi")
       assert.strictEqual(first.report.stages[0]?.model?.chosen, "balanced")
       // pretend balanced turned out much slower than its profile says
-      const slow = {
-        stages: [{ ...first.report.stages[0]!, ttftMs: 2_000 }]
-      }
+      const stage = first.report.stages[0]!
+      assert.isAbove(stage.model?.ttftMs ?? 0, 0)
+      const slow = { stages: [{ ...stage, model: { ...stage.model!, ttftMs: 2_000 } }] }
       for (let i = 0; i < 5; i++) router = Router.learn(router, slow)
       assert.isAbove(ModelProfile.p95Ms(router.candidates[0]!.profile), 2_200)
       const second = yield* runUnderTestClock(agent(router), "hi")

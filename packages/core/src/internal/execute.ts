@@ -128,21 +128,21 @@ export const execute = <I, A, E, R>(
 ): Effect.Effect<A, TimeboxError.TimeboxError, R> =>
   Effect.withFiber((parent) => {
     const frame = parent.getRef(CurrentFrame)
-    const result = executeIn(parent, frame, stage, input, pipelineReserveMs)
     const emit = frame?.run.emit
-    if (frame === undefined || emit === undefined) return result
-    // The body above ran synchronously and pushed this stage's record last.
-    const record = frame.children[frame.children.length - 1]!
-    const path = frame.path === "" ? record.name : `${frame.path}/${record.name}`
-    if (record.status === "running") {
+    if (frame === undefined || emit === undefined) return executeIn(parent, frame, stage, input, pipelineReserveMs)
+    const pathOf = (record: MutableRecord) => (frame.path === "" ? record.name : `${frame.path}/${record.name}`)
+    // stage-start goes out before the work starts, so that a parent's start precedes its children's.
+    const result = executeIn(parent, frame, stage, input, pipelineReserveMs, (record) =>
       emit({
         type: "stage-start",
         stage: record.name,
-        path,
+        path: pathOf(record),
         startedAtMs: record.startedAtMs,
         windowMs: record.windowMs
-      })
-    }
+      }))
+    // The body above ran synchronously and pushed this stage's record last.
+    const record = frame.children[frame.children.length - 1]!
+    const path = pathOf(record)
     return Effect.onExit(result, () =>
       Effect.sync(() =>
         emit({
@@ -161,7 +161,8 @@ const executeIn = <I, A, E, R>(
   frame: Frame | undefined,
   stage: StageSpec<I, A, E, R>,
   input: I,
-  pipelineReserveMs: number
+  pipelineReserveMs: number,
+  onStart?: (record: MutableRecord) => void
 ): Effect.Effect<A, TimeboxError.TimeboxError, R> => {
   const clock = parent.getRef(Clock.Clock)
   const deadline = parent.getRef(CurrentDeadline)
@@ -221,6 +222,7 @@ const executeIn = <I, A, E, R>(
   // what `Effect.forkDetach(Effect.provideContext(work, context), { startImmediately: true })`
   // does, without `provideContext` merging (so copying) the whole context
   // into a flat map for every stage.
+  onStart?.(record)
   const fiber = Effect.runForkWith(context as Context.Context<R>)(work)
 
   const timed = Number.isFinite(window)
