@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Stream } from "effect"
+import { Clock, Effect, Layer, Stream } from "effect"
 import { LanguageModel, Model, type Prompt, type Response } from "effect/ai"
 import type * as ModelProfile from "./ModelProfile.ts"
 import * as Simulation from "./Simulation.ts"
@@ -147,10 +147,10 @@ const plan = (options: Options, request: LanguageModel.ProviderOptions): Effect.
     let perTokenMs = jittered(1000 / profile.tokensPerSecond, "tps")
     const forced = overrides.get(options.latencyKey ?? profile.name)
     if (forced !== undefined) {
-      // A forced total: 40% to the first token, the rest spread over the tokens.
-      const count = Math.max(1, tokens.length + (scripted.length > 0 ? 1 : 0))
-      beforeFirstMs = forced * 0.4
-      perTokenMs = (forced * 0.6) / count
+      // A forced total: 40% to the first token, the rest spread over the tokens after it.
+      const later = tokens.length - 1
+      beforeFirstMs = later > 0 ? forced * 0.4 : forced
+      perTokenMs = later > 0 ? (forced * 0.6) / later : 0
     }
     const inputTokens = Math.ceil(text.length / 4)
     const outputTokens = tokens.length + callTokens
@@ -212,7 +212,7 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
     generateText: (request) =>
       Effect.gen(function*() {
         const current = yield* plan(options, request)
-        yield* wait(current.beforeFirstMs + current.perTokenMs * current.tokens.length)
+        yield* wait(current.beforeFirstMs + current.perTokenMs * Math.max(0, current.tokens.length - 1))
         const parts: Array<Response.PartEncoded> = current.tokens.length > 0
           ? [{ type: "text", text: current.tokens.join("") }]
           : []
@@ -220,16 +220,26 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
         return parts
       }),
     streamText: (request) =>
-      Stream.unwrap(Effect.map(plan(options, request), (current) => {
+      Stream.unwrap(Effect.gen(function*() {
+        const current = yield* plan(options, request)
+        const clock = yield* Clock.Clock
+        // Tokens are scheduled against the call's start, so a late timer delays one token, not all the later ones.
+        const started = clock.currentTimeMillisUnsafe()
+        const until = (offsetMs: number) =>
+          Effect.suspend(() => wait(started + offsetMs - clock.currentTimeMillisUnsafe()))
         const id = `text_${stepOf(request.prompt)}`
         const start: Array<Response.StreamPartEncoded> = current.tokens.length > 0 ? [{ type: "text-start", id }] : []
-        const first = Stream.fromEffect(wait(current.beforeFirstMs)).pipe(
+        const first = Stream.fromEffect(until(current.beforeFirstMs)).pipe(
           Stream.drain,
           Stream.concat(Stream.fromIterable(start))
         )
-        const deltas = Stream.fromIterable(current.tokens).pipe(
-          Stream.mapEffect((delta) =>
-            Effect.as(wait(current.perTokenMs), { type: "text-delta", id, delta } as Response.StreamPartEncoded)
+        // The first token arrives at the time to first token, each later one a token interval after it.
+        const deltas = Stream.fromIterable(current.tokens.map((delta, index) => ({ delta, index }))).pipe(
+          Stream.mapEffect(({ delta, index }) =>
+            Effect.as(
+              until(current.beforeFirstMs + index * current.perTokenMs),
+              { type: "text-delta", id, delta } as Response.StreamPartEncoded
+            )
           )
         )
         const end: Array<Response.StreamPartEncoded> = current.tokens.length > 0 ? [{ type: "text-end", id }] : []

@@ -163,7 +163,7 @@ describe("Guard", () => {
             amount: actual,
             unit: "USD_MICROCENTS",
             reservationId: "rsv_1",
-            atMs: 300
+            atMs: 290
           }
         ])
         // The report's cost agrees: 46,000 nano-USD = 46 µUSD = 4,600 µ¢.
