@@ -8,7 +8,11 @@ const question = "Where is my order?"
 
 // Runs the support agent under TestClock: fork, move the clock past any deadline, join.
 const run = (
-  options: { readonly budget?: Budget.DurationText; readonly seed?: number; readonly latencies?: Record<string, number> }
+  options: {
+    readonly budget?: Budget.DurationText
+    readonly seed?: number
+    readonly latencies?: Record<string, number>
+  }
 ) =>
   Effect.gen(function*() {
     const fiber = yield* Effect.forkChild(
