@@ -110,6 +110,20 @@ const decodeReply = Schema.decodeUnknownEffect(Reply)
 const decodeReason = Schema.decodeUnknownEffect(Reason)
 const SweepExpired = Schema.Array(Schema.String)
 
+const decoders = new WeakMap<object, (json: string) => Effect.Effect<unknown, Schema.SchemaError>>()
+
+/** The decoder of an answer's JSON text, built once per answer Schema. */
+const decoderOf = <S extends Schema.Codec<unknown, unknown, never, never>>(
+  answer: S
+): (json: string) => Effect.Effect<S["Type"], Schema.SchemaError> => {
+  let decoder = decoders.get(answer)
+  if (decoder === undefined) {
+    decoder = Schema.decodeUnknownEffect(Schema.fromJsonString(answer))
+    decoders.set(answer, decoder)
+  }
+  return decoder
+}
+
 const levels = ["tenant", "workspace", "app", "workflow", "agent", "toolset"] as const
 
 const levelValues = (subject: Partial<Record<typeof levels[number], string>> | undefined): Array<string> =>
@@ -190,7 +204,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
       args: ReadonlyArray<string>,
       answer: S
     ): Effect.Effect<S["Type"], Ledger.LedgerErrorReason> => {
-      const decodeAnswer = Schema.decodeUnknownEffect(Schema.fromJsonString(answer))
+      const decodeAnswer = decoderOf(answer)
       return redis.eval(script)(keys.tenant(tenant), args).pipe(
         Effect.mapError((error) => unavailable(describe(error.cause))),
         Effect.flatMap((raw) =>

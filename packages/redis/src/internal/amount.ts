@@ -88,13 +88,33 @@ end
 
 local function amount_parse(s)
   if type(s) ~= "string" then return nil end
+  local length = #s
+  if length > 0 and length <= 15 and not string.find(s, "%D") then
+    -- the common case: digits only, below 10^15 < 2^53, so tonumber is exact
+    local value = tonumber(s)
+    local high = math.floor(value / AMOUNT_BASE)
+    local low = value - high * AMOUNT_BASE
+    if low < 0 then
+      high = high - 1
+      low = low + AMOUNT_BASE
+    elseif low >= AMOUNT_BASE then
+      high = high + 1
+      low = low - AMOUNT_BASE
+    end
+    return { high, low }
+  end
   local negative = false
   if string.sub(s, 1, 1) == "-" then
     negative = true
     s = string.sub(s, 2)
   end
-  if not string.match(s, "^%d+$") then return nil end
-  s = string.match(s, "^0*(%d-)$")
+  if s == "" or string.find(s, "%D") then return nil end
+  local first = string.find(s, "[1-9]")
+  if first == nil then
+    s = ""
+  else
+    s = string.sub(s, first)
+  end
   if #s > 19 then return nil end
   local value
   if #s == 0 then

@@ -61,8 +61,14 @@ local function strings(list)
   return arr(items)
 end
 
+-- A JSON string of text known to need no escaping: amounts, units, statuses
+-- and scope paths (the ledger decodes those to [a-zA-Z0-9_.:/-]).
+local function q(s)
+  return '"' .. s .. '"'
+end
+
 local function amount_json(unit, a)
-  return obj({ '"unit":' .. js(unit), '"amount":' .. js(amount_string(a)) })
+  return '{"unit":"' .. unit .. '","amount":"' .. amount_string(a) .. '"}'
 end
 
 local function ok(answer)
@@ -157,9 +163,13 @@ local function budget_load(scope, unit)
   }
 end
 
+local function over_flag(b)
+  if b.isOverLimit then return "1" end
+  return "0"
+end
+
+-- Writes every field of a budget (create, fund).
 local function budget_save(b)
-  local over = "0"
-  if b.isOverLimit then over = "1" end
   redis.call("HSET", budget_key(b.scope, b.unit),
     "status", b.status,
     "allocated", amount_string(b.allocated),
@@ -167,7 +177,16 @@ local function budget_save(b)
     "reserved", amount_string(b.reserved),
     "debt", amount_string(b.debt),
     "overdraftLimit", amount_string(b.overdraftLimit),
-    "isOverLimit", over)
+    "isOverLimit", over_flag(b))
+end
+
+-- Writes what a charge changes (commit, event).
+local function budget_save_charge(b)
+  redis.call("HSET", budget_key(b.scope, b.unit),
+    "spent", amount_string(b.spent),
+    "reserved", amount_string(b.reserved),
+    "debt", amount_string(b.debt),
+    "isOverLimit", over_flag(b))
 end
 
 local function remaining(b)
@@ -175,17 +194,17 @@ local function remaining(b)
 end
 
 local function balance_json(b)
-  return obj({
-    '"scope":' .. js(b.scope),
-    '"unit":' .. js(b.unit),
-    '"status":' .. js(b.status),
-    '"allocated":' .. js(amount_string(b.allocated)),
-    '"spent":' .. js(amount_string(b.spent)),
-    '"reserved":' .. js(amount_string(b.reserved)),
-    '"debt":' .. js(amount_string(b.debt)),
-    '"overdraftLimit":' .. js(amount_string(b.overdraftLimit)),
-    '"remaining":' .. js(amount_string(remaining(b))),
-    '"isOverLimit":' .. bool(b.isOverLimit)
+  return table.concat({
+    '{"scope":"', b.scope,
+    '","unit":"', b.unit,
+    '","status":"', b.status,
+    '","allocated":"', amount_string(b.allocated),
+    '","spent":"', amount_string(b.spent),
+    '","reserved":"', amount_string(b.reserved),
+    '","debt":"', amount_string(b.debt),
+    '","overdraftLimit":"', amount_string(b.overdraftLimit),
+    '","remaining":"', amount_string(remaining(b)),
+    '","isOverLimit":', bool(b.isOverLimit), "}"
   })
 end
 
@@ -329,17 +348,33 @@ local function reservation_key(id)
   return P .. "reservation:" .. id
 end
 
-local function reservation_load(id)
-  local flat = redis.call("HGETALL", reservation_key(id))
-  if #flat == 0 then return nil end
-  local r = {}
-  for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
+local function reservation_fields(r, id)
   r.id = id
   r.estimate = amount_parse(r.estimate)
   r.expiresAtMs = tonumber(r.expiresAtMs)
   r.graceMs = tonumber(r.graceMs)
   r.extensions = tonumber(r.extensions)
   return r
+end
+
+-- The whole reservation (get, list, sweep).
+local function reservation_load(id)
+  local flat = redis.call("HGETALL", reservation_key(id))
+  if #flat == 0 then return nil end
+  local r = {}
+  for i = 1, #flat, 2 do r[flat[i]] = flat[i + 1] end
+  return reservation_fields(r, id)
+end
+
+-- What settling a reservation needs (commit, release, extend).
+local function reservation_load_settle(id)
+  local v = redis.call("HMGET", reservation_key(id),
+    "status", "unit", "estimate", "expiresAtMs", "graceMs", "extensions", "overagePolicy", "scopePath", "budgets")
+  if not v[1] then return nil end
+  return reservation_fields({
+    status = v[1], unit = v[2], estimate = v[3], expiresAtMs = v[4], graceMs = v[5], extensions = v[6],
+    overagePolicy = v[7], scopePath = v[8], budgets = v[9]
+  }, id)
 end
 
 local function reservation_budgets(r)
@@ -371,11 +406,17 @@ local function reservation_json(r)
 end
 
 -- Ends a reservation: no longer active (the sweeper forgets it), pruned
--- RETENTION_MS after now.
-local function reservation_finish(r, status, now, finalized)
+-- RETENTION_MS after now. committed: the charged amount string of a commit.
+local function reservation_finish(r, status, now, finalized, committed)
   r.status = status
-  redis.call("HSET", reservation_key(r.id), "status", status, "endedAtMs", num(now))
-  if finalized then redis.call("HSET", reservation_key(r.id), "finalizedAtMs", num(now)) end
+  local at = num(now)
+  if committed then
+    redis.call("HSET", reservation_key(r.id), "status", status, "endedAtMs", at, "finalizedAtMs", at, "committed", committed)
+  elseif finalized then
+    redis.call("HSET", reservation_key(r.id), "status", status, "endedAtMs", at, "finalizedAtMs", at)
+  else
+    redis.call("HSET", reservation_key(r.id), "status", status, "endedAtMs", at)
+  end
   redis.call("ZREM", P .. "expiries", r.id)
   redis.call("ZADD", P .. "ended", now, r.id)
 end
@@ -384,7 +425,7 @@ end
 -- now <= expiresAt + grace (extend passes grace_counts = false).
 local function settleable(tenant, id, foreign, now, grace_counts)
   if foreign == "1" then return nil, forbidden(tenant, "reservation " .. id) end
-  local r = reservation_load(id)
+  local r = reservation_load_settle(id)
   if not r then return nil, reservation_not_found(id) end
   if r.status == "committed" or r.status == "released" then
     return nil, fail("ReservationFinalized", { '"reservationId":' .. js(id), '"status":' .. js(r.status) })

@@ -13,10 +13,56 @@
 import * as Redis from "effect/persistence/Redis"
 import { preludeLua } from "./prelude.ts"
 
+/** One top-level declaration of the prelude: the names it declares and its text. */
+interface Block {
+  readonly names: ReadonlyArray<string>
+  readonly text: string
+}
+
+const declaration =
+  /^local (?:function ([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*(?:, *[A-Za-z_][A-Za-z0-9_]*)*) *=)/
+const identifier = /[A-Za-z_][A-Za-z0-9_]*/g
+
+/** The prelude cut at its top-level `local` declarations (column 0); top-level comments are dropped. */
+const blocks: ReadonlyArray<Block> = (() => {
+  const found: Array<{ names: Array<string>; lines: Array<string> }> = []
+  for (const line of preludeLua.split("\n")) {
+    const match = declaration.exec(line)
+    if (match !== null) {
+      found.push({ names: (match[1] ?? match[2] ?? "").split(",").map((name) => name.trim()), lines: [line] })
+    } else if (!line.startsWith("--") && line.trim() !== "" && found.length > 0) {
+      found.at(-1)!.lines.push(line)
+    }
+  }
+  return found.map(({ lines, names }) => ({ names, text: lines.join("\n") }))
+})()
+
+/**
+ * The prelude declarations `body` needs, directly or through each other, in
+ * prelude order: a script runs its whole text on every call, so it carries
+ * only what it uses.
+ */
+const preludeFor = (body: string): string => {
+  const declaredBy = new Map<string, Block>()
+  for (const block of blocks) for (const name of block.names) declaredBy.set(name, block)
+  const needed = new Set<Block>()
+  const visit = (text: string) => {
+    for (const [name] of text.matchAll(identifier)) {
+      const block = declaredBy.get(name)
+      if (block !== undefined && !needed.has(block)) {
+        needed.add(block)
+        visit(block.text)
+      }
+    }
+  }
+  visit(body)
+  return blocks.filter((block) => needed.has(block)).map((block) => block.text).join("\n")
+}
+
 const script = (body: string) =>
   Redis.script((prefix: string, args: ReadonlyArray<string>) => [prefix, ...args], {
     numberOfKeys: 1,
-    lua: `${preludeLua}\n${body}`
+    lua: `${preludeFor(body)}\n${body}`
   }).withReturnType<unknown>()
 
 /** A ledger script: `(tenantPrefix, args)` to the raw reply. @internal */
@@ -138,9 +184,8 @@ else
     b.spent = amount_add(b.spent, actual)
   end
 end
-for _, b in ipairs(budgets) do budget_save(b) end
-redis.call("HSET", reservation_key(id), "committed", amount_string(charged))
-reservation_finish(r, "committed", now, true)
+for _, b in ipairs(budgets) do budget_save_charge(b) end
+reservation_finish(r, "committed", now, true, amount_string(charged))
 local released = AMOUNT_ZERO
 if amount_is_negative(delta) then released = amount_neg(delta) end
 local answer = obj({
@@ -264,7 +309,7 @@ elseif amount_cmp(actual, AMOUNT_ZERO) > 0 then
   apply(budgets, AMOUNT_ZERO, charge)
   charged = charge.charged
 end
-for _, b in ipairs(budgets) do budget_save(b) end
+for _, b in ipairs(budgets) do budget_save_charge(b) end
 local answer = obj({
   '"status":"applied"', '"eventId":' .. js("evt_" .. tenant .. "_" .. next_sequence()),
   '"charged":' .. amount_json(unit, charged), '"balances":' .. balances_json(budgets)
@@ -395,7 +440,7 @@ table.sort(ordered, function(a, b) return a[1] < b[1] end)
 local expired = {}
 for _, entry in ipairs(ordered) do
   if #expired >= limit then break end
-  local r = reservation_load(entry[2])
+  local r = reservation_load_settle(entry[2])
   if r and r.status == "active" then
     for _, b in ipairs(reservation_budgets(r)) do
       b.reserved = amount_sub(b.reserved, r.estimate)
