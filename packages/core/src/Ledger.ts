@@ -6,9 +6,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Exit, Layer, Schema, SchemaIssue } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Layer, Schema, SchemaIssue, Tracer } from "effect"
 import * as AmountMath from "./internal/ledger/amount.ts"
+import * as Decode from "./internal/ledger/decode.ts"
 import * as Errors from "./internal/ledger/errors.ts"
+import * as Fingerprint from "./internal/ledger/fingerprint.ts"
 import { fingerprint } from "./internal/ledger/fingerprint.ts"
 import * as Model from "./internal/ledger/model.ts"
 import * as Scope from "./internal/ledger/scope.ts"
@@ -2004,6 +2006,15 @@ export const isLedgerError = (u: unknown): u is LedgerError => u instanceof Erro
  * answers carry `bigint`s. Every mutating answer carries the balances of the
  * budgets it touched.
  *
+ * The hot operations (reserve, commit, release, extend, decide, event) first
+ * try a hand-written check that accepts only requests already in the
+ * Schema's decoded form (what typed callers build) and returns exactly what
+ * the Schema would; anything else goes through the Schema, so answers and
+ * errors are the same either way. Each call is a span named
+ * `Ledger.<operation>` when a tracer is installed; under Effect's default
+ * native tracer, which exports nothing, no span is made (it would cost more
+ * than the memory store's whole operation).
+ *
  * **Example** (A fake ledger that allows everything)
  *
  * ```ts
@@ -2181,11 +2192,84 @@ const decoder = <S extends Schema.Codec<unknown, unknown, never, never>>(schema:
 
 const fail = (method: string) => (reason: LedgerErrorReason): LedgerError => new Errors.LedgerError({ method, reason })
 
-const owned = (method: string, tenant: string, subject: Scope.Levels): Effect.Effect<Array<string>, LedgerError> => {
-  const derived = Scope.derive(subject)
+/** The derived scopes of a subject the caller's tenant may touch, or the `Forbidden` failure. */
+const owned = (
+  method: string,
+  tenant: string,
+  subject: Scope.Levels
+): ReadonlyArray<string> | Effect.Effect<never, LedgerError> => {
+  const derived = Scope.deriveShared(subject)
   return subject.tenant === undefined || subject.tenant === tenant
-    ? Effect.succeed(derived)
+    ? derived
     : Effect.fail(fail(method)(new Errors.Forbidden({ tenant, resource: derived.at(-1) ?? "" })))
+}
+
+const ownedEffect = (
+  method: string,
+  tenant: string,
+  subject: Scope.Levels
+): Effect.Effect<ReadonlyArray<string>, LedgerError> => {
+  const derived = owned(method, tenant, subject)
+  return isScopes(derived) ? Effect.succeed(derived) : derived
+}
+
+const isScopes = (value: ReadonlyArray<string> | Effect.Effect<never, LedgerError>): value is ReadonlyArray<string> =>
+  Array.isArray(value)
+
+const untracedSpan = { captureStackTrace: false } as const
+
+/**
+ * Turns a freshly decoded request (ours alone: the fast check and the Schema
+ * both build new objects, and `hot` copies the Schema's) into the store's
+ * command by adding the fingerprint, `now` and the scopes in place, rather
+ * than copying it.
+ */
+const stamp = <C extends { readonly fingerprint: string; readonly now: number }>(
+  request: object,
+  print: string,
+  at: number,
+  derived?: ReadonlyArray<string>
+): C => {
+  const command = request as { fingerprint: string; now: number; scopes?: ReadonlyArray<string> }
+  if (derived !== undefined) command.scopes = derived
+  command.fingerprint = print
+  command.now = at
+  return command as unknown as C
+}
+
+/**
+ * One hot operation (reserve, commit, release, extend, decide, event): the
+ * request decoded by the fast check, or by its Schema when the check is not
+ * sure (same answer, same errors); `now` from `Clock`; the store's failure as
+ * a `LedgerError` of `method`. A span named `method` when a tracer is
+ * installed; none under Effect's default native tracer, which exports nothing
+ * (a span costs microseconds, more than the memory store's whole operation).
+ */
+const hot = <S extends Schema.Codec<unknown, unknown, never, never>, A>(
+  method: string,
+  schema: S,
+  fast: (input: unknown) => S["Type"] | undefined,
+  apply: (request: S["Type"], now: number) => Effect.Effect<A, LedgerErrorReason | LedgerError>
+): (input: S["Encoded"]) => Effect.Effect<A, LedgerError> => {
+  const slow = decoder(schema, method)
+  const toLedgerError = (error: LedgerErrorReason | LedgerError): LedgerError =>
+    error._tag === "LedgerError" ? error : new Errors.LedgerError({ method, reason: error })
+  const run = (input: unknown, now: number): Effect.Effect<A, LedgerError> => {
+    const request = fast(input)
+    return request === undefined
+      ? Effect.flatMap(
+        slow(input),
+        (decoded) => Effect.mapError(apply({ ...(decoded as object) } as S["Type"], now), toLedgerError)
+      )
+      : Effect.mapError(apply(request, now), toLedgerError)
+  }
+  return (input) =>
+    Effect.withFiber((fiber) => {
+      const effect = run(input, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
+      return fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
+        ? effect
+        : Effect.withSpan(effect, method, untracedSpan)
+    })
 }
 
 /**
@@ -2208,76 +2292,46 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
   const store = yield* LedgerStore.LedgerStore
   const now = Clock.currentTimeMillis
 
-  const decodeReserve = decoder(ReserveRequest, "Ledger.reserve")
-  const reserve = Effect.fn("Ledger.reserve")(function*(input: typeof ReserveRequest.Encoded) {
-    const request = yield* decodeReserve(input)
-    const derived = yield* owned("Ledger.reserve", request.tenant, request.subject)
-    return yield* store.reserve({
-      ...request,
-      scopes: derived,
-      fingerprint: request.idempotencyKey === undefined ? "" : fingerprint(request),
-      now: yield* now
-    }).pipe(Effect.mapError(fail("Ledger.reserve")))
+  const reserve = hot("Ledger.reserve", ReserveRequest, Decode.reserveRequest, (request, at) => {
+    const derived = owned("Ledger.reserve", request.tenant, request.subject)
+    if (!isScopes(derived)) return derived
+    const print = request.idempotencyKey === undefined ? "" : Fingerprint.reserveFingerprint(request)
+    return store.reserve(stamp<LedgerStore.ReserveCommand>(request, print, at, derived))
   })
 
-  const decodeCommit = decoder(CommitRequest, "Ledger.commit")
-  const commit = Effect.fn("Ledger.commit")(function*(input: typeof CommitRequest.Encoded) {
-    const request = yield* decodeCommit(input)
-    return yield* store.commit({
-      ...request,
-      fingerprint: request.idempotencyKey === undefined ? "" : fingerprint(request),
-      now: yield* now
-    }).pipe(Effect.mapError(fail("Ledger.commit")))
+  const commit = hot("Ledger.commit", CommitRequest, Decode.commitRequest, (request, at) => {
+    const print = request.idempotencyKey === undefined ? "" : Fingerprint.commitFingerprint(request)
+    return store.commit(stamp<LedgerStore.CommitCommand>(request, print, at))
   })
 
-  const decodeRelease = decoder(ReleaseRequest, "Ledger.release")
-  const release = Effect.fn("Ledger.release")(function*(input: typeof ReleaseRequest.Encoded) {
-    const request = yield* decodeRelease(input)
-    return yield* store.release({
-      ...request,
-      fingerprint: request.idempotencyKey === undefined ? "" : fingerprint(request),
-      now: yield* now
-    }).pipe(Effect.mapError(fail("Ledger.release")))
+  const release = hot("Ledger.release", ReleaseRequest, Decode.releaseRequest, (request, at) => {
+    const print = request.idempotencyKey === undefined ? "" : Fingerprint.releaseFingerprint(request)
+    return store.release(stamp<LedgerStore.ReleaseCommand>(request, print, at))
   })
 
-  const decodeExtend = decoder(ExtendRequest, "Ledger.extend")
-  const extend = Effect.fn("Ledger.extend")(function*(input: typeof ExtendRequest.Encoded) {
-    const request = yield* decodeExtend(input)
-    return yield* store.extend({
-      ...request,
-      fingerprint: request.idempotencyKey === undefined ? "" : fingerprint(request),
-      now: yield* now
-    }).pipe(Effect.mapError(fail("Ledger.extend")))
+  const extend = hot("Ledger.extend", ExtendRequest, Decode.extendRequest, (request, at) => {
+    const print = request.idempotencyKey === undefined ? "" : Fingerprint.extendFingerprint(request)
+    return store.extend(stamp<LedgerStore.ExtendCommand>(request, print, at))
   })
 
-  const decodeDecide = decoder(DecideRequest, "Ledger.decide")
-  const decide = Effect.fn("Ledger.decide")(function*(input: typeof DecideRequest.Encoded) {
-    const request = yield* decodeDecide(input)
-    const derived = yield* owned("Ledger.decide", request.tenant, request.subject)
-    return yield* store.decide({
-      ...request,
-      scopes: derived,
-      fingerprint: request.idempotencyKey === undefined ? "" : fingerprint(request),
-      now: yield* now
-    }).pipe(Effect.mapError(fail("Ledger.decide")))
+  const decide = hot("Ledger.decide", DecideRequest, Decode.decideRequest, (request, at) => {
+    const derived = owned("Ledger.decide", request.tenant, request.subject)
+    if (!isScopes(derived)) return derived
+    const print = request.idempotencyKey === undefined ? "" : Fingerprint.decideFingerprint(request)
+    return store.decide(stamp<LedgerStore.DecideCommand>(request, print, at, derived))
   })
 
-  const decodeEvent = decoder(EventRequest, "Ledger.event")
-  const event = Effect.fn("Ledger.event")(function*(input: typeof EventRequest.Encoded) {
-    const request = yield* decodeEvent(input)
-    const derived = yield* owned("Ledger.event", request.tenant, request.subject)
-    return yield* store.event({
-      ...request,
-      scopes: derived,
-      fingerprint: request.idempotencyKey === undefined ? "" : fingerprint(request),
-      now: yield* now
-    }).pipe(Effect.mapError(fail("Ledger.event")))
+  const event = hot("Ledger.event", EventRequest, Decode.eventRequest, (request, at) => {
+    const derived = owned("Ledger.event", request.tenant, request.subject)
+    if (!isScopes(derived)) return derived
+    const print = request.idempotencyKey === undefined ? "" : Fingerprint.eventFingerprint(request)
+    return store.event(stamp<LedgerStore.EventCommand>(request, print, at, derived))
   })
 
   const decodeBalances = decoder(BalancesRequest, "Ledger.balances")
   const balances = Effect.fn("Ledger.balances")(function*(input: typeof BalancesRequest.Encoded) {
     const request = yield* decodeBalances(input)
-    const derived = yield* owned("Ledger.balances", request.tenant, request.subject)
+    const derived = yield* ownedEffect("Ledger.balances", request.tenant, request.subject)
     return yield* store.balances({ ...request, scopes: derived }).pipe(Effect.mapError(fail("Ledger.balances")))
   })
 
@@ -2293,7 +2347,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
   const listReservations = Effect.fn("Ledger.listReservations")(
     function*(input: typeof ListReservationsRequest.Encoded) {
       const request = yield* decodeList(input)
-      if (request.subject !== undefined) yield* owned("Ledger.listReservations", request.tenant, request.subject)
+      if (request.subject !== undefined) yield* ownedEffect("Ledger.listReservations", request.tenant, request.subject)
       return yield* store.listReservations(request).pipe(Effect.mapError(fail("Ledger.listReservations")))
     }
   )
@@ -2307,7 +2361,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
   const decodeCreate = decoder(CreateBudgetRequest, "Ledger.createBudget")
   const createBudget = Effect.fn("Ledger.createBudget")(function*(input: typeof CreateBudgetRequest.Encoded) {
     const request = yield* decodeCreate(input)
-    const derived = yield* owned("Ledger.createBudget", request.tenant, request.scope)
+    const derived = yield* ownedEffect("Ledger.createBudget", request.tenant, request.scope)
     return yield* store.createBudget({
       tenant: request.tenant,
       scope: derived.at(-1) ?? "",
@@ -2321,7 +2375,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
   const decodeFund = decoder(FundBudgetRequest, "Ledger.fundBudget")
   const fundBudget = Effect.fn("Ledger.fundBudget")(function*(input: typeof FundBudgetRequest.Encoded) {
     const request = yield* decodeFund(input)
-    const derived = yield* owned("Ledger.fundBudget", request.tenant, request.scope)
+    const derived = yield* ownedEffect("Ledger.fundBudget", request.tenant, request.scope)
     const scope = derived.at(-1) ?? ""
     return yield* store.fundBudget({
       tenant: request.tenant,
@@ -2339,7 +2393,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     const decode = decoder(BudgetStatusRequest, method)
     return Effect.fn(method)(function*(input: typeof BudgetStatusRequest.Encoded) {
       const request = yield* decode(input)
-      const derived = yield* owned(method, request.tenant, request.scope)
+      const derived = yield* ownedEffect(method, request.tenant, request.scope)
       return yield* store.setBudgetStatus({
         tenant: request.tenant,
         scope: derived.at(-1) ?? "",
@@ -2354,7 +2408,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
   const setOverdraftLimit = Effect.fn("Ledger.setOverdraftLimit")(
     function*(input: typeof OverdraftLimitRequest.Encoded) {
       const request = yield* decodeLimit(input)
-      const derived = yield* owned("Ledger.setOverdraftLimit", request.tenant, request.scope)
+      const derived = yield* ownedEffect("Ledger.setOverdraftLimit", request.tenant, request.scope)
       return yield* store.setOverdraftLimit({
         tenant: request.tenant,
         scope: derived.at(-1) ?? "",

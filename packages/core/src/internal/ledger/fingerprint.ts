@@ -5,6 +5,17 @@
  *
  * @internal
  */
+import type {
+  Action,
+  Amount,
+  CommitRequest,
+  DecideRequest,
+  EventRequest,
+  ExtendRequest,
+  ReleaseRequest,
+  ReserveRequest,
+  Subject
+} from "./model.ts"
 
 const write = (value: unknown, out: Array<string>): void => {
   if (typeof value === "bigint") {
@@ -39,3 +50,80 @@ export const fingerprint = (value: unknown): string => {
   write(value, out)
   return out.join("")
 }
+
+// =============================================================================
+// The hot requests
+// =============================================================================
+
+// The same canonical JSON as `fingerprint`, written field by field for the
+// requests of the hot path (their keys in sorted order, optional ones only
+// when present), so that no key list is built or sorted per call.
+// `test/LedgerDecode.test.ts` checks they agree with `fingerprint`.
+
+const text = JSON.stringify
+
+const amountJson = (amount: Amount): string => `{"amount":"${amount.amount}","unit":${text(amount.unit)}}`
+
+const actionJson = (action: Action): string =>
+  action.tags === undefined
+    ? `{"kind":${text(action.kind)},"name":${text(action.name)}}`
+    : `{"kind":${text(action.kind)},"name":${text(action.name)},"tags":${fingerprint(action.tags)}}`
+
+/** Subject keys in sorted order. */
+const subjectKeys = ["agent", "app", "dimensions", "tenant", "toolset", "workflow", "workspace"] as const
+
+const subjectJson = (subject: Subject): string => {
+  let out = "{"
+  for (const key of subjectKeys) {
+    const value = subject[key]
+    if (value === undefined) continue
+    if (out.length > 1) out += ","
+    out += `"${key}":${typeof value === "string" ? text(value) : fingerprint(value)}`
+  }
+  return `${out}}`
+}
+
+const optionalField = (name: string, value: unknown): string =>
+  value === undefined ? "" : `"${name}":${typeof value === "string" ? text(value) : fingerprint(value)},`
+
+/** `fingerprint` of a decoded reserve request. */
+export const reserveFingerprint = (request: ReserveRequest): string =>
+  `{"action":${actionJson(request.action)},"dryRun":${request.dryRun},"estimate":${
+    amountJson(request.estimate)
+  },"graceMs":${text(request.graceMs)},${optionalField("idempotencyKey", request.idempotencyKey)}${
+    optionalField("metadata", request.metadata)
+  }"overagePolicy":${text(request.overagePolicy)},"subject":${subjectJson(request.subject)},"tenant":${
+    text(request.tenant)
+  },"ttlMs":${text(request.ttlMs)}}`
+
+/** `fingerprint` of a decoded decide request. */
+export const decideFingerprint = (request: DecideRequest): string =>
+  `{"action":${actionJson(request.action)},"estimate":${amountJson(request.estimate)},${
+    optionalField("idempotencyKey", request.idempotencyKey)
+  }"subject":${subjectJson(request.subject)},"tenant":${text(request.tenant)}}`
+
+/** `fingerprint` of a decoded event request. */
+export const eventFingerprint = (request: EventRequest): string =>
+  `{"action":${actionJson(request.action)},"actual":${amountJson(request.actual)},${
+    optionalField("idempotencyKey", request.idempotencyKey)
+  }${optionalField("metadata", request.metadata)}"overagePolicy":${text(request.overagePolicy)},"subject":${
+    subjectJson(request.subject)
+  },"tenant":${text(request.tenant)}}`
+
+/** `fingerprint` of a decoded commit request. */
+export const commitFingerprint = (request: CommitRequest): string =>
+  `{"actual":${amountJson(request.actual)},${optionalField("idempotencyKey", request.idempotencyKey)}${
+    optionalField("metadata", request.metadata)
+  }"reservationId":${text(request.reservationId)},"tenant":${text(request.tenant)}}`
+
+/** `fingerprint` of a decoded release request. */
+export const releaseFingerprint = (request: ReleaseRequest): string =>
+  `{${optionalField("idempotencyKey", request.idempotencyKey)}${
+    optionalField("reason", request.reason)
+  }"reservationId":${text(request.reservationId)},"tenant":${text(request.tenant)}}`
+
+/** `fingerprint` of a decoded extend request. */
+export const extendFingerprint = (request: ExtendRequest): string =>
+  `{"extendByMs":${text(request.extendByMs)},${
+    optionalField("idempotencyKey", request.idempotencyKey)
+  }"reservationId":${text(request.reservationId)},"tenant":${text(request.tenant)}}`

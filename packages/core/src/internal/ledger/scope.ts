@@ -32,6 +32,32 @@ export const derive = (subject: Levels): Array<string> => {
   return scopes
 }
 
+const shared = new Map<string, ReadonlyArray<string>>()
+
+/** How many subjects `deriveShared` remembers before it starts afresh. */
+const sharedCapacity = 4_096
+
+/**
+ * `derive` for the hot path: the same scopes, as one frozen array per subject
+ * shared by every call that names it, so that stores key their maps with
+ * strings whose hashes are already computed, and a reservation holds no copy
+ * of its scopes. Subjects must be decoded (level values without `/` or `:`).
+ */
+export const deriveShared = (subject: Levels): ReadonlyArray<string> => {
+  let leaf = ""
+  for (const level of levels) {
+    const value = subject[level]
+    if (value !== undefined) leaf = leaf === "" ? `${level}:${value}` : `${leaf}/${level}:${value}`
+  }
+  let scopes = shared.get(leaf)
+  if (scopes === undefined) {
+    if (shared.size >= sharedCapacity) shared.clear()
+    scopes = Object.freeze(derive(subject))
+    shared.set(leaf, scopes)
+  }
+  return scopes
+}
+
 /** The subject a canonical scope path names, or an explanation of why it is not one. */
 export const parse = (path: string): { readonly subject: Record<string, string> } | { readonly problem: string } => {
   if (path === "") return { problem: "a scope path names at least one level" }
