@@ -4,8 +4,9 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { assert, describe, it } from "@effect/vitest"
 import { Ledger } from "@timebox/core"
-import { Duration, Effect, Layer, Schedule } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Layer, Schedule } from "effect"
 import * as Redis from "effect/persistence/Redis"
+import { inject } from "vitest"
 import { RedisLedgerStore } from "../src/index.ts"
 import { freePort, hasRedisServer, startRedisServer, stopRedisServer } from "./redisServer.ts"
 
@@ -59,6 +60,38 @@ describe("RedisLedgerStore connection", () => {
         )
       )
       assert.strictEqual(error.reason._tag, "StoreUnavailable")
+    }))
+
+  it.effect("layerConfig reads the URL and prefix from Config; a missing URL is a ConfigError", () =>
+    Effect.gen(function*() {
+      const options = {
+        url: Config.String("TIMEBOX_TEST_REDIS_URL"),
+        prefix: Config.String("TIMEBOX_TEST_LEDGER_PREFIX")
+      }
+      const env = {
+        TIMEBOX_TEST_REDIS_URL: inject("redisUrl"),
+        TIMEBOX_TEST_LEDGER_PREFIX: `${inject("redisPrefix")}:config`
+      }
+      const tenant = `config-${Math.random().toString(36).slice(2, 8)}`
+      const created = yield* Effect.flatMap(
+        Ledger.Ledger,
+        (ledger) => ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 10 })
+      ).pipe(
+        Effect.provide(
+          Ledger.layer.pipe(
+            Layer.provide(RedisLedgerStore.layerConfig(options)),
+            Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity)),
+            Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
+          )
+        )
+      )
+      assert.strictEqual(created.balances[0]!.allocated, 10n)
+      const missing = yield* Effect.flip(
+        Layer.build(RedisLedgerStore.layerConfig(options)).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: {} })))
+        )
+      )
+      assert.strictEqual(missing._tag, "ConfigError")
     }))
 
   it.live.skipIf(!hasRedisServer())(
