@@ -78,8 +78,11 @@ export interface TenantState {
   readonly budgets: Map<string, Map<Unit, BudgetRecord>>
   /** Reservations in creation order. */
   reservations: Array<ReservationRecord>
-  /** `operation key` → the first answer. */
-  readonly idempotency: Map<string, IdempotencyRecord>
+  /**
+   * operation → idempotency key → the first answer (a map per operation, so
+   * that looking a key up builds no composite key).
+   */
+  readonly idempotency: Map<string, Map<string, IdempotencyRecord>>
 }
 
 /** The whole ledger. */
@@ -176,7 +179,7 @@ export const recall = <A>(
   fingerprint: string
 ): Result.Result<A, LedgerErrorReason> | undefined => {
   if (key === undefined) return undefined
-  const record = tenant.idempotency.get(`${operation} ${key}`)
+  const record = tenant.idempotency.get(operation)?.get(key)
   if (record === undefined) return undefined
   return record.fingerprint === fingerprint
     ? ok(record.answer as A)
@@ -197,7 +200,12 @@ export const remember = <A>(
     // something reads it; reading a character flattens it into one string,
     // so the 24 hours it is kept here hold one string, not the whole tree.
     fingerprint.charCodeAt(0)
-    tenant.idempotency.set(`${operation} ${key}`, { fingerprint, answer, atMs: now })
+    let keys = tenant.idempotency.get(operation)
+    if (keys === undefined) {
+      keys = new Map()
+      tenant.idempotency.set(operation, keys)
+    }
+    keys.set(key, { fingerprint, answer, atMs: now })
   }
   return ok(answer)
 }
@@ -212,14 +220,16 @@ export const prune = (state: State, now: number): void => {
   state.lastPruneMs = now
   const cutoff = now - retentionMs
   for (const tenant of state.tenants.values()) {
-    for (const [key, record] of tenant.idempotency) {
-      if (record.atMs > cutoff) break
-      // a reserve answer is kept while its reservation is active, so a late replay never reserves twice
-      const id = (record.answer as { readonly reservationId?: unknown }).reservationId
-      if (key.startsWith("reserve ") && typeof id === "string" && state.reservations.get(id)?.status === "active") {
-        continue
+    for (const [operation, keys] of tenant.idempotency) {
+      for (const [key, record] of keys) {
+        if (record.atMs > cutoff) break
+        // a reserve answer is kept while its reservation is active, so a late replay never reserves twice
+        const id = (record.answer as { readonly reservationId?: unknown }).reservationId
+        if (operation === "reserve" && typeof id === "string" && state.reservations.get(id)?.status === "active") {
+          continue
+        }
+        keys.delete(key)
       }
-      tenant.idempotency.delete(key)
     }
     if (tenant.reservations.some((r) => r.endedAtMs !== undefined && r.endedAtMs <= cutoff)) {
       tenant.reservations = tenant.reservations.filter((r) => {
