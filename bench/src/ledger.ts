@@ -1,0 +1,410 @@
+/**
+ * `pnpm bench:ledger`: the cost ledger on the memory store and on Redis.
+ * For each store and for 1, 8, 16 and 32 concurrent clients: p50/p95/p99 of
+ * each operation and of a reserve + commit lifecycle, and lifecycles per
+ * second; alongside, a trivial `EVALSHA` on the same Redis (the ceiling) and
+ * the ratio. Prints the tables, then one line `BENCH_LEDGER_JSON {...}`.
+ * `--quick` shortens every case (for trying changes; noisier).
+ *
+ * Benchmarks are not tests: nothing here fails on a slow figure; the targets
+ * are printed next to the results. A case that leaves money reserved fails
+ * the run, though: then it measured something else.
+ */
+import { Ledger, LedgerStore } from "@timebox/core"
+import { RedisLedgerStore } from "@timebox/redis"
+import { Context, Effect, Exit, Layer } from "effect"
+import { randomUUID } from "node:crypto"
+import * as os from "node:os"
+import * as Driver from "./ledgerDriver.ts"
+import * as RedisBench from "./ledgerRedis.ts"
+import { percentile, round, sortNumbers, table } from "./stats.ts"
+
+const quick = process.argv.includes("--quick")
+
+/** `--store=memory|redis`, `--kind=<kind>`, `--clients=<n>`: run only those cases (for profiling a change). */
+const option = (name: string): string | undefined =>
+  process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3)
+const onlyStore = option("store")
+const onlyKind = option("kind")
+const onlyClients = option("clients")
+
+const targets = {
+  memoryLifecyclesPerSecond: 500_000,
+  redisLifecycleP50Ms: 0.5,
+  redisLifecyclesPerSecondAt32: 20_000
+} as const
+
+const clientCounts = [1, 8, 16, 32] as const
+
+/** Wall time per case (ms): the lifecycle rows run longer, they carry the headline figures. */
+const durations = quick
+  ? { memory: { lifecycle: 300, other: 100 }, redis: { lifecycle: 400, other: 150 }, ceiling: 250, warmup: 300 }
+  : { memory: { lifecycle: 1_000, other: 300 }, redis: { lifecycle: 1_500, other: 400 }, ceiling: 600, warmup: 1_000 }
+
+/**
+ * A full collection between cases (`node --expose-gc`, as `pnpm bench:ledger`
+ * runs it), so that no case pays for the garbage of the one before; without
+ * the flag, cases run back to back.
+ */
+const collect = Effect.sync(() => (globalThis as { gc?: () => void }).gc?.())
+
+const run = randomUUID().slice(0, 8)
+const redisPrefix = `timebox-bench:${run}`
+
+type StoreName = "memory" | "redis"
+
+interface Distribution {
+  readonly n: number
+  readonly p50Us: number
+  readonly p95Us: number
+  readonly p99Us: number
+}
+
+const distribution = (samples: ReadonlyArray<number>): Distribution => {
+  const sorted = sortNumbers(samples)
+  return {
+    n: sorted.length,
+    p50Us: round(percentile(sorted, 50) * 1000, 1),
+    p95Us: round(percentile(sorted, 95) * 1000, 1),
+    p99Us: round(percentile(sorted, 99) * 1000, 1)
+  }
+}
+
+interface Row {
+  readonly store: StoreName
+  readonly kind: Driver.Kind
+  readonly clients: number
+  readonly latency: Distribution
+  /** Steps per second of wall time, for the kinds whose step is exactly the timed calls. */
+  readonly perSecond: number | undefined
+  /** Process CPU µs per step (client side). */
+  readonly cpuUsPerStep: number
+  /** Redis server CPU µs per step, where measured. */
+  readonly serverCpuUsPerStep: number | undefined
+  readonly reserve?: Distribution
+  readonly commit?: Distribution
+}
+
+/** Kinds whose step makes untimed calls too (a reservation to commit, a release after a reserve). */
+const withSetup: ReadonlySet<Driver.Kind> = new Set(["reserve", "commit", "release", "extend"])
+
+/** A ledger with its background sweeper (default interval) on a store, for one case. */
+const withLedger = <A, E, R>(
+  store: Layer.Layer<LedgerStore.LedgerStore, unknown, R>,
+  use: (ledger: Ledger.Service) => Effect.Effect<A, E, R>
+) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const scope = yield* Effect.scope
+      const context = yield* Layer.buildWithScope(Layer.fresh(Ledger.layer.pipe(Layer.provide(store))), scope)
+      return yield* use(Context.get(context, Ledger.Ledger))
+    })
+  )
+
+const measure = <R>(
+  store: StoreName,
+  storeLayer: Layer.Layer<LedgerStore.LedgerStore, unknown, R>,
+  serverCpu: Effect.Effect<number, unknown, R> | undefined,
+  after: Effect.Effect<unknown, unknown, R>
+) =>
+  Effect.gen(function*() {
+    const rows: Array<Row> = []
+    const ms = store === "memory" ? durations.memory : durations.redis
+    // warm-up: JIT, the connection, the scripts' SHA cache
+    yield* withLedger(storeLayer, (ledger) =>
+      Effect.gen(function*() {
+        const tenant = `warmup-${run}`
+        yield* Driver.fund(ledger, tenant, Ledger.scopes(Driver.subjectOf(tenant)))
+        for (const kind of Driver.kinds) yield* Driver.runCase(ledger, tenant, kind, 8, durations.warmup / 4)
+      }))
+    yield* after
+    for (const clients of clientCounts) {
+      if (onlyClients !== undefined && String(clients) !== onlyClients) continue
+      for (const kind of Driver.kinds) {
+        if (onlyKind !== undefined && kind !== onlyKind) continue
+        const tenant = `${store}-${kind}-${clients}-${run}`
+        yield* collect
+        const row = yield* withLedger(storeLayer, (ledger) =>
+          Effect.gen(function*() {
+            yield* Driver.fund(ledger, tenant, Ledger.scopes(Driver.subjectOf(tenant)))
+            const serverBefore = serverCpu === undefined ? undefined : yield* serverCpu
+            const result = yield* Driver.runCase(
+              ledger,
+              tenant,
+              kind,
+              clients,
+              kind === "lifecycle" ? ms.lifecycle : ms.other
+            )
+            const serverAfter = serverCpu === undefined ? undefined : yield* serverCpu
+            yield* Driver.verify(ledger, tenant)
+            return {
+              store,
+              kind,
+              clients,
+              latency: distribution(result.samples.step),
+              perSecond: withSetup.has(kind) ? undefined : round(result.steps / (result.elapsedMs / 1000), 0),
+              cpuUsPerStep: round((result.cpuMs * 1000) / result.steps, 2),
+              serverCpuUsPerStep: serverBefore === undefined || serverAfter === undefined
+                ? undefined
+                : round(((serverAfter - serverBefore) * 1e6) / result.steps, 2),
+              ...(kind === "lifecycle" || kind === "unkeyed"
+                ? { reserve: distribution(result.samples.reserve), commit: distribution(result.samples.commit) }
+                : {})
+            } satisfies Row
+          }))
+        rows.push(row)
+        yield* after
+      }
+    }
+    return rows
+  })
+
+const rowTable = (rows: ReadonlyArray<Row>) =>
+  table(
+    ["clients", "operation", "n", "p50 µs", "p95 µs", "p99 µs", "steps/s", "cpu µs/step", "server cpu µs/step"],
+    rows.map((r) => [
+      r.clients,
+      r.kind === "lifecycle"
+        ? "reserve+commit"
+        : r.kind === "unkeyed"
+        ? "reserve+commit, no keys"
+        : withSetup.has(r.kind)
+        ? `${r.kind} *`
+        : r.kind,
+      r.latency.n,
+      r.latency.p50Us,
+      r.latency.p95Us,
+      r.latency.p99Us,
+      r.perSecond === undefined ? "-" : String(r.perSecond),
+      r.cpuUsPerStep,
+      r.serverCpuUsPerStep === undefined ? "-" : String(r.serverCpuUsPerStep)
+    ])
+  )
+
+const lifecycleTable = (rows: ReadonlyArray<Row>) =>
+  table(
+    [
+      "clients",
+      "idempotency keys",
+      "lifecycles/s",
+      "p50 µs",
+      "p95 µs",
+      "p99 µs",
+      "reserve p50/p99 µs",
+      "commit p50/p99 µs"
+    ],
+    rows.filter((r) => r.kind === "lifecycle" || r.kind === "unkeyed").map((r) => [
+      r.clients,
+      r.kind === "lifecycle" ? "yes" : "no",
+      r.perSecond ?? 0,
+      r.latency.p50Us,
+      r.latency.p95Us,
+      r.latency.p99Us,
+      `${r.reserve?.p50Us}/${r.reserve?.p99Us}`,
+      `${r.commit?.p50Us}/${r.commit?.p99Us}`
+    ])
+  )
+
+const redisPart = Effect.gen(function*() {
+  const version = yield* RedisBench.serverVersion
+  const store = RedisLedgerStore.layer({ prefix: redisPrefix })
+  const rows = yield* measure("redis", store, RedisBench.serverCpuSeconds, RedisBench.deleteKeys(redisPrefix))
+  const ceilings: Array<RedisBench.CeilingResult> = []
+  for (const clients of clientCounts) {
+    for (const path of ["effect", "raw"] as const) {
+      ceilings.push(yield* RedisBench.ceiling(path, clients, durations.ceiling))
+    }
+  }
+  yield* RedisBench.deleteKeys(redisPrefix)
+  const leftover = yield* RedisBench.countKeys(redisPrefix)
+  return { version, rows, ceilings, leftover }
+})
+
+const main = Effect.gen(function*() {
+  const started = performance.now()
+  const cpus = os.cpus()
+  console.log(
+    `timebox ledger bench: node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model ?? "?"}), load average ${
+      os.loadavg().map((n) => n.toFixed(2)).join(" ")
+    }${quick ? ", --quick" : ""}`
+  )
+  console.log(
+    "Every case: a fresh Ledger.layer (sweeper on) over the store, one subject tenant → app → agent with a budget " +
+      "on each of its 3 scopes, idempotency keys on every mutating call; N clients = N fibers calling back to back."
+  )
+
+  const memory = onlyStore === "redis" ? [] : yield* measure("memory", LedgerStore.layerMemory, undefined, Effect.void)
+  console.log("")
+  console.log(
+    `Memory store (${durations.memory.lifecycle} ms per lifecycle case, ${durations.memory.other} ms per other)`
+  )
+  console.log(rowTable(memory))
+
+  const redisExit = yield* Effect.exit(
+    Effect.scoped(
+      onlyStore === "memory" ? Effect.fail("skipped (--store=memory)") : Effect.gen(function*() {
+        const context = yield* Layer.buildWithScope(RedisBench.layer, yield* Effect.scope)
+        return yield* redisPart.pipe(Effect.provideContext(context))
+      })
+    )
+  )
+  const redis = Exit.isSuccess(redisExit) ? redisExit.value : undefined
+  console.log("")
+  if (redis === undefined) {
+    console.log(
+      `Redis at ${RedisBench.url}: unavailable, skipped (${String(Exit.isFailure(redisExit) ? redisExit.cause : "")})`
+    )
+  } else {
+    console.log(
+      `Redis store on ${RedisBench.url} (redis ${redis.version}; ${durations.redis.lifecycle} ms per lifecycle case, ` +
+        `${durations.redis.other} ms per other)`
+    )
+    console.log(rowTable(redis.rows))
+  }
+  console.log("* the step also makes untimed calls (a reserve before, or a release after), so no steps/s")
+
+  console.log("")
+  console.log("reserve + commit lifecycles")
+  console.log("memory:")
+  console.log(lifecycleTable(memory))
+
+  const ceilingOf = (clients: number, path: "effect" | "raw") => {
+    const found = redis?.ceilings.find((c) => c.clients === clients && c.path === path)
+    return found === undefined ? undefined : {
+      perSecond: round(found.calls / (found.elapsedMs / 1000), 0),
+      latency: distribution(found.samples)
+    }
+  }
+  if (redis !== undefined) {
+    console.log("redis:")
+    console.log(lifecycleTable(redis.rows))
+    console.log("")
+    console.log(
+      "Ceiling: a trivial EVALSHA (`return 1`) on the same Redis, same run; a lifecycle is 2 script calls, so the " +
+        "lifecycle ceiling is EVALSHA/s ÷ 2; ratio = lifecycles/s ÷ that"
+    )
+    console.log(
+      table(
+        [
+          "clients",
+          "EVALSHA/s (Redis service)",
+          "p50 µs",
+          "EVALSHA/s (raw node-redis)",
+          "p50 µs",
+          "lifecycles/s",
+          "ratio to service ceiling",
+          "ratio to raw ceiling"
+        ],
+        clientCounts.map((clients) => {
+          const service = ceilingOf(clients, "effect")!
+          const raw = ceilingOf(clients, "raw")!
+          const lifecycles = redis.rows.find((r) => r.kind === "lifecycle" && r.clients === clients)?.perSecond ?? 0
+          return [
+            clients,
+            service.perSecond,
+            service.latency.p50Us,
+            raw.perSecond,
+            raw.latency.p50Us,
+            lifecycles,
+            round(lifecycles / (service.perSecond / 2), 3),
+            round(lifecycles / (raw.perSecond / 2), 3)
+          ]
+        })
+      )
+    )
+  }
+
+  const lifecycle = (rows: ReadonlyArray<Row>, clients: number) =>
+    rows.find((r) => r.kind === "lifecycle" && r.clients === clients)
+  const memoryBest = Math.max(...memory.filter((r) => r.kind === "lifecycle").map((r) => r.perSecond ?? 0))
+  const redisP50 = redis === undefined ? undefined : lifecycle(redis.rows, 1)?.latency.p50Us
+  const redisAt32 = redis === undefined ? undefined : lifecycle(redis.rows, 32)?.perSecond
+  const met = {
+    memoryLifecyclesPerSecond: memoryBest >= targets.memoryLifecyclesPerSecond,
+    redisLifecycleP50Ms: redisP50 === undefined ? null : redisP50 / 1000 <= targets.redisLifecycleP50Ms,
+    redisLifecyclesPerSecondAt32: redisAt32 === undefined ? null : redisAt32 >= targets.redisLifecyclesPerSecondAt32
+  }
+  console.log("")
+  console.log(
+    table(["target", "measured", "target value", "met"], [
+      [
+        "memory reserve+commit/s (best client count)",
+        memoryBest,
+        `≥ ${targets.memoryLifecyclesPerSecond}`,
+        String(met.memoryLifecyclesPerSecond)
+      ],
+      [
+        "redis reserve+commit p50, 1 client (ms)",
+        redisP50 === undefined ? "-" : String(round(redisP50 / 1000, 3)),
+        `≤ ${targets.redisLifecycleP50Ms}`,
+        String(met.redisLifecycleP50Ms)
+      ],
+      [
+        "redis reserve+commit/s, 32 clients",
+        redisAt32 === undefined ? "-" : String(redisAt32),
+        `≥ ${targets.redisLifecyclesPerSecondAt32}`,
+        String(met.redisLifecyclesPerSecondAt32)
+      ]
+    ])
+  )
+  console.log("")
+
+  const rowsJson = (rows: ReadonlyArray<Row>) =>
+    Object.fromEntries(
+      clientCounts.map((clients) => [
+        `clients${clients}`,
+        Object.fromEntries(
+          rows.filter((r) => r.clients === clients).map((r) => [r.kind, {
+            ...r.latency,
+            ...(r.perSecond === undefined ? {} : { perSecond: r.perSecond }),
+            cpuUsPerStep: r.cpuUsPerStep,
+            ...(r.serverCpuUsPerStep === undefined ? {} : { serverCpuUsPerStep: r.serverCpuUsPerStep }),
+            ...(r.reserve === undefined ? {} : { reserve: r.reserve }),
+            ...(r.commit === undefined ? {} : { commit: r.commit })
+          }])
+        )
+      ])
+    )
+  const json = {
+    node: process.version,
+    cpus: cpus.length,
+    loadAverage: os.loadavg().map((n) => round(n, 2)),
+    quick,
+    durationsMs: durations,
+    memory: rowsJson(memory),
+    redis: redis === undefined ? null : {
+      url: RedisBench.url.replace(/\/\/([^@/]*)@/, "//***@"),
+      version: redis.version,
+      ...rowsJson(redis.rows),
+      ceiling: Object.fromEntries(clientCounts.map((clients) => {
+        const service = ceilingOf(clients, "effect")!
+        const raw = ceilingOf(clients, "raw")!
+        const lifecycles = lifecycle(redis.rows, clients)?.perSecond ?? 0
+        return [`clients${clients}`, {
+          evalshaPerSecond: service.perSecond,
+          evalshaP50Us: service.latency.p50Us,
+          rawEvalshaPerSecond: raw.perSecond,
+          rawEvalshaP50Us: raw.latency.p50Us,
+          lifecyclesPerSecond: lifecycles,
+          ratio: round(lifecycles / (service.perSecond / 2), 3),
+          ratioRaw: round(lifecycles / (raw.perSecond / 2), 3)
+        }]
+      })),
+      keysLeftAfterCleanup: redis.leftover
+    },
+    targets,
+    measured: {
+      memoryLifecyclesPerSecond: memoryBest,
+      redisLifecycleP50Us: redisP50 ?? null,
+      redisLifecyclesPerSecondAt32: redisAt32 ?? null
+    },
+    met,
+    wallSeconds: round((performance.now() - started) / 1000, 1)
+  }
+  console.log(`BENCH_LEDGER_JSON ${JSON.stringify(json)}`)
+})
+
+Effect.runPromise(main).catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})

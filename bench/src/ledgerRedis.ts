@@ -1,0 +1,121 @@
+/**
+ * Redis for the ledger bench: the connection, the ceiling (a trivial
+ * `EVALSHA`, `return 1`, on the same Redis in the same run), the server's
+ * own CPU time, and clean-up of every key under the run's prefix.
+ */
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import { Effect } from "effect"
+import * as Redis from "effect/persistence/Redis"
+
+/** `REDIS_URL`, or the machine's default Redis. */
+export const url = process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== ""
+  ? process.env.REDIS_URL
+  : "redis://127.0.0.1:6379"
+
+/** The client every Redis case shares: the store's `Redis` service over one node-redis connection. */
+export const layer = NodeRedis.layer({ url, disableOfflineQueue: true })
+
+/** The trivial script of the ceiling. */
+const trivial = Redis.script(() => [], { numberOfKeys: 0, lua: "return 1" }).withReturnType<number>()
+
+export interface CeilingResult {
+  /** `effect`: through the same `Redis` service the store uses; `raw`: node-redis `sendCommand`, no Effect. */
+  readonly path: "effect" | "raw"
+  readonly clients: number
+  readonly calls: number
+  readonly elapsedMs: number
+  readonly samples: Array<number>
+}
+
+/** `clients` fibers calling the trivial script back to back for `ms`. */
+export const ceiling = (path: "effect" | "raw", clients: number, ms: number) =>
+  Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    const { client } = yield* NodeRedis.NodeRedis
+    const sha = yield* redis.send<string>("SCRIPT", "LOAD", trivial.lua)
+    const call: Effect.Effect<unknown, unknown> = path === "effect"
+      ? redis.eval(trivial)()
+      : Effect.promise(() => client.sendCommand(["EVALSHA", sha, "0"]))
+    const samples: Array<number> = []
+    const start = performance.now()
+    const until = start + ms
+    const counts = yield* Effect.forEach(
+      Array.from({ length: clients }, (_, i) => i),
+      () =>
+        Effect.gen(function*() {
+          let calls = 0
+          while (performance.now() < until) {
+            const begin = performance.now()
+            yield* call
+            samples.push(performance.now() - begin)
+            calls++
+          }
+          return calls
+        }),
+      { concurrency: "unbounded" }
+    )
+    return {
+      path,
+      clients,
+      calls: counts.reduce((a, b) => a + b, 0),
+      elapsedMs: performance.now() - start,
+      samples
+    } satisfies CeilingResult
+  })
+
+/** The Redis server's CPU seconds so far (user + system, `INFO cpu`). */
+export const serverCpuSeconds = Effect.gen(function*() {
+  const redis = yield* Redis.Redis
+  const info = yield* redis.send<string>("INFO", "cpu")
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, "m").exec(info)?.[1] ?? Number.NaN)
+  return field("used_cpu_user") + field("used_cpu_sys")
+})
+
+/** The server's version, for the header. */
+export const serverVersion = Effect.gen(function*() {
+  const redis = yield* Redis.Redis
+  const info = yield* redis.send<string>("INFO", "server")
+  return /^redis_version:(\S+)/m.exec(info)?.[1] ?? "?"
+})
+
+/** How many keys start with `prefix`. */
+export const countKeys = (prefix: string) =>
+  Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    let cursor = "0"
+    let count = 0
+    do {
+      const [next, keys] = yield* redis.send<[string, Array<string>]>(
+        "SCAN",
+        cursor,
+        "MATCH",
+        `${prefix}*`,
+        "COUNT",
+        "1000"
+      )
+      cursor = next
+      count += keys.length
+    } while (cursor !== "0")
+    return count
+  })
+
+/** Deletes every key that starts with `prefix` (SCAN + UNLINK); returns how many. */
+export const deleteKeys = (prefix: string) =>
+  Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    let cursor = "0"
+    let deleted = 0
+    do {
+      const [next, keys] = yield* redis.send<[string, Array<string>]>(
+        "SCAN",
+        cursor,
+        "MATCH",
+        `${prefix}*`,
+        "COUNT",
+        "1000"
+      )
+      cursor = next
+      if (keys.length > 0) deleted += yield* redis.send<number>("UNLINK", ...keys)
+    } while (cursor !== "0")
+    return deleted
+  })
