@@ -21,7 +21,7 @@ import {
 import { makeRecordingModel, presets, runUnderTestClock } from "@timebox/core/testing"
 import { SupportAgent } from "@timebox/example-support-agent"
 import { Clock, ConfigProvider, Effect, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
-import { LanguageModel, Tool, Toolkit } from "effect/ai"
+import { AiError, LanguageModel, type Response, Tool, Toolkit } from "effect/ai"
 import { FetchHttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
 
@@ -76,9 +76,9 @@ describe("the simulated model", () => {
     assert.deepStrictEqual(supportSmall, SupportAgent.model)
     assert.strictEqual(expected, 550)
     assert.closeTo(p95, 597.6, 1e-9)
-    // the slowest and fastest calls: (330 + 220) × (1 ± 8%)
-    assert.closeTo((supportSmall.ttftMs + 220) * (1 - supportSmall.jitter), 506, 1e-9)
-    assert.closeTo((supportSmall.ttftMs + 220) * (1 + supportSmall.jitter), 594, 1e-9)
+    // the fastest and slowest calls: the first token, then 54 intervals of 4 ms, all ± 8%
+    assert.closeTo((supportSmall.ttftMs + 54 * 4) * (1 - supportSmall.jitter), 502.32, 1e-9)
+    assert.closeTo((supportSmall.ttftMs + 54 * 4) * (1 + supportSmall.jitter), 589.68, 1e-9)
   })
 
   it("the presets: expected and p95 latency, prices, accuracy", () => {
@@ -117,14 +117,14 @@ describe("the simulated model", () => {
           Effect.provide(SimulatedModel.layer({ profile: ModelProfile.presets.fast }))
         )
       )
-      assert.strictEqual(round3(first.ms), 1046.893)
+      assert.strictEqual(round3(first.ms), 1040.303)
       assert.strictEqual(again.value.text, first.value.text)
       assert.strictEqual(round3(again.ms), round3(first.ms))
       assert.isTrue(first.value.text.startsWith("I looked into this for you. "))
       assert.strictEqual(first.value.text.split(" ").length, 110) // the fast preset's expected output
       assert.strictEqual(first.value.usage.inputTokens.total, 5) // ⌈18 characters / 4⌉
       assert.strictEqual(first.value.usage.outputTokens.total, 110)
-      assert.strictEqual(round3(seed2.ms), 1029.118)
+      assert.strictEqual(round3(seed2.ms), 1022.497)
       assert.notStrictEqual(seed2.value.text, first.value.text)
       assert.notStrictEqual(otherPrompt.ms, first.ms)
     }))
@@ -145,8 +145,9 @@ describe("the simulated model", () => {
       )
       const inference = Report.find(result.report, "inference")
       assert.strictEqual(inference?.actualMs, 1_000)
-      // 40% (400 ms) before the first token, then 600 ms over 55 tokens: the first arrives at 400 + 10.909
-      assert.strictEqual(inference?.ttftMs, 410.909)
+      // 40% (400 ms) before the first token, then 600 ms over the 54 tokens after it
+      assert.strictEqual(inference?.ttftMs, 400)
+      assert.strictEqual(inference?.ttltMs, 1_000)
     }))
 
   it.effect("a reasoning model spends hidden time and bills hidden tokens as output", () =>
@@ -157,8 +158,8 @@ describe("the simulated model", () => {
       )
       const result = yield* runUnderTestClock(agent, "Why is my parcel late?")
       const inference = Report.find(result.report, "inference")
-      assert.strictEqual(inference?.ttftMs, 1808.86) // 1,200 ms reasoning + 560 ms first token, each ± 10%
-      assert.strictEqual(inference?.ttltMs, 3026.723)
+      assert.strictEqual(inference?.ttftMs, 1797.888) // 1,200 ms reasoning + 560 ms first token, each ± 10%
+      assert.strictEqual(inference?.ttltMs, 3015.752)
       // 6 × 3,000 + (112 + 300) × 3,000 = 1,254,000 nano-USD
       assert.deepStrictEqual(result.report.cost, {
         inputTokens: 6,
@@ -246,7 +247,8 @@ describe("routing by the remaining window", () => {
       const inference = Report.find(result.report, "inference")
       assert.strictEqual(inference?.model?.chosen, "fast")
       assert.strictEqual(inference?.model?.reason, "fallback-after-error (large failed)")
-      assert.strictEqual(inference?.actualMs, 1046.893)
+      assert.strictEqual(inference?.actualMs, 1040.303)
+      assert.strictEqual(inference?.model?.ttftMs, 322.036) // fast's own first token, from its call's start
       // the failed call reported no usage: only fast's call is billed
       assert.deepStrictEqual(result.report.cost, {
         inputTokens: 5,
@@ -260,7 +262,7 @@ describe("routing by the remaining window", () => {
   // After real calls, move a candidate's profile toward what was observed.
   const observed = Router.updateProfile(router, "fast", (profile) => ModelProfile.observe(profile, [{ ttftMs: 900 }]))
 
-  // Or from a finished run: the ttftMs of every streamed stage, by the model it chose.
+  // Or from a finished run: each routed stage's model.ttftMs (the first call's own first token), by model.
   const afterRun = (report: Report.RunReport) => Router.learn(SupportAgent.router, report)
   // endregion
 
@@ -274,12 +276,38 @@ describe("routing by the remaining window", () => {
     assert.strictEqual(Router.choose(observed, 1_250).report.reason, "none-fits-fastest")
   })
 
-  it.effect("Router.learn: the support agent's first token (324.809 ms) moves support-small's median", () =>
+  it.effect("Router.learn: the support agent's first token (320.629 ms) moves support-small's median", () =>
     Effect.gen(function*() {
       const result = yield* runUnderTestClock(SupportAgent.agent, question)
+      // the call starts with the stage, so the model's own figure equals the stage's
+      assert.strictEqual(Report.find(result.report, "inference")?.model?.ttftMs, 320.629)
       const learned = afterRun(result.report).candidates[0]!.profile
-      assert.closeTo(learned.ttftMs, 330 + 0.2 * (324.809 - 330), 1e-9) // 328.962
+      assert.closeTo(learned.ttftMs, 330 + 0.2 * (320.629 - 330), 1e-9) // 328.126
       assert.strictEqual(learned.ttftP95Ms, 360) // a faster observation leaves the p95 alone
+    }))
+
+  it.effect("a call cut before it finished records no model.ttftMs: Router.learn leaves the profile alone", () =>
+    Effect.gen(function*() {
+      const result = yield* runUnderTestClock(SupportAgent.agent, question).pipe(
+        Simulation.withLatencies({ inference: 1_600 })
+      )
+      const inference = Report.find(result.report, "inference")!
+      assert.strictEqual(inference.status, "timed-out")
+      assert.strictEqual(inference.ttftMs, 640) // it streamed...
+      assert.isUndefined(inference.model?.ttftMs) // ...but its first step never finished
+      assert.deepStrictEqual(afterRun(result.report), SupportAgent.router)
+    }))
+
+  it.effect("without stream: true, model.ttftMs is still recorded, and Router.learn reads it", () =>
+    Effect.gen(function*() {
+      const quiet = inferenceOnly("quiet", (input) => Inference.run({ prompt: input, models: router }))
+      const result = yield* runUnderTestClock(quiet, question, { budget: "1500 millis" })
+      const inference = Report.find(result.report, "inference")!
+      assert.isUndefined(inference.ttftMs)
+      assert.strictEqual(inference.model?.chosen, "fast")
+      assert.strictEqual(inference.model?.ttftMs, 322.036)
+      const fast = Router.learn(router, result.report).candidates.find((c) => c.profile.name === "fast")!.profile
+      assert.closeTo(fast.ttftMs, 300 + 0.2 * (322.036 - 300), 1e-9) // 304.407
     }))
 })
 
@@ -341,7 +369,7 @@ describe("the budgeted tool loop", () => {
       assert.strictEqual(inference.status, "degraded")
       assert.strictEqual(inference.reason, "SearchKb timed-out")
       assert.strictEqual(inference.steps, 2)
-      assert.strictEqual(inference.actualMs, 1580.41)
+      assert.strictEqual(inference.actualMs, 1574.573)
       assert.deepStrictEqual(
         inference.children?.map((call) => [call.name, call.status, call.windowMs, call.actualMs, call.startedAtMs]),
         [
@@ -365,11 +393,113 @@ describe("the budgeted tool loop", () => {
       })
     }))
 
-  it.effect("Router.learn reads ttftMs from the stage's start: after a tool step it counts that step and the tools", () =>
+  it.effect("Router.learn reads model.ttftMs, from the first call's start: not the stage's 938.411 ms after the tools", () =>
     Effect.gen(function*() {
       const result = yield* runUnderTestClock(desk("5 seconds"), "Where is order A-1666?")
+      const inference = Report.find(result.report, "inference")!
+      assert.strictEqual(inference.ttftMs, 938.411) // the stage's first visible token, in step 2
+      assert.strictEqual(inference.model?.ttftMs, 322.79) // step 1's first part (its tool calls), from its call's start
       const fast = Router.learn(deskModels, result.report).candidates[0]!.profile
-      assert.closeTo(fast.ttftMs, 300 + 0.2 * (944.247 - 300), 1e-9) // 428.849, though the second call's own wait was ≈ 321 ms
+      assert.closeTo(fast.ttftMs, 300 + 0.2 * (322.79 - 300), 1e-9) // 304.558
+    }))
+
+  // The same tool loop over a router whose first candidate fails or is slow to start.
+  const deskOver = (models: Router.Router, firstToken?: Inference.FirstToken) =>
+    inferenceOnly("desk", (input) =>
+      Effect.gen(function*() {
+        const toolkit = yield* Desk
+        return yield* Inference.run({
+          prompt: input,
+          models,
+          toolkit,
+          toolAllocations: { LookupOrder: "300 millis", SearchKb: "300 millis" },
+          maxSteps: 4,
+          stream: true,
+          ...(firstToken === undefined ? {} : { firstToken })
+        })
+      }).pipe(Effect.provide(DeskHandlers)))
+  const script = [{
+    calls: [{ name: "LookupOrder", params: { id: "A-1666" } }, { name: "SearchKb", params: { query: "late parcel" } }]
+  }]
+
+  it.effect("after an error fallback, later steps start from the model that answered: large is called once", () =>
+    Effect.gen(function*() {
+      const flaky = makeRecordingModel({ fail: true })
+      const models = Router.make([
+        { profile: presets.large, layer: flaky.layer },
+        { profile: presets.fast, layer: SimulatedModel.layer({ profile: presets.fast, script }) }
+      ])
+      const result = yield* runUnderTestClock(deskOver(models), "Where is order A-1666?")
+      const inference = Report.find(result.report, "inference")!
+      assert.strictEqual(inference.steps, 2)
+      assert.strictEqual(flaky.calls.length, 1) // step 2 went straight to fast
+      assert.strictEqual(inference.model?.reason, "fallback-after-error (large failed)")
+      assert.strictEqual(inference.actualMs, 1574.573) // the same timeline as deskModels' run
+      assert.strictEqual(result.report.cost.microUsd, 137)
+    }))
+
+  it.effect("after a first-token fallback, later steps stay on the faster model, at its price", () =>
+    Effect.gen(function*() {
+      const models = Router.simulated([presets.large, presets.balanced, presets.fast], { script })
+      const result = yield* runUnderTestClock(
+        deskOver(models, { window: "500 millis", onTimeout: "fallback" }),
+        "Where is order A-1666?"
+      )
+      const inference = Report.find(result.report, "inference")!
+      assert.strictEqual(inference.model?.chosen, "balanced")
+      assert.strictEqual(inference.model?.ttftMs, 507.008) // balanced's tool calls, from its call's start
+      assert.strictEqual(inference.steps, 2)
+      assert.strictEqual(Report.find(result.report, "inference/LookupOrder")?.startedAtMs, 1007.008)
+      assert.strictEqual(inference.ttftMs, 1909.811) // step 2's first token, balanced's
+      assert.strictEqual(inference.actualMs, 3069.305)
+      // both calls billed at balanced's 3,000 nano-USD per token: (22 + 40 + 112) × 3,000
+      assert.deepStrictEqual(result.report.cost, {
+        inputTokens: 22,
+        outputTokens: 152,
+        reasoningTokens: 0,
+        microUsd: 522
+      })
+    }))
+
+  it.effect("gotcha: a fallback in a later step renames model.chosen, and the first step's ttftMs goes with it", () =>
+    Effect.gen(function*() {
+      const usage = {
+        inputTokens: { total: 10, uncached: 10, cacheRead: 0, cacheWrite: 0 },
+        outputTokens: { total: 5, text: 5, reasoning: 0 }
+      }
+      // large asks for a tool after 50 ms at step 1, then fails with a rate limit at step 2
+      const large = Layer.effect(
+        LanguageModel.LanguageModel,
+        LanguageModel.make({
+          generateText: () => Effect.die("streamed only"),
+          streamText: (request) =>
+            request.prompt.content.some((message) => message.role === "tool")
+              ? Stream.fail(
+                AiError.make({ module: "Test", method: "streamText", reason: new AiError.RateLimitError({}) })
+              )
+              : Stream.fromEffect(Effect.as(Effect.sleep("50 millis"), {
+                type: "tool-call",
+                id: "c1",
+                name: "LookupOrder",
+                params: { id: "A-1666" }
+              } as Response.StreamPartEncoded)).pipe(
+                Stream.concat(
+                  Stream.make({ type: "finish", reason: "tool-calls", usage } as Response.StreamPartEncoded)
+                )
+              )
+        })
+      )
+      const models = Router.make([
+        { profile: presets.large, layer: large },
+        { profile: presets.fast, layer: SimulatedModel.layer({ profile: presets.fast }) }
+      ])
+      const result = yield* runUnderTestClock(deskOver(models), question)
+      const model = Report.find(result.report, "inference")?.model
+      assert.strictEqual(model?.chosen, "fast")
+      assert.strictEqual(model?.reason, "fallback-after-error (large failed)")
+      assert.strictEqual(model?.ttftMs, 50) // large's step-1 figure, under fast's name
+      const learned = Router.learn(models, result.report).candidates.map((c) => [c.profile.name, c.profile.ttftMs])
+      assert.deepStrictEqual(learned, [["large", 850], ["fast", 250]]) // fast: 300 + 0.2 × (50 − 300)
     }))
 
   it.effect("1.5 s: after the tools 877.21 ms are left, under fast's p95 of 1,176.25: step-unaffordable", () =>
@@ -459,7 +589,7 @@ describe("the budgeted tool loop", () => {
       const end = events.at(-1)
       const result = end?.type === "run-end" ? (end.result as Report.RunResult<unknown>) : undefined
       // the first visible token comes in the second step, after the tools
-      assert.strictEqual(result === undefined ? undefined : Report.find(result.report, "inference")?.ttftMs, 944.247)
+      assert.strictEqual(result === undefined ? undefined : Report.find(result.report, "inference")?.ttftMs, 938.411)
     }))
 })
 
@@ -495,15 +625,28 @@ describe("streaming", () => {
       for (const event of all) counts[event.type] = (counts[event.type] ?? 0) + 1
       assert.deepStrictEqual(counts, { "stage-start": 10, "stage-end": 10, "text-delta": 55, "run-end": 1 })
       assert.strictEqual(line(all[0]!), "> auth (10 ms)")
+      // a stage's stage-start comes before its children's
+      assert.deepStrictEqual(all.flatMap((event) => event.type === "stage-start" ? [event.path] : []), [
+        "auth",
+        "context",
+        "context/history",
+        "context/rag",
+        "context/profile",
+        "inference",
+        "tools",
+        "tools/order-lookup",
+        "tools/kb-search",
+        "assembly"
+      ])
       const deltas = all.flatMap((event) => event.type === "text-delta" ? [event] : [])
-      assert.strictEqual(round3(deltas[0]!.atMs), 361.809) // 37 ms (inference's start) + 324.809 ms
-      assert.strictEqual(round3(deltas.at(-1)!.atMs), 587.552)
+      assert.strictEqual(round3(deltas[0]!.atMs), 357.629) // 37 ms (inference's start) + 320.629 ms
+      assert.strictEqual(round3(deltas.at(-1)!.atMs), 583.371)
       const end = all.at(-1)!
       assert.strictEqual(line(end), "done")
       const result = end.type === "run-end" ? (end.result as Report.RunResult<SupportAgent.Answer>) : undefined
       assert.strictEqual(result?.status, "complete")
       assert.include(result?.output?.answer, deltas.map((event) => event.delta).join(""))
-      assert.strictEqual(result === undefined ? undefined : Report.find(result.report, "inference")?.ttftMs, 324.809)
+      assert.strictEqual(result === undefined ? undefined : Report.find(result.report, "inference")?.ttftMs, 320.629)
     }))
 
   // region: first-token
@@ -524,8 +667,19 @@ describe("streaming", () => {
       const inference = Report.find(result.report, "inference")!
       assert.strictEqual(inference.model?.chosen, "balanced")
       assert.strictEqual(inference.model?.reason, "first-token-timeout after 500ms: large → balanced")
-      assert.strictEqual(inference.ttftMs, 1054.381) // 500 ms waited on large, then balanced's first token
-      assert.strictEqual(inference.ttltMs, 2289.443)
+      assert.strictEqual(inference.ttftMs, 1043.254) // 500 ms waited on large, then balanced's first token
+      assert.strictEqual(inference.model?.ttftMs, 543.254) // balanced's own, from its call's start
+      assert.strictEqual(inference.ttltMs, 2278.316)
+      // Router.learn observes balanced only: 560 + 0.2 × (543.254 − 560); large has no observation
+      const learned = Router.learn(Router.simulated([presets.large, presets.balanced, presets.fast]), result.report)
+      assert.deepStrictEqual(
+        learned.candidates.map((candidate) => [candidate.profile.name, candidate.profile.ttftMs]),
+        [
+          ["large", 850],
+          ["balanced", 560 + 0.2 * (543.254 - 560)],
+          ["fast", 300]
+        ]
+      )
       assert.deepStrictEqual(result.report.cost, {
         inputTokens: 5,
         outputTokens: 112,
@@ -585,6 +739,7 @@ describe("streaming", () => {
       assert.isUndefined(inference.ttftMs)
       assert.isUndefined(inference.ttltMs)
       assert.strictEqual(inference.steps, 1)
+      assert.strictEqual(inference.model?.ttftMs, 322.036) // the model's own figure is recorded either way
     }))
 })
 
