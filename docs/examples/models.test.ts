@@ -461,7 +461,7 @@ describe("the budgeted tool loop", () => {
       })
     }))
 
-  it.effect("gotcha: a fallback in a later step renames model.chosen, and the first step's ttftMs goes with it", () =>
+  it.effect("a fallback in a later step renames model.chosen, and ttftMs is the answering model's own", () =>
     Effect.gen(function*() {
       const usage = {
         inputTokens: { total: 10, uncached: 10, cacheRead: 0, cacheWrite: 0 },
@@ -497,9 +497,12 @@ describe("the budgeted tool loop", () => {
       const model = Report.find(result.report, "inference")?.model
       assert.strictEqual(model?.chosen, "fast")
       assert.strictEqual(model?.reason, "fallback-after-error (large failed)")
-      assert.strictEqual(model?.ttftMs, 50) // large's step-1 figure, under fast's name
+      // fast's own first token on its call (300 ms ± 10%), not large's 50 ms from step 1
+      assert.isAbove(model?.ttftMs ?? 0, 270)
+      assert.isBelow(model?.ttftMs ?? 0, 331)
       const learned = Router.learn(models, result.report).candidates.map((c) => [c.profile.name, c.profile.ttftMs])
-      assert.deepStrictEqual(learned, [["large", 850], ["fast", 250]]) // fast: 300 + 0.2 × (50 − 300)
+      assert.strictEqual(learned[0]![1], 850) // large is left alone
+      assert.isAbove(learned[1]![1] as number, 290) // fast stays near its 300 ms
     }))
 
   it.effect("1.5 s: after the tools 877.21 ms are left, under fast's p95 of 1,176.25: step-unaffordable", () =>

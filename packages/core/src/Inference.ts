@@ -366,6 +366,14 @@ export const run: {
         // Another model answered: a fallback after a provider error (a first-token fallback reported itself).
         if (owner?.extra?.model?.chosen !== outcome.profile.name) {
           report({ chosen: outcome.profile.name, reason: `fallback-after-error (${profile.name} failed)` })
+          // A first-token time measured on the model that failed must not be credited to the one that answered.
+          if (owner?.extra?.model !== undefined) {
+            const { ttftMs: _measuredOnAnother, ...rest } = owner.extra.model
+            owner.extra = {
+              ...owner.extra,
+              model: outcome.firstTokenMs === undefined ? rest : { ...rest, ttftMs: round(outcome.firstTokenMs) }
+            }
+          }
         }
         profile = outcome.profile
         // Later steps start from the model that answered, not from the one that failed or was too slow.
