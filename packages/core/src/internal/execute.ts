@@ -137,8 +137,8 @@ export const execute = <I, A, E, R>(
         type: "stage-start",
         stage: record.name,
         path: pathOf(record),
-        startedAtMs: record.startedAtMs,
-        windowMs: record.windowMs
+        startedAtMs: Math.round(record.startedAtMs * 1000) / 1000,
+        windowMs: Math.round(record.windowMs * 1000) / 1000
       }))
     // The body above ran synchronously and pushed this stage's record last.
     const record = frame.children[frame.children.length - 1]!
@@ -151,7 +151,7 @@ export const execute = <I, A, E, R>(
           path,
           status: record.status === "running" ? "failed" : record.status,
           ...(record.reason === undefined ? {} : { reason: record.reason }),
-          actualMs: record.actualMs
+          actualMs: Math.round(record.actualMs * 1000) / 1000
         })
       ))
   })
