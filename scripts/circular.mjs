@@ -7,7 +7,14 @@ const allowed = {
   "packages/core": ["effect"],
   "packages/redis": ["effect", "@timebox/core", "@effect/platform-node"],
   "packages/server": ["effect", "@timebox/core", "@effect/platform-node"],
-  "packages/cli": ["effect", "@effect/platform-node", "@timebox/core", "@timebox/server", "@timebox/example-"],
+  "packages/cli": [
+    "effect",
+    "@effect/platform-node",
+    "@timebox/core",
+    "@timebox/server",
+    "@timebox/redis",
+    "@timebox/example-"
+  ],
   examples: ["effect", "@timebox/core"],
   bench: ["effect", "@timebox/core", "@timebox/redis", "@effect/platform-node"]
 }

@@ -1,13 +1,15 @@
 /**
- * The `timebox` command tree (`run`, `list`) on `effect/cli`, with the exit
- * codes of the CLI: 0 for a complete or partial run, 1 for a failed one, 2 for
- * bad input (unknown agent, bad duration, bad flag) with a one-line error on
- * stderr, 130 for an interrupted run.
+ * The `timebox` command tree (`run`, `list`, `ledger`) on `effect/cli`, with
+ * the exit codes of the CLI: 0 for a complete or partial run, 1 for a failed
+ * one or a refused ledger operation (one line on stderr), 2 for bad input
+ * (unknown agent, bad duration, bad flag) with a one-line error on stderr,
+ * 130 for an interrupted run.
  *
  * @since 0.1.0
  */
 import { Console, Effect, Runtime } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
+import { ledger } from "./commands/ledger.ts"
 import { list } from "./commands/list.ts"
 import { run } from "./commands/run.ts"
 import { UsageError } from "./errors.ts"
@@ -54,7 +56,7 @@ export const version = "0.1.0"
  */
 export const command = Command.make("timebox").pipe(
   Command.withDescription("Run AI agents that answer within a time budget, and see where the time went"),
-  Command.withSubcommands([run, list])
+  Command.withSubcommands([run, list, ledger])
 )
 
 const suggest = (suggestions: ReadonlyArray<string>): string =>
@@ -112,12 +114,14 @@ const presenter: CliOutput.Presenter = {
 /**
  * Parses `process.argv` (through `Stdio`) and runs the command. Parse errors
  * become a `UsageError`; every `UsageError` is written to stderr as one line,
- * `timebox: <problem>`, and exits 2.
+ * `timebox: <problem>`, and exits 2. A `LedgerFailed` is written the same
+ * way and exits 1.
  *
  * **Details**
  *
- * Exit codes: 0 for a complete or partial run, 1 for a failed one (`RunFailed`),
- * 2 for bad input (`UsageError`), 130 for an interrupted run. Set them with
+ * Exit codes: 0 for a complete or partial run, 1 for a failed one (`RunFailed`)
+ * or a refused ledger operation (`LedgerFailed`), 2 for bad input
+ * (`UsageError`), 130 for an interrupted run. Set them with
  * `Cli.teardown`.
  *
  * **Example** (The `timebox` binary)
@@ -140,7 +144,11 @@ export const main = Command.run(command, { version }).pipe(
     const hint = error._tag === "ShowHelp" ? `; see ${error.commandPath.join(" ")} --help` : ""
     return Effect.fail(new UsageError({ message: `${describe(error)}${hint}` }))
   }),
-  Effect.tapError((error) => error._tag === "UsageError" ? Console.error(`timebox: ${error.message}`) : Effect.void)
+  Effect.tapError((error) =>
+    error._tag === "UsageError" || error._tag === "LedgerFailed"
+      ? Console.error(`timebox: ${error.message}`)
+      : Effect.void
+  )
 )
 
 /**

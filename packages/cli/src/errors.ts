@@ -62,6 +62,32 @@ export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
 }
 
 /**
+ * A ledger operation the ledger refused or could not carry out (an existing
+ * budget, a missing one, a debit below zero, a Redis that cannot be
+ * reached); `message` is the ledger's, with its reason and numbers. Exit
+ * code 1.
+ *
+ * **Example** (Reporting a refused ledger call)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Ledger } from "@timebox/core"
+ * import { LedgerFailed } from "./errors.ts"
+ *
+ * const refused = (error: Ledger.LedgerError) => Effect.fail(new LedgerFailed({ message: error.message }))
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class LedgerFailed extends Schema.TaggedError<LedgerFailed>()("LedgerFailed", {
+  message: Schema.String
+}) {
+  override readonly [Runtime.errorExitCode] = 1
+  override readonly [Runtime.errorReported] = false
+}
+
+/**
  * The exit codes of `timebox`.
  *
  * **Example** (The exit code of a run's status)

@@ -8,7 +8,11 @@
  */
 import type { Agent } from "@timebox/core"
 import { ResearchAgent } from "@timebox/example-research-agent"
+import { RunawayAgent } from "@timebox/example-runaway-agent"
 import { SupportAgent } from "@timebox/example-support-agent"
+import type { Effect } from "effect"
+import type { LedgerFailed, RunFailed, UsageError } from "./errors.ts"
+import { runaway, type RunawayFlags } from "./runaway.ts"
 
 /**
  * A bundled example: the name `timebox run` accepts, a one-line description
@@ -40,6 +44,12 @@ export interface Example {
   readonly profiles?: Readonly<Record<string, Agent.Any>> | undefined
   /** The input when `--input` is absent (default: the CLI's `defaultInput`). */
   readonly input?: string | undefined
+  /**
+   * A runner of its own, for an example that is more than one run
+   * (`runaway-agent` runs two halves side by side): `timebox run <name>`
+   * hands it the flags instead of running `agent`.
+   */
+  readonly runner?: ((flags: RunawayFlags) => Effect.Effect<void, UsageError | RunFailed | LedgerFailed>) | undefined
 }
 
 /**
@@ -50,7 +60,7 @@ export interface Example {
  * ```ts
  * import { examples } from "./examples.ts"
  *
- * const names = examples.map((example) => example.name) // ["support-agent", "research-agent"]
+ * const names = examples.map((example) => example.name) // ["support-agent", "research-agent", "runaway-agent"]
  * ```
  *
  * @category constructors
@@ -69,6 +79,14 @@ export const examples: ReadonlyArray<Example> = [
     agent: ResearchAgent.agent,
     profiles: ResearchAgent.agents,
     input: "Why do solid-state batteries lose capacity?"
+  },
+  {
+    name: "runaway-agent",
+    description: "a loop of model calls at $0.01 each: 30 s unguarded next to a $1.00 ledger budget that stops it " +
+      "after exactly 100 calls (--unguarded-for, --backend memory | redis)",
+    agent: RunawayAgent.agent,
+    input: RunawayAgent.input,
+    runner: runaway
   }
 ]
 

@@ -349,11 +349,12 @@ describe.concurrent("timebox list", () => {
     expect(outcome.code).toBe(0)
     expect(outcome.stderr).toBe("")
     const lines = outcome.stdout.trimEnd().split("\n")
-    expect(lines).toHaveLength(2)
+    expect(lines).toHaveLength(3)
     expect(lines[0]).toMatch(/^support-agent {3}customer support in 2 s/)
     expect(lines[1]).toMatch(
       /^research-agent {2}research in 12 s.*\(--profile full \| fast-tools \| fast-small-toolset\)$/
     )
+    expect(lines[2]).toMatch(/^runaway-agent {3}a loop of model calls at \$0\.01 each/)
   })
 })
 
@@ -367,7 +368,7 @@ describe.concurrent("bad input exits 2 with one line on stderr", () => {
     [
       "an unknown agent",
       ["run", "nope"],
-      "timebox: unknown agent \"nope\": not a bundled example (support-agent, research-agent)"
+      "timebox: unknown agent \"nope\": not a bundled example (support-agent, research-agent, runaway-agent)"
     ],
     [
       "an unknown profile",

@@ -3,7 +3,9 @@
  * [--stream] [--seed <n>] [--input <text>] [--latency <stage>=<duration>]...`:
  * runs a bundled example or a user's agent module within a budget and prints
  * its report, as text for people or as the `RunResult` JSON; with `--stream`,
- * tokens as they arrive, or newline-delimited JSON events.
+ * tokens as they arrive, or newline-delimited JSON events. An example with a
+ * runner of its own (`runaway-agent`, with `--unguarded-for <duration>` and
+ * `--backend memory|redis`) is handed the flags instead.
  *
  * @since 0.1.0
  */
@@ -11,6 +13,7 @@ import { Agent, Budget, Report, ReportSink, RunEvent, Simulation } from "@timebo
 import { Console, Effect, Schema, SchemaIssue, SchemaTransformation, Stream } from "effect"
 import { Argument, Command, Flag, TerminalCapabilities } from "effect/cli"
 import { RunFailed, UsageError } from "../errors.ts"
+import * as Examples from "../examples.ts"
 import * as Load from "../load.ts"
 import * as Render from "../render.ts"
 import * as Warm from "../warm.ts"
@@ -338,9 +341,48 @@ export const run = Command.make(
       Flag.withMetavar("stage=duration"),
       Flag.withDescription("Force a stage's simulated latency, e.g. rag=400ms (repeatable)"),
       Flag.atLeast(0)
+    ),
+    unguardedFor: Flag.String("unguarded-for").pipe(
+      Flag.withMetavar("duration"),
+      Flag.withDescription("runaway-agent: how long its unguarded half runs (default 30s)"),
+      Flag.optional
+    ),
+    backend: Flag.String("backend").pipe(
+      Flag.withMetavar("memory|redis"),
+      Flag.withDescription(
+        "runaway-agent: where its guarded half's ledger lives (redis: REDIS_URL, else redis://127.0.0.1:6379)"
+      ),
+      Flag.optional
     )
   },
   Effect.fn("timebox run")(function*(flags) {
+    // An example with a runner of its own (runaway-agent) takes the flags from here.
+    const runner = Examples.find(flags.agent)?.runner
+    if (runner !== undefined) {
+      const given = (name: string, value: boolean) => (value ? [`--${name}`] : [])
+      return yield* runner({
+        agent: flags.agent,
+        json: flags.json,
+        unguardedFor: flags.unguardedFor._tag === "Some" ? flags.unguardedFor.value : undefined,
+        backend: flags.backend._tag === "Some" ? flags.backend.value : undefined,
+        unsupported: [
+          ...given("budget", flags.budget._tag === "Some"),
+          ...given("profile", flags.profile._tag === "Some"),
+          ...given("stream", flags.stream),
+          ...given("seed", flags.seed !== "1"),
+          ...given("input", flags.input._tag === "Some"),
+          ...given("latency", flags.latency.length > 0)
+        ]
+      })
+    }
+    for (const [name, value] of [["unguarded-for", flags.unguardedFor], ["backend", flags.backend]] as const) {
+      if (value._tag === "Some") {
+        const owners = Examples.examples.filter((example) => example.runner !== undefined).map((example) =>
+          example.name
+        )
+        return yield* new UsageError({ message: `--${name} applies to ${owners.join(", ")} only` })
+      }
+    }
     const settings = yield* decodeSettings({
       budget: flags.budget._tag === "Some" ? flags.budget.value : undefined,
       seed: flags.seed,
@@ -425,6 +467,10 @@ export const run = Command.make(
     {
       command: "timebox run research-agent --budget 3s --stream --json",
       description: "Routed to the fast model; one JSON event a line"
+    },
+    {
+      command: "timebox run runaway-agent --unguarded-for 5s",
+      description: "$0.01 model calls: 5 s unguarded next to a $1.00 budget that stops after 100 calls"
     },
     { command: "timebox run ./my-agent.mjs --input \"hello\"", description: "Your own agent module" }
   ])

@@ -1,0 +1,114 @@
+// The Redis the CLI tests use: REDIS_URL, else 127.0.0.1:6379 when it answers PING;
+// undefined when there is none (the Redis tests are then skipped).
+import { connect } from "node:net"
+
+const ping = (host: string, port: number, timeoutMs = 500): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect({ host, port })
+    let answer = ""
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(ok)
+    }
+    const timer = setTimeout(() => done(false), timeoutMs)
+    socket.on("connect", () => socket.write("PING\r\n"))
+    socket.on("data", (chunk) => {
+      answer += chunk.toString("latin1")
+      if (answer.includes("\r\n")) done(answer.startsWith("+PONG"))
+    })
+    socket.on("error", () => done(false))
+  })
+
+export const redisUrl: string | undefined = process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== ""
+  ? process.env.REDIS_URL
+  : (await ping("127.0.0.1", 6379))
+  ? "redis://127.0.0.1:6379"
+  : undefined
+
+/** A tenant no other test run uses. */
+export const freshTenant = (label: string): string => `${label}-${globalThis.crypto.randomUUID().slice(0, 8)}`
+
+/** A Redis key prefix no other test run uses: pass it as TIMEBOX_LEDGER_PREFIX, drop it with `deleteKeys`. */
+export const freshPrefix = (): string => `timebox-cli-test:${globalThis.crypto.randomUUID()}`
+
+type Reply = string | number | null | ReadonlyArray<Reply>
+
+/** Parses one RESP reply from `text` at `at`; undefined while it is incomplete. */
+const parse = (text: string, at: number): { readonly reply: Reply; readonly next: number } | undefined => {
+  const end = text.indexOf("\r\n", at)
+  if (end < 0) return undefined
+  const kind = text[at]
+  const line = text.slice(at + 1, end)
+  if (kind === "+") return { reply: line, next: end + 2 }
+  if (kind === "-") throw new Error(line)
+  if (kind === ":") return { reply: Number(line), next: end + 2 }
+  if (kind === "$") {
+    const length = Number(line)
+    if (length < 0) return { reply: null, next: end + 2 }
+    if (text.length < end + 2 + length + 2) return undefined
+    return { reply: text.slice(end + 2, end + 2 + length), next: end + 2 + length + 2 }
+  }
+  const count = Number(line)
+  const items: Array<Reply> = []
+  let next = end + 2
+  for (let i = 0; i < count; i++) {
+    const item = parse(text, next)
+    if (item === undefined) return undefined
+    items.push(item.reply)
+    next = item.next
+  }
+  return { reply: items, next }
+}
+
+const command = (url: string, args: ReadonlyArray<string>): Promise<Reply> =>
+  new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url)
+    const socket = connect({ host: hostname, port: Number(port || 6379) })
+    let text = ""
+    socket.setEncoding("latin1")
+    socket.on("connect", () =>
+      socket.write(`*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join("")}`))
+    socket.on("data", (chunk: string) => {
+      text += chunk
+      try {
+        const parsed = parse(text, 0)
+        if (parsed !== undefined) {
+          socket.destroy()
+          resolve(parsed.reply)
+        }
+      } catch (error) {
+        socket.destroy()
+        reject(error)
+      }
+    })
+    socket.on("error", reject)
+  })
+
+/** Deletes every key under `prefix` (SCAN + UNLINK). */
+export const deleteKeys = async (url: string, prefix: string): Promise<void> => {
+  let cursor = "0"
+  do {
+    const [next, keys] = (await command(url, ["SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", "1000"])) as [
+      string,
+      ReadonlyArray<string>
+    ]
+    cursor = next
+    if (keys.length > 0) await command(url, ["UNLINK", ...keys])
+  } while (cursor !== "0")
+}
+
+/** How many keys live under `prefix`. */
+export const countKeys = async (url: string, prefix: string): Promise<number> => {
+  let cursor = "0"
+  let count = 0
+  do {
+    const [next, keys] = (await command(url, ["SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", "1000"])) as [
+      string,
+      ReadonlyArray<string>
+    ]
+    cursor = next
+    count += keys.length
+  } while (cursor !== "0")
+  return count
+}
