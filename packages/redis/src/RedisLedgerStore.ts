@@ -21,8 +21,9 @@
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Ledger, LedgerStore } from "@timebox/core"
-import { Config, Effect, Layer, Schema } from "effect"
+import { Config, Effect, Layer, Result, Schema } from "effect"
 import * as Redis from "effect/persistence/Redis"
+import * as Answers from "./internal/answers.ts"
 import * as Keys from "./internal/keys.ts"
 import * as Scripts from "./internal/scripts.ts"
 
@@ -84,6 +85,8 @@ const unavailable = (detail: string) => new Ledger.StoreUnavailable({ store: sto
 
 const describe = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
+
+const storeFailed = (error: Redis.RedisError) => unavailable(describe(error.cause))
 
 const Reply = Schema.Tuple([Schema.Literals(["ok", "err"]), Schema.String])
 
@@ -197,19 +200,38 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
       )
     }
 
-    /** Runs `script` for `tenant` and decodes its answer with `answer`, or its failure as a ledger reason. */
+    /**
+     * Runs `script` for `tenant` and decodes its answer with `answer` (by
+     * `fast` first, see `internal/answers.ts`), or its failure as a ledger
+     * reason.
+     */
     const call = <S extends Schema.Codec<unknown, unknown, never, never>>(
       script: Scripts.LedgerScript,
       tenant: string,
       args: ReadonlyArray<string>,
+      answer: S,
+      fast?: (parsed: unknown) => S["Type"] | undefined
+    ): Effect.Effect<S["Type"], Ledger.LedgerErrorReason> =>
+      Effect.flatMap(
+        Effect.mapError(redis.eval(script)(keys.tenant(tenant), args), storeFailed),
+        (raw): Effect.Effect<S["Type"], Ledger.LedgerErrorReason> => {
+          if (fast !== undefined && Array.isArray(raw) && raw[0] === "ok" && typeof raw[1] === "string") {
+            const parsed = Result.try(() => JSON.parse(raw[1] as string) as unknown)
+            const decoded = Result.isSuccess(parsed) ? fast(parsed.success) : undefined
+            if (decoded !== undefined) return Effect.succeed(decoded)
+          }
+          return decodeRaw(raw, answer)
+        }
+      )
+
+    /** The Schema path of `call`: any reply, any answer, and the errors that say what is wrong. */
+    const decodeRaw = <S extends Schema.Codec<unknown, unknown, never, never>>(
+      raw: unknown,
       answer: S
     ): Effect.Effect<S["Type"], Ledger.LedgerErrorReason> => {
       const decodeAnswer = decoderOf(answer)
-      return redis.eval(script)(keys.tenant(tenant), args).pipe(
-        Effect.mapError((error) => unavailable(describe(error.cause))),
-        Effect.flatMap((raw) =>
-          decodeReply(raw).pipe(Effect.mapError((error) => unavailable(`unexpected reply: ${error.message}`)))
-        ),
+      return decodeReply(raw).pipe(
+        Effect.mapError((error) => unavailable(`unexpected reply: ${error.message}`)),
         Effect.flatMap(([kind, json]) =>
           kind === "ok"
             ? decodeAnswer(json).pipe(Effect.mapError((error) => unavailable(`unexpected answer: ${error.message}`)))
@@ -222,84 +244,120 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
     }
 
     const reserve = (command: LedgerStore.ReserveCommand) =>
-      register(command.tenant).pipe(Effect.andThen(call(Scripts.reserve, command.tenant, [
-        String(command.now),
+      register(command.tenant).pipe(Effect.andThen(call(
+        Scripts.reserve,
         command.tenant,
-        command.idempotencyKey ?? "",
-        command.fingerprint,
-        command.estimate.unit,
-        command.estimate.amount.toString(),
-        String(command.ttlMs),
-        String(command.graceMs),
-        command.overagePolicy,
-        flag(command.dryRun),
-        JSON.stringify(command.subject),
-        JSON.stringify(command.action),
-        command.metadata === undefined ? "" : JSON.stringify(command.metadata),
-        JSON.stringify(command.scopes),
-        ...levelValues(command.subject),
-        ...command.scopes
-      ], Ledger.ReserveAnswer)))
+        [
+          String(command.now),
+          command.tenant,
+          command.idempotencyKey ?? "",
+          command.fingerprint,
+          command.estimate.unit,
+          command.estimate.amount.toString(),
+          String(command.ttlMs),
+          String(command.graceMs),
+          command.overagePolicy,
+          flag(command.dryRun),
+          JSON.stringify(command.subject),
+          JSON.stringify(command.action),
+          command.metadata === undefined ? "" : JSON.stringify(command.metadata),
+          JSON.stringify(command.scopes),
+          ...levelValues(command.subject),
+          ...command.scopes
+        ],
+        Ledger.ReserveAnswer,
+        Answers.reserveAnswer
+      )))
 
     const commit = (command: LedgerStore.CommitCommand) =>
       Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
-        call(Scripts.commit, command.tenant, [
-          String(command.now),
+        call(
+          Scripts.commit,
           command.tenant,
-          command.idempotencyKey ?? "",
-          command.fingerprint,
-          command.reservationId,
-          other,
-          command.actual.unit,
-          command.actual.amount.toString()
-        ], Ledger.CommitAnswer))
+          [
+            String(command.now),
+            command.tenant,
+            command.idempotencyKey ?? "",
+            command.fingerprint,
+            command.reservationId,
+            other,
+            command.actual.unit,
+            command.actual.amount.toString()
+          ],
+          Ledger.CommitAnswer,
+          Answers.commitAnswer
+        ))
 
     const release = (command: LedgerStore.ReleaseCommand) =>
       Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
-        call(Scripts.release, command.tenant, [
-          String(command.now),
+        call(
+          Scripts.release,
           command.tenant,
-          command.idempotencyKey ?? "",
-          command.fingerprint,
-          command.reservationId,
-          other
-        ], Ledger.ReleaseAnswer))
+          [
+            String(command.now),
+            command.tenant,
+            command.idempotencyKey ?? "",
+            command.fingerprint,
+            command.reservationId,
+            other
+          ],
+          Ledger.ReleaseAnswer,
+          Answers.releaseAnswer
+        ))
 
     const extend = (command: LedgerStore.ExtendCommand) =>
       Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
-        call(Scripts.extend, command.tenant, [
+        call(
+          Scripts.extend,
+          command.tenant,
+          [
+            String(command.now),
+            command.tenant,
+            command.idempotencyKey ?? "",
+            command.fingerprint,
+            command.reservationId,
+            other,
+            String(command.extendByMs)
+          ],
+          Ledger.ExtendAnswer,
+          Answers.extendAnswer
+        ))
+
+    const decide = (command: LedgerStore.DecideCommand) =>
+      register(command.tenant).pipe(Effect.andThen(call(
+        Scripts.decide,
+        command.tenant,
+        [
           String(command.now),
           command.tenant,
           command.idempotencyKey ?? "",
           command.fingerprint,
-          command.reservationId,
-          other,
-          String(command.extendByMs)
-        ], Ledger.ExtendAnswer))
-
-    const decide = (command: LedgerStore.DecideCommand) =>
-      register(command.tenant).pipe(Effect.andThen(call(Scripts.decide, command.tenant, [
-        String(command.now),
-        command.tenant,
-        command.idempotencyKey ?? "",
-        command.fingerprint,
-        command.estimate.unit,
-        command.estimate.amount.toString(),
-        JSON.stringify(command.scopes),
-        ...command.scopes
-      ], Ledger.DecideAnswer)))
+          command.estimate.unit,
+          command.estimate.amount.toString(),
+          JSON.stringify(command.scopes),
+          ...command.scopes
+        ],
+        Ledger.DecideAnswer,
+        Answers.decideAnswer
+      )))
 
     const event = (command: LedgerStore.EventCommand) =>
-      call(Scripts.event, command.tenant, [
-        String(command.now),
+      call(
+        Scripts.event,
         command.tenant,
-        command.idempotencyKey ?? "",
-        command.fingerprint,
-        command.actual.unit,
-        command.actual.amount.toString(),
-        command.overagePolicy,
-        ...command.scopes
-      ], Ledger.EventAnswer)
+        [
+          String(command.now),
+          command.tenant,
+          command.idempotencyKey ?? "",
+          command.fingerprint,
+          command.actual.unit,
+          command.actual.amount.toString(),
+          command.overagePolicy,
+          ...command.scopes
+        ],
+        Ledger.EventAnswer,
+        Answers.eventAnswer
+      )
 
     const balances = (query: LedgerStore.BalancesQuery) => {
       let cursor = ""
