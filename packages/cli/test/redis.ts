@@ -1,30 +1,10 @@
-// The Redis the CLI tests use: REDIS_URL, else 127.0.0.1:6379 when it answers PING;
-// undefined when there is none (the Redis tests are then skipped).
+// The Redis the CLI tests use (see redisSetup.ts), undefined when there is none (the Redis
+// tests are then skipped), and helpers to keep a test run's keys apart and drop them.
 import { connect } from "node:net"
+import { inject } from "vitest"
 
-const ping = (host: string, port: number, timeoutMs = 500): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect({ host, port })
-    let answer = ""
-    const done = (ok: boolean) => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(ok)
-    }
-    const timer = setTimeout(() => done(false), timeoutMs)
-    socket.on("connect", () => socket.write("PING\r\n"))
-    socket.on("data", (chunk) => {
-      answer += chunk.toString("latin1")
-      if (answer.includes("\r\n")) done(answer.startsWith("+PONG"))
-    })
-    socket.on("error", () => done(false))
-  })
-
-export const redisUrl: string | undefined = process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== ""
-  ? process.env.REDIS_URL
-  : (await ping("127.0.0.1", 6379))
-  ? "redis://127.0.0.1:6379"
-  : undefined
+/** The URL of the tests' Redis (set by redisSetup.ts in the test workers only). */
+export const redisUrl: string | undefined = inject("redisUrl") === "" ? undefined : inject("redisUrl")
 
 /** A tenant no other test run uses. */
 export const freshTenant = (label: string): string => `${label}-${globalThis.crypto.randomUUID().slice(0, 8)}`
