@@ -410,7 +410,11 @@ export const worstCase = (
  *
  * A budget must exist for the subject in the guard's unit; without one,
  * every call is denied (`NotFound`). The guard's round trips to the ledger
- * count against the stage's window.
+ * count against the stage's window. A stage cut at its deadline does not
+ * wait for its work: the release of a cut call's reservation runs as that
+ * work's finalizer, so with a remote store (Redis) it can land after the
+ * report was built, and its `release` entry is then missing from
+ * `report.ledger` (the ledger itself has it).
  *
  * **Example** (A support agent charged to acme's budget)
  *

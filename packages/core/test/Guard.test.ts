@@ -224,6 +224,10 @@ describe("Guard", () => {
         )
         assert.strictEqual(result.status, "failed")
         assert.strictEqual(Report.find(result.report, "inference")!.status, "timed-out")
+        assert.deepStrictEqual(result.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.amount]), [
+          ["reserve", "allowed", worst],
+          ["release", "released", worst]
+        ])
         const after = yield* balance
         assert.deepStrictEqual([after.spent, after.reserved, after.remaining], [0n, 0n, 100_000n])
         const reservations = yield* Effect.flatMap(Ledger.Ledger, (ledger) => ledger.listReservations({ tenant }))
