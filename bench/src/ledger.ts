@@ -130,8 +130,8 @@ const measure = <R>(
         const rounds = kind === "lifecycle" || kind === "unkeyed" ? lifecycleRounds : 1
         const results: Array<Driver.CaseResult> = []
         let serverSeconds = 0
-        for (let round = 0; round < rounds; round++) {
-          const tenant = `${store}-${kind}-${clients}-${round}-${run}`
+        for (let pass = 0; pass < rounds; pass++) {
+          const tenant = `${store}-${kind}-${clients}-${pass}-${run}`
           yield* collect
           yield* withLedger(storeLayer, (ledger) =>
             Effect.gen(function*() {

@@ -2006,10 +2006,10 @@ export const isLedgerError = (u: unknown): u is LedgerError => u instanceof Erro
  * answers carry `bigint`s. Every mutating answer carries the balances of the
  * budgets it touched.
  *
- * The hot operations (reserve, commit, release, extend, decide, event) first
- * try a hand-written check that accepts only requests already in the
- * Schema's decoded form (what typed callers build) and returns exactly what
- * the Schema would; anything else goes through the Schema, so answers and
+ * The hot operations (reserve, commit, release, extend, decide, event, and
+ * the reads balances and getReservation) first try a hand-written check
+ * that accepts only requests already in the Schema's decoded form (what
+ * typed callers build) and returns exactly what the Schema would; anything else goes through the Schema, so answers and
  * errors are the same either way. Each call is a span named
  * `Ledger.<operation>` when a tracer is installed; under Effect's default
  * native tracer, which exports nothing, no span is made (it would cost more
@@ -2238,7 +2238,8 @@ const stamp = <C extends { readonly fingerprint: string; readonly now: number }>
 }
 
 /**
- * One hot operation (reserve, commit, release, extend, decide, event): the
+ * One hot operation (reserve, commit, release, extend, decide, event, and the
+ * reads balances and getReservation): the
  * request decoded by the fast check, or by its Schema when the check is not
  * sure (same answer, same errors); `now` from `Clock`; the store's failure as
  * a `LedgerError` of `method`. A span named `method` when a tracer is
@@ -2328,19 +2329,21 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     return store.event(stamp<LedgerStore.EventCommand>(request, print, at, derived))
   })
 
-  const decodeBalances = decoder(BalancesRequest, "Ledger.balances")
-  const balances = Effect.fn("Ledger.balances")(function*(input: typeof BalancesRequest.Encoded) {
-    const request = yield* decodeBalances(input)
-    const derived = yield* ownedEffect("Ledger.balances", request.tenant, request.subject)
-    return yield* store.balances({ ...request, scopes: derived }).pipe(Effect.mapError(fail("Ledger.balances")))
+  const balances = hot("Ledger.balances", BalancesRequest, Decode.balancesRequest, (request) => {
+    const derived = owned("Ledger.balances", request.tenant, request.subject)
+    if (!isScopes(derived)) return derived
+    const query = request as { scopes?: ReadonlyArray<string> }
+    query.scopes = derived
+    return store.balances(query as LedgerStore.BalancesQuery)
   })
 
-  const decodeGet = decoder(GetReservationRequest, "Ledger.getReservation")
-  const getReservation = Effect.fn("Ledger.getReservation")(function*(input: typeof GetReservationRequest.Encoded) {
-    const request = yield* decodeGet(input)
-    return yield* store.getReservation({ ...request, now: yield* now }).pipe(
-      Effect.mapError(fail("Ledger.getReservation"))
-    )
+  const getReservation = hot("Ledger.getReservation", GetReservationRequest, Decode.getReservationRequest, (
+    request,
+    at
+  ) => {
+    const query = request as { now?: number }
+    query.now = at
+    return store.getReservation(query as LedgerStore.GetReservationQuery)
   })
 
   const decodeList = decoder(ListReservationsRequest, "Ledger.listReservations")

@@ -111,7 +111,11 @@ const optionalFields = {
   dryRun: [true, false],
   idempotencyKey: ["k", "key-1", "x".repeat(256)],
   extendByMs: [1, 1_000, 86_400_000],
-  reason: ["", "done", "x".repeat(256)]
+  reason: ["", "done", "x".repeat(256)],
+  unit: ["TOKENS", "USD_MICROCENTS"],
+  includeChildren: [true, false],
+  limit: [1, 50, 200],
+  cursor: ["tenant:a#TOKENS", "x".repeat(1024)]
 } as const
 
 /** A well-formed request of each kind (the fields each Schema knows). */
@@ -155,6 +159,13 @@ const wellFormed = (random: Random, kind: Kind): Record<string, unknown> => {
       Object.assign(value, { reservationId: "rsv_2", extendByMs: random.pick(optionalFields.extendByMs) })
       maybe("idempotencyKey", value)
       break
+    case "balances":
+      Object.assign(value, own)
+      for (const name of ["unit", "includeChildren", "limit", "cursor"] as const) maybe(name, value)
+      break
+    case "getReservation":
+      value.reservationId = random.pick(["rsv_1", "x".repeat(256)])
+      break
   }
   if (random.chance(0.05)) value.unknownField = 1
   return value
@@ -179,7 +190,7 @@ const breakOne = (random: Random, value: Record<string, unknown>): Record<string
   return copy
 }
 
-type Kind = "reserve" | "decide" | "event" | "commit" | "release" | "extend"
+type Kind = "reserve" | "decide" | "event" | "commit" | "release" | "extend" | "balances" | "getReservation"
 
 const cases = {
   reserve: { schema: Ledger.ReserveRequest, fast: Decode.reserveRequest, print: Fingerprint.reserveFingerprint },
@@ -187,7 +198,9 @@ const cases = {
   event: { schema: Ledger.EventRequest, fast: Decode.eventRequest, print: Fingerprint.eventFingerprint },
   commit: { schema: Ledger.CommitRequest, fast: Decode.commitRequest, print: Fingerprint.commitFingerprint },
   release: { schema: Ledger.ReleaseRequest, fast: Decode.releaseRequest, print: Fingerprint.releaseFingerprint },
-  extend: { schema: Ledger.ExtendRequest, fast: Decode.extendRequest, print: Fingerprint.extendFingerprint }
+  extend: { schema: Ledger.ExtendRequest, fast: Decode.extendRequest, print: Fingerprint.extendFingerprint },
+  balances: { schema: Ledger.BalancesRequest, fast: Decode.balancesRequest, print: undefined },
+  getReservation: { schema: Ledger.GetReservationRequest, fast: Decode.getReservationRequest, print: undefined }
 } as const
 
 /** The key order of a value, all the way down. */
@@ -216,11 +229,13 @@ describe("Ledger fast decoding", () => {
         if (Exit.isSuccess(slow)) {
           valid++
           const decoded = slow.value
-          assert.strictEqual(
-            (print as (request: unknown) => string)(decoded),
-            Fingerprint.fingerprint(decoded),
-            `fingerprint of ${Fingerprint.fingerprint(decoded)}`
-          )
+          if (print !== undefined) {
+            assert.strictEqual(
+              (print as (request: unknown) => string)(decoded),
+              Fingerprint.fingerprint(decoded),
+              `fingerprint of ${Fingerprint.fingerprint(decoded)}`
+            )
+          }
         }
         if (quick === undefined) continue
         accepted++

@@ -1,6 +1,6 @@
 /**
  * Fast decoding of the hot requests (reserve, commit, release, extend,
- * decide, event): a hand-written check that accepts a request only when it is
+ * decide, event, and the reads balances and getReservation): a hand-written check that accepts a request only when it is
  * already well formed, and then returns exactly what the request's Schema
  * decodes it to (defaults applied, amounts as `bigint`, unknown keys dropped,
  * fresh objects). Anything it is not sure of (a missing field, a value out of
@@ -17,10 +17,12 @@ import { MAX } from "./amount.ts"
 import type {
   Action,
   Amount,
+  BalancesRequest,
   CommitRequest,
   DecideRequest,
   EventRequest,
   ExtendRequest,
+  GetReservationRequest,
   Metadata,
   OveragePolicy,
   ReleaseRequest,
@@ -291,4 +293,34 @@ export const extendRequest = (input: unknown): ExtendRequest | undefined => {
   return key === undefined
     ? { tenant, reservationId, extendByMs }
     : { tenant, reservationId, extendByMs, idempotencyKey: key }
+}
+
+const isPageLimit = (value: unknown): value is number => isIntBetween(value, 1, 200)
+
+const cursor = (value: unknown): string | undefined => (isText(value, 1024) ? value : undefined)
+
+export const balancesRequest = (input: unknown): BalancesRequest | undefined => {
+  if (!isObject(input)) return undefined
+  const tenant = input.tenant
+  if (!isLevel(tenant)) return undefined
+  const decodedSubject = subject(input.subject)
+  if (decodedSubject === undefined) return undefined
+  const unit = optional(input, "unit", (value) => (isUnit(value) ? value : undefined))
+  const includeChildren = withDefault(input, "includeChildren", isBoolean, false)
+  const limit = withDefault(input, "limit", isPageLimit, 50)
+  const after = optional(input, "cursor", cursor)
+  if (unit === invalid || includeChildren === invalid || limit === invalid || after === invalid) return undefined
+  // built in the Schema's key order: tenant, subject, unit, includeChildren, limit, cursor
+  const request: { -readonly [K in keyof BalancesRequest]?: BalancesRequest[K] } = { tenant, subject: decodedSubject }
+  if (unit !== undefined) request.unit = unit
+  request.includeChildren = includeChildren
+  request.limit = limit
+  if (after !== undefined) request.cursor = after
+  return request as BalancesRequest
+}
+
+export const getReservationRequest = (input: unknown): GetReservationRequest | undefined => {
+  if (!isObject(input)) return undefined
+  const { tenant, reservationId } = input
+  return isLevel(tenant) && isText(reservationId, 256) ? { tenant, reservationId } : undefined
 }
