@@ -212,6 +212,15 @@ export const model: ModelProfile.ModelProfile = {
  * The embedded default: the simulated `support-small` model. Its latency can be
  * forced like a stage's, under the name `inference` (`--latency inference=1.6s`).
  *
+ * **Example** (Choosing for a 1.4 s window)
+ *
+ * ```ts
+ * import { Router } from "@timebox/core"
+ * import { SupportAgent } from "@timebox/example-support-agent"
+ *
+ * const choice = Router.choose(SupportAgent.router, 1_400) // support-small, most-capable-that-fits
+ * ```
+ *
  * @category constructors
  * @since 0.1.0
  */
