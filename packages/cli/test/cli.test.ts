@@ -123,9 +123,15 @@ describe.concurrent("research-agent", () => {
     expect(outcome.code, outcome.stdout.slice(-3000)).toBe(0)
     const all = events(outcome)
     const types = new Set(all.map((event) => event.type))
-    expect([...types].sort()).toEqual(["run-end", "stage-end", "stage-start", "text-delta", "tool-call", "tool-result"])
+    for (const type of ["run-end", "stage-end", "stage-start", "tool-call", "tool-result"] as const) {
+      expect(types.has(type), type).toBe(true)
+    }
     expect(all.filter((event) => event.type === "run-end")).toHaveLength(1)
     const result = runEnd(all)
+    // Text streams when the model had time for its answering step; on a loaded machine the loop may stop
+    // first (step-unaffordable) and the answer is assembled from the tool results alone.
+    const answered = Report.find(result.report, "inference")?.reason?.includes("step-unaffordable") !== true
+    if (answered) expect(types.has("text-delta")).toBe(true)
     expect(result.status).toBe("partial")
     expect(result.report.elapsedMs).toBeLessThanOrEqual(3_005)
     const inference = Report.find(result.report, "inference")!
@@ -142,9 +148,11 @@ describe.concurrent("research-agent", () => {
     expect(result.output.verification).toEqual({ checked: false, note: "not verified (skipped: insufficient-budget)" })
     // The streamed text is the answer, token by token.
     const deltas = all.flatMap((event) => (event.type === "text-delta" ? [event] : []))
-    expect(deltas.length).toBeGreaterThan(10)
-    expect(deltas.every((event) => event.path === "inference")).toBe(true)
-    expect(deltas.map((event) => event.delta).join("")).toBe(result.output.answer)
+    if (answered) {
+      expect(deltas.length).toBeGreaterThan(10)
+      expect(deltas.every((event) => event.path === "inference")).toBe(true)
+      expect(deltas.map((event) => event.delta).join("")).toBe(result.output.answer)
+    }
     const calls = all.flatMap((event) => (event.type === "tool-call" ? [event.name] : []))
     expect(calls).toEqual(["WebSearch", "QueryData", "ReadPage"])
   })
