@@ -269,18 +269,32 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         Answers.reserveAnswer
       )))
 
+    // The leading arguments of every script that settles an existing reservation.
+    const settleArgs = (
+      command: {
+        readonly now: number
+        readonly tenant: string
+        readonly idempotencyKey?: string | undefined
+        readonly fingerprint: string
+        readonly reservationId: string
+      },
+      other: string
+    ): Array<string> => [
+      String(command.now),
+      command.tenant,
+      command.idempotencyKey ?? "",
+      command.fingerprint,
+      command.reservationId,
+      other
+    ]
+
     const commit = (command: LedgerStore.CommitCommand) =>
       Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
         call(
           Scripts.commit,
           command.tenant,
           [
-            String(command.now),
-            command.tenant,
-            command.idempotencyKey ?? "",
-            command.fingerprint,
-            command.reservationId,
-            other,
+            ...settleArgs(command, other),
             command.actual.unit,
             command.actual.amount.toString()
           ],
@@ -294,12 +308,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
           Scripts.release,
           command.tenant,
           [
-            String(command.now),
-            command.tenant,
-            command.idempotencyKey ?? "",
-            command.fingerprint,
-            command.reservationId,
-            other
+            ...settleArgs(command, other)
           ],
           Ledger.ReleaseAnswer,
           Answers.releaseAnswer
@@ -311,12 +320,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
           Scripts.extend,
           command.tenant,
           [
-            String(command.now),
-            command.tenant,
-            command.idempotencyKey ?? "",
-            command.fingerprint,
-            command.reservationId,
-            other,
+            ...settleArgs(command, other),
             String(command.extendByMs)
           ],
           Ledger.ExtendAnswer,
