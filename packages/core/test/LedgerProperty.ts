@@ -3,7 +3,11 @@
  * issue 4): 64 concurrent workers do seeded random reserve / commit / release
  * / extend / event (plus sweeps, idempotent replays and, in the mixed run,
  * funding) against one small budget on two scopes, recording every answer.
- * Then:
+ * In the mixed run a reserve refused because of what the scope owes (see
+ * `owed`) is now and then followed by a repay-debt of it plus a top-up, as an
+ * operator would do: without it a worker holding nothing can only reserve, so
+ * once a scope is over its limit or deep in debt, and the workers holding a
+ * reservation have settled, the run only collects refusals. Then:
  *
  * - every balance observed (in every answer, and by an observer reading
  *   balances while the workers run) satisfies `remaining = allocated − spent
@@ -11,7 +15,8 @@
  * - the two scopes move together (every operation touches both);
  * - replaying the recorded answers, in the order they were recorded, onto a
  *   fresh model of the budget gives exactly the store's final state
- *   (balances and every reservation's status and charge); under `REJECT`
+ *   (balances and every reservation's status and charge), each funding answer
+ *   being its request applied to the balance it reports before; under `REJECT`
  *   the answers are also replayed sequentially on a fresh tenant of the same
  *   store, which must end in the same balances.
  *
@@ -55,13 +60,37 @@ type Record =
   | { readonly op: "release"; readonly answer: Ledger.ReleaseAnswer }
   | { readonly op: "extend"; readonly answer: Ledger.ExtendAnswer }
   | { readonly op: "event"; readonly answer: Ledger.EventAnswer; readonly actual: bigint }
-  | { readonly op: "fund"; readonly answer: Ledger.FundAnswer }
+  | {
+    readonly op: "fund"
+    readonly answer: Ledger.FundAnswer
+    readonly operation: "credit" | "repay-debt"
+    readonly amount: bigint
+  }
   | { readonly op: "sweep"; readonly answer: Ledger.SweepAnswer }
   | { readonly op: "failure"; readonly name: string; readonly reason: string }
 
 type Scenario = "reject" | "mixed"
 
 const action: Ledger.Action = { kind: "llm.completion", name: "property" }
+
+/**
+ * What the scope refusing a reserve owes, when only funding gets it out of
+ * that state: over its limit (any funding clears the flag), debt it may not
+ * carry, or a remaining below zero (only debt takes it there, as spent +
+ * reserved <= allocated). Repaying this much clears the state as it was at the
+ * refusal.
+ */
+const owed = (reason: Ledger.LedgerErrorReason): { readonly scope: string; readonly debt: bigint } | undefined => {
+  switch (reason._tag) {
+    case "OverdraftLimitExceeded":
+    case "DebtOutstanding":
+      return { scope: reason.scope, debt: reason.debt }
+    case "BudgetExceeded":
+      return reason.remaining < 0n ? { scope: reason.scope, debt: -reason.remaining } : undefined
+    default:
+      return undefined
+  }
+}
 
 /** Every balance an answer carries: the identity, and nothing spent or held beyond the allocation. */
 const observe = (balances: ReadonlyArray<Ledger.Balance>, scenario: Scenario, limits: ReadonlyMap<string, bigint>) => {
@@ -107,6 +136,17 @@ export const check = (
       })
     const progress = { running: true }
 
+    const fund = (scope: string, operation: "credit" | "repay-debt", amount: bigint) =>
+      ledger.fundBudget({ tenant, scope, unit: "TOKENS", operation, amount }).pipe(
+        Effect.tap((answer) =>
+          Effect.sync(() => {
+            observe([answer.previous, ...answer.balances], scenario, limits)
+            records.push({ op: "fund", answer, operation, amount })
+          })
+        ),
+        Effect.catch(fail("fund"))
+      )
+
     const worker = (index: number) =>
       Effect.gen(function*() {
         const random = prng(seed * 1_000 + index)
@@ -139,7 +179,15 @@ export const check = (
                   }
                 })
               ),
-              Effect.catch(fail("reserve"))
+              Effect.catch((error) =>
+                Effect.andThen(fail("reserve")(error), () => {
+                  // now and then the refused worker repays what the scope owes, plus a top-up
+                  const owing = scenario === "mixed" ? owed(error.reason) : undefined
+                  return owing !== undefined && random.next() < 0.05
+                    ? fund(owing.scope, "repay-debt", owing.debt + BigInt(random.int(1, 150)))
+                    : Effect.void
+                })
+              )
             )
           } else if (roll < 0.6) {
             const { estimate, id } = held.splice(random.int(0, held.length - 1), 1)[0]!
@@ -217,21 +265,8 @@ export const check = (
             )
           } else if (roll < 0.97 && scenario === "mixed") {
             const operation = random.pick(["credit", "repay-debt"] as const)
-            yield* ledger.fundBudget({
-              tenant,
-              scope: random.pick([top, app]),
-              unit: "TOKENS",
-              operation,
-              amount: random.int(1, 150)
-            }).pipe(
-              Effect.tap((answer) =>
-                Effect.sync(() => {
-                  observe(answer.balances, scenario, limits)
-                  records.push({ op: "fund", answer })
-                })
-              ),
-              Effect.catch(fail("fund"))
-            )
+            const scope = random.pick([top, app])
+            yield* fund(scope, operation, BigInt(random.int(1, 150)))
           } else if (replays.length > 0) {
             yield* replays[random.int(0, replays.length - 1)]!
           }
@@ -310,10 +345,27 @@ export const check = (
           assert.isAtMost(Number(record.answer.charged.amount - record.actual), 0, "charged <= actual")
           break
         case "fund": {
-          const before = record.answer.previous
-          const after = record.answer.balances[0]!
-          allocated.set(after.scope, allocated.get(after.scope)! + after.allocated - before.allocated)
-          repaid.set(after.scope, repaid.get(after.scope)! + before.debt - after.debt)
+          // the answer is the request applied to the balance it names as previous:
+          // credit adds to allocated; repay-debt clears debt first, credits the rest;
+          // spent and reserved are kept; over-limit only while debt > overdraft limit
+          const { amount, answer, operation } = record
+          const before = answer.previous
+          const after = answer.balances[0]!
+          const cleared = operation === "repay-debt" ? (amount < before.debt ? amount : before.debt) : 0n
+          assert.strictEqual(answer.operation, operation)
+          assert.deepStrictEqual(
+            after,
+            {
+              ...before,
+              allocated: before.allocated + amount - cleared,
+              debt: before.debt - cleared,
+              remaining: before.remaining + amount,
+              isOverLimit: before.debt - cleared > before.overdraftLimit
+            },
+            `${operation} of ${amount} on ${before.scope}`
+          )
+          allocated.set(after.scope, allocated.get(after.scope)! + amount - cleared)
+          repaid.set(after.scope, repaid.get(after.scope)! + cleared)
           break
         }
         default:
