@@ -8,10 +8,9 @@
  */
 import { Clock, Context, Duration, Effect, Exit, Layer, Schema, SchemaIssue, Tracer } from "effect"
 import * as AmountMath from "./internal/ledger/amount.ts"
+import * as Commands from "./internal/ledger/commands.ts"
 import * as Decode from "./internal/ledger/decode.ts"
 import * as Errors from "./internal/ledger/errors.ts"
-import * as Fingerprint from "./internal/ledger/fingerprint.ts"
-import { fingerprint } from "./internal/ledger/fingerprint.ts"
 import * as Model from "./internal/ledger/model.ts"
 import * as Scope from "./internal/ledger/scope.ts"
 import * as LedgerStore from "./LedgerStore.ts"
@@ -2219,25 +2218,6 @@ const isScopes = (value: ReadonlyArray<string> | Effect.Effect<never, LedgerErro
 const untracedSpan = { captureStackTrace: false } as const
 
 /**
- * Turns a freshly decoded request (ours alone: the fast check and the Schema
- * both build new objects, and `hot` copies the Schema's) into the store's
- * command by adding the fingerprint, `now` and the scopes in place, rather
- * than copying it.
- */
-const stamp = <C extends { readonly fingerprint: string; readonly now: number }>(
-  request: object,
-  print: string,
-  at: number,
-  derived?: ReadonlyArray<string>
-): C => {
-  const command = request as { fingerprint: string; now: number; scopes?: ReadonlyArray<string> }
-  if (derived !== undefined) command.scopes = derived
-  command.fingerprint = print
-  command.now = at
-  return command as unknown as C
-}
-
-/**
  * One hot operation (reserve, commit, release, extend, decide, event, and the
  * reads balances and getReservation): the
  * request decoded by the fast check, or by its Schema when the check is not
@@ -2258,10 +2238,7 @@ const hot = <S extends Schema.Codec<unknown, unknown, never, never>, A>(
   const run = (input: unknown, now: number): Effect.Effect<A, LedgerError> => {
     const request = fast(input)
     return request === undefined
-      ? Effect.flatMap(
-        slow(input),
-        (decoded) => Effect.mapError(apply({ ...(decoded as object) } as S["Type"], now), toLedgerError)
-      )
+      ? Effect.flatMap(slow(input), (decoded) => Effect.mapError(apply(decoded, now), toLedgerError))
       : Effect.mapError(apply(request, now), toLedgerError)
   }
   return (input) =>
@@ -2295,38 +2272,38 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
 
   const reserve = hot("Ledger.reserve", ReserveRequest, Decode.reserveRequest, (request, at) => {
     const derived = owned("Ledger.reserve", request.tenant, request.subject)
-    if (!isScopes(derived)) return derived
-    const print = request.idempotencyKey === undefined ? "" : Fingerprint.reserveFingerprint(request)
-    return store.reserve(stamp<LedgerStore.ReserveCommand>(request, print, at, derived))
+    return isScopes(derived) ? store.reserve(Commands.reserve(request, derived, at)) : derived
   })
 
-  const commit = hot("Ledger.commit", CommitRequest, Decode.commitRequest, (request, at) => {
-    const print = request.idempotencyKey === undefined ? "" : Fingerprint.commitFingerprint(request)
-    return store.commit(stamp<LedgerStore.CommitCommand>(request, print, at))
-  })
+  const commit = hot(
+    "Ledger.commit",
+    CommitRequest,
+    Decode.commitRequest,
+    (request, at) => store.commit(Commands.commit(request, at))
+  )
 
-  const release = hot("Ledger.release", ReleaseRequest, Decode.releaseRequest, (request, at) => {
-    const print = request.idempotencyKey === undefined ? "" : Fingerprint.releaseFingerprint(request)
-    return store.release(stamp<LedgerStore.ReleaseCommand>(request, print, at))
-  })
+  const release = hot(
+    "Ledger.release",
+    ReleaseRequest,
+    Decode.releaseRequest,
+    (request, at) => store.release(Commands.release(request, at))
+  )
 
-  const extend = hot("Ledger.extend", ExtendRequest, Decode.extendRequest, (request, at) => {
-    const print = request.idempotencyKey === undefined ? "" : Fingerprint.extendFingerprint(request)
-    return store.extend(stamp<LedgerStore.ExtendCommand>(request, print, at))
-  })
+  const extend = hot(
+    "Ledger.extend",
+    ExtendRequest,
+    Decode.extendRequest,
+    (request, at) => store.extend(Commands.extend(request, at))
+  )
 
   const decide = hot("Ledger.decide", DecideRequest, Decode.decideRequest, (request, at) => {
     const derived = owned("Ledger.decide", request.tenant, request.subject)
-    if (!isScopes(derived)) return derived
-    const print = request.idempotencyKey === undefined ? "" : Fingerprint.decideFingerprint(request)
-    return store.decide(stamp<LedgerStore.DecideCommand>(request, print, at, derived))
+    return isScopes(derived) ? store.decide(Commands.decide(request, derived, at)) : derived
   })
 
   const event = hot("Ledger.event", EventRequest, Decode.eventRequest, (request, at) => {
     const derived = owned("Ledger.event", request.tenant, request.subject)
-    if (!isScopes(derived)) return derived
-    const print = request.idempotencyKey === undefined ? "" : Fingerprint.eventFingerprint(request)
-    return store.event(stamp<LedgerStore.EventCommand>(request, print, at, derived))
+    return isScopes(derived) ? store.event(Commands.event(request, derived, at)) : derived
   })
 
   const balances = hot("Ledger.balances", BalancesRequest, Decode.balancesRequest, (request) => {
@@ -2380,16 +2357,14 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     const request = yield* decodeFund(input)
     const derived = yield* ownedEffect("Ledger.fundBudget", request.tenant, request.scope)
     const scope = derived.at(-1) ?? ""
-    return yield* store.fundBudget({
+    return yield* store.fundBudget(Commands.fund({
       tenant: request.tenant,
       scope,
       unit: request.unit,
       operation: request.operation,
       amount: request.amount,
-      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
-      fingerprint: request.idempotencyKey === undefined ? "" : fingerprint({ ...request, scope }),
-      now: yield* now
-    }).pipe(Effect.mapError(fail("Ledger.fundBudget")))
+      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey })
+    }, yield* now)).pipe(Effect.mapError(fail("Ledger.fundBudget")))
   })
 
   const statusChange = (method: string, status: BudgetStatus) => {

@@ -61,8 +61,8 @@ export const fundBudget = (
   command: FundBudgetCommand
 ): Result.Result<FundAnswer, LedgerErrorReason> => {
   const tenant = S.tenantState(state, command.tenant)
-  const replay = S.recall<FundAnswer>(tenant, "fund", command.idempotencyKey, command.fingerprint)
-  if (replay !== undefined) return replay
+  const replayed = S.recall<FundAnswer>(tenant, "fund", command.idempotencyKey, command)
+  if (replayed !== undefined) return replayed
   const budget = find(tenant, command.scope, command.unit)
   if (budget instanceof NotFound) return S.fail(budget)
   const { scope, unit } = budget
@@ -101,7 +101,7 @@ export const fundBudget = (
   budget.debt = debt
   budget.isOverLimit = debt > budget.overdraftLimit
   const answer: FundAnswer = { operation, previous, balances: [S.snapshot(budget)] }
-  return S.remember(tenant, "fund", command.idempotencyKey, command.fingerprint, answer, command.now)
+  return S.remember(tenant, "fund", command.idempotencyKey, command, answer, command.now)
 }
 
 /** Moves a budget to `frozen` (from active), `active` (from frozen) or `closed` (from either). */

@@ -14,8 +14,8 @@ import * as S from "./state.ts"
 
 export const event = (state: S.State, command: EventCommand): Result.Result<EventAnswer, LedgerErrorReason> => {
   const tenant = S.tenantState(state, command.tenant)
-  const replay = S.recall<EventAnswer>(tenant, "event", command.idempotencyKey, command.fingerprint)
-  if (replay !== undefined) return replay
+  const replayed = S.recall<EventAnswer>(tenant, "event", command.idempotencyKey, command)
+  if (replayed !== undefined) return replayed
   const { actual } = command
   const budgets = lookup(tenant, command.scopes, actual.unit)
   if (!Array.isArray(budgets)) return S.fail(budgets)
@@ -47,5 +47,5 @@ export const event = (state: S.State, command: EventCommand): Result.Result<Even
     charged: { unit: actual.unit, amount: charged },
     balances: budgets.map(S.snapshot)
   }
-  return S.remember(tenant, "event", command.idempotencyKey, command.fingerprint, answer, command.now)
+  return S.remember(tenant, "event", command.idempotencyKey, command, answer, command.now)
 }

@@ -18,7 +18,9 @@ import {
   OverdraftLimitExceeded,
   UnitMismatch
 } from "./errors.ts"
-import type { DecideAnswer, DenyReason, ReserveAnswer, Unit } from "./model.ts"
+import { mismatch, Remembered, sameRequest, sameValue } from "./idempotency.ts"
+import type { Balance, DecideAnswer, DenyReason, ReserveAnswer, Unit } from "./model.ts"
+import * as Snapshots from "./snapshots.ts"
 import * as S from "./state.ts"
 
 /** The budgets an operation on `scopes` in `unit` touches, or why there are none. */
@@ -76,43 +78,101 @@ export const denyReason = (reason: LedgerErrorReason): DenyReason => {
   }
 }
 
-/** reserve: hold the estimate on every budgeted derived scope until `now + ttl`. */
+/** The answer of an allowed reserve, as first given and as replayed. */
+const allowed = (reservation: S.ReservationRecord, balances: Array<Balance>): ReserveAnswer => ({
+  decision: "allow",
+  reservationId: reservation.id,
+  reserved: reservation.estimate,
+  expiresAtMs: reservation.createdAtMs + reservation.ttlMs,
+  scopePath: reservation.scopePath,
+  affectedScopes: reservation.affectedScopes,
+  balances
+})
+
+/** Whether `command` is the request that made `reservation` (equal fingerprints). */
+const madeBy = (reservation: S.ReservationRecord, command: ReserveCommand): boolean =>
+  !command.dryRun &&
+  reservation.tenant === command.tenant &&
+  reservation.ttlMs === command.ttlMs &&
+  reservation.graceMs === command.graceMs &&
+  reservation.overagePolicy === command.overagePolicy &&
+  sameValue(reservation.estimate, command.estimate) &&
+  sameValue(reservation.subject, command.subject) &&
+  sameValue(reservation.action, command.action) &&
+  sameValue(reservation.metadata, command.metadata)
+
+/** A reserve whose key was used before: the first answer for the same request, else a mismatch. */
+const replay = (
+  first: S.ReservationRecord | Remembered,
+  command: ReserveCommand,
+  key: string
+): Result.Result<ReserveAnswer, LedgerErrorReason> => {
+  if (first instanceof Remembered) {
+    return sameRequest(first.request, command) ? S.ok(first.answer as ReserveAnswer) : S.fail(mismatch("reserve", key))
+  }
+  if (!madeBy(first, command) || first.reserveSnapshot === undefined) return S.fail(mismatch("reserve", key))
+  return S.ok(allowed(first, Snapshots.read(first.reserveSnapshot, first.reserveRow, first.budgets)))
+}
+
+/** A dry run's answer, remembered under its key. */
+const answerDryRun = (
+  tenant: S.TenantState,
+  command: ReserveCommand,
+  answer: ReserveAnswer
+): Result.Result<ReserveAnswer, LedgerErrorReason> => {
+  if (command.idempotencyKey !== undefined) {
+    tenant.reserveKeys.set(command.idempotencyKey, new Remembered(command, answer, command.now))
+  }
+  return S.ok(answer)
+}
+
+/**
+ * reserve: hold the estimate on every budgeted derived scope until `now + ttl`.
+ * With an idempotency key, the key points at the reservation, which holds
+ * what a replay needs (the request, and the answer's balances off the heap).
+ */
 export const reserve = (state: S.State, command: ReserveCommand): Result.Result<ReserveAnswer, LedgerErrorReason> => {
   const tenant = S.tenantState(state, command.tenant)
-  const replay = S.recall<ReserveAnswer>(tenant, "reserve", command.idempotencyKey, command.fingerprint)
-  if (replay !== undefined) return replay
+  const key = command.idempotencyKey
+  if (key !== undefined) {
+    const first = tenant.reserveKeys.get(key)
+    if (first !== undefined) return replay(first, command, key)
+  }
   const { estimate, scopes, now } = command
   const scopePath = scopes.at(-1) ?? ""
   const found = lookup(tenant, scopes, estimate.unit)
   if (!Array.isArray(found)) {
     if (found._tag === "NotFound" && command.dryRun) {
-      const answer: ReserveAnswer = {
+      return answerDryRun(tenant, command, {
         decision: "deny",
         reasonCode: "budget-not-found",
         scopePath,
         affectedScopes: scopes,
         balances: []
-      }
-      return S.remember(tenant, "reserve", command.idempotencyKey, command.fingerprint, answer, now)
+      })
     }
     return S.fail(found)
   }
   const failure = check(found, estimate.amount)
   if (command.dryRun) {
-    const answer: ReserveAnswer = failure === undefined
-      ? { decision: "allow", scopePath, affectedScopes: scopes, balances: found.map(S.snapshot) }
-      : {
-        decision: "deny",
-        reasonCode: denyReason(failure),
-        scopePath,
-        affectedScopes: scopes,
-        balances: found.map(S.snapshot)
-      }
-    return S.remember(tenant, "reserve", command.idempotencyKey, command.fingerprint, answer, now)
+    return answerDryRun(
+      tenant,
+      command,
+      failure === undefined
+        ? { decision: "allow", scopePath, affectedScopes: scopes, balances: found.map(S.snapshot) }
+        : {
+          decision: "deny",
+          reasonCode: denyReason(failure),
+          scopePath,
+          affectedScopes: scopes,
+          balances: found.map(S.snapshot)
+        }
+    )
   }
   if (failure !== undefined) return S.fail(failure)
   for (const budget of found) budget.reserved += estimate.amount
   const seq = ++state.sequence
+  const reserveRow = key === undefined ? 0 : Snapshots.save(state.snapshots, found)
   const reservation: S.ReservationRecord = {
     id: `rsv_${seq}`,
     seq,
@@ -126,40 +186,40 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
     scopePath,
     affectedScopes: scopes,
     budgets: found,
-    idempotencyKey: command.idempotencyKey,
+    idempotencyKey: key,
     metadata: command.metadata,
+    ttlMs: command.ttlMs,
+    reserveSnapshot: key === undefined ? undefined : state.snapshots.chunk,
+    reserveRow,
     status: "active",
     expiresAtMs: now + command.ttlMs,
     extensions: 0,
     committed: undefined,
     finalizedAtMs: undefined,
-    endedAtMs: undefined
+    endedAtMs: undefined,
+    settledActual: undefined,
+    settledMetadata: undefined,
+    settledReason: undefined,
+    settleSnapshot: undefined,
+    settleRow: 0
   }
   state.reservations.set(reservation.id, reservation)
   state.active.add(reservation)
   tenant.reservations.push(reservation)
-  const answer: ReserveAnswer = {
-    decision: "allow",
-    reservationId: reservation.id,
-    reserved: estimate,
-    expiresAtMs: reservation.expiresAtMs,
-    scopePath,
-    affectedScopes: scopes,
-    balances: found.map(S.snapshot)
-  }
-  return S.remember(tenant, "reserve", command.idempotencyKey, command.fingerprint, answer, now)
+  if (key !== undefined) tenant.reserveKeys.set(key, reservation)
+  return S.ok(allowed(reservation, found.map(S.snapshot)))
 }
 
 /** decide: would a reservation of the estimate be allowed now? Budget states are a deny, not an error. */
 export const decide = (state: S.State, command: DecideCommand): Result.Result<DecideAnswer, LedgerErrorReason> => {
   const tenant = S.tenantState(state, command.tenant)
-  const replay = S.recall<DecideAnswer>(tenant, "decide", command.idempotencyKey, command.fingerprint)
-  if (replay !== undefined) return replay
+  const replayed = S.recall<DecideAnswer>(tenant, "decide", command.idempotencyKey, command)
+  if (replayed !== undefined) return replayed
   const found = lookup(tenant, command.scopes, command.estimate.unit)
   if (!Array.isArray(found) && found._tag === "UnitMismatch") return S.fail(found)
   const failure = Array.isArray(found) ? check(found, command.estimate.amount) : found
   const answer: DecideAnswer = failure === undefined
     ? { decision: "allow", affectedScopes: command.scopes }
     : { decision: "deny", reasonCode: denyReason(failure), affectedScopes: command.scopes }
-  return S.remember(tenant, "decide", command.idempotencyKey, command.fingerprint, answer, command.now)
+  return S.remember(tenant, "decide", command.idempotencyKey, command, answer, command.now)
 }

@@ -16,8 +16,10 @@ import {
   ReservationFinalized,
   UnitMismatch
 } from "./errors.ts"
-import type { CommitAnswer, ExtendAnswer, ReleaseAnswer, SweepAnswer } from "./model.ts"
+import { mismatch, sameValue } from "./idempotency.ts"
+import type { Balance, CommitAnswer, ExtendAnswer, ReleaseAnswer, SweepAnswer } from "./model.ts"
 import * as Overage from "./overage.ts"
+import * as Snapshots from "./snapshots.ts"
 import * as S from "./state.ts"
 
 /**
@@ -51,11 +53,62 @@ const finish = (state: S.State, reservation: S.ReservationRecord, now: number): 
   state.active.delete(reservation)
 }
 
+/** The answer of a commit, as first given and as replayed. */
+const committed = (reservation: S.ReservationRecord, balances: Array<Balance>): CommitAnswer => {
+  const { estimate } = reservation
+  const delta = reservation.settledActual!.amount - estimate.amount
+  return {
+    status: "committed",
+    reservationId: reservation.id,
+    charged: reservation.committed!,
+    released: { unit: estimate.unit, amount: delta < 0n ? -delta : 0n },
+    balances
+  }
+}
+
+/** The answer of a release, as first given and as replayed. */
+const released = (reservation: S.ReservationRecord, balances: Array<Balance>): ReleaseAnswer => ({
+  status: "released",
+  reservationId: reservation.id,
+  released: reservation.estimate,
+  balances
+})
+
+/** The balances a settle answer carried, kept when it had a key. */
+const settledBalances = (reservation: S.ReservationRecord): Array<Balance> =>
+  Snapshots.read(reservation.settleSnapshot!, reservation.settleRow, reservation.budgets)
+
+/** Ends a settled reservation; with a key, keeps the answer's balances and points the key at it. */
+const settle = (
+  state: S.State,
+  keys: Map<string, S.ReservationRecord>,
+  key: string | undefined,
+  reservation: S.ReservationRecord,
+  now: number
+): void => {
+  reservation.finalizedAtMs = now
+  finish(state, reservation, now)
+  if (key !== undefined) {
+    reservation.settleRow = Snapshots.save(state.snapshots, reservation.budgets)
+    reservation.settleSnapshot = state.snapshots.chunk
+    keys.set(key, reservation)
+  }
+}
+
 /** commit: charge `actual`, return the rest of the estimate; above the estimate the overage policy decides. */
 export const commit = (state: S.State, command: CommitCommand): Result.Result<CommitAnswer, LedgerErrorReason> => {
   const tenant = S.tenantState(state, command.tenant)
-  const replay = S.recall<CommitAnswer>(tenant, "commit", command.idempotencyKey, command.fingerprint)
-  if (replay !== undefined) return replay
+  const key = command.idempotencyKey
+  if (key !== undefined) {
+    const first = tenant.commitKeys.get(key)
+    if (first !== undefined) {
+      return first.id === command.reservationId &&
+          sameValue(first.settledActual, command.actual) &&
+          sameValue(first.settledMetadata, command.metadata)
+        ? S.ok(committed(first, settledBalances(first)))
+        : S.fail(mismatch("commit", key))
+    }
+  }
   const found = settleable(state, command.tenant, command.reservationId, command.now, true)
   if (isReason(found)) return S.fail(found)
   const { estimate, budgets } = found
@@ -89,44 +142,39 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
     }
   }
   found.status = "committed"
-  found.committed = { unit: estimate.unit, amount: charged }
-  found.finalizedAtMs = command.now
-  finish(state, found, command.now)
-  const answer: CommitAnswer = {
-    status: "committed",
-    reservationId: found.id,
-    charged: { unit: estimate.unit, amount: charged },
-    released: { unit: estimate.unit, amount: delta < 0n ? -delta : 0n },
-    balances: budgets.map(S.snapshot)
-  }
-  return S.remember(tenant, "commit", command.idempotencyKey, command.fingerprint, answer, command.now)
+  found.committed = charged === actual.amount ? actual : { unit: estimate.unit, amount: charged }
+  found.settledActual = actual
+  found.settledMetadata = command.metadata
+  settle(state, tenant.commitKeys, key, found, command.now)
+  return S.ok(committed(found, budgets.map(S.snapshot)))
 }
 
 /** release: return the whole estimate. */
 export const release = (state: S.State, command: ReleaseCommand): Result.Result<ReleaseAnswer, LedgerErrorReason> => {
   const tenant = S.tenantState(state, command.tenant)
-  const replay = S.recall<ReleaseAnswer>(tenant, "release", command.idempotencyKey, command.fingerprint)
-  if (replay !== undefined) return replay
+  const key = command.idempotencyKey
+  if (key !== undefined) {
+    const first = tenant.releaseKeys.get(key)
+    if (first !== undefined) {
+      return first.id === command.reservationId && first.settledReason === command.reason
+        ? S.ok(released(first, settledBalances(first)))
+        : S.fail(mismatch("release", key))
+    }
+  }
   const found = settleable(state, command.tenant, command.reservationId, command.now, true)
   if (isReason(found)) return S.fail(found)
   for (const budget of found.budgets) budget.reserved -= found.estimate.amount
   found.status = "released"
-  found.finalizedAtMs = command.now
-  finish(state, found, command.now)
-  const answer: ReleaseAnswer = {
-    status: "released",
-    reservationId: found.id,
-    released: found.estimate,
-    balances: found.budgets.map(S.snapshot)
-  }
-  return S.remember(tenant, "release", command.idempotencyKey, command.fingerprint, answer, command.now)
+  found.settledReason = command.reason
+  settle(state, tenant.releaseKeys, key, found, command.now)
+  return S.ok(released(found, found.budgets.map(S.snapshot)))
 }
 
 /** extend: move `expiresAt` forward by `extendByMs`, while `now ≤ expiresAt`, at most 10 times. */
 export const extend = (state: S.State, command: ExtendCommand): Result.Result<ExtendAnswer, LedgerErrorReason> => {
   const tenant = S.tenantState(state, command.tenant)
-  const replay = S.recall<ExtendAnswer>(tenant, "extend", command.idempotencyKey, command.fingerprint)
-  if (replay !== undefined) return replay
+  const replayed = S.recall<ExtendAnswer>(tenant, "extend", command.idempotencyKey, command)
+  if (replayed !== undefined) return replayed
   const found = settleable(state, command.tenant, command.reservationId, command.now, false)
   if (isReason(found)) return S.fail(found)
   if (found.extensions >= S.maxExtensions) {
@@ -141,7 +189,7 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
     extensions: found.extensions,
     balances: found.budgets.map(S.snapshot)
   }
-  return S.remember(tenant, "extend", command.idempotencyKey, command.fingerprint, answer, command.now)
+  return S.remember(tenant, "extend", command.idempotencyKey, command, answer, command.now)
 }
 
 /** sweep: expire every active reservation past `expiresAt + grace`, returning what it held. */

@@ -12,7 +12,7 @@
  */
 import { Result } from "effect"
 import type { LedgerErrorReason } from "./errors.ts"
-import { IdempotencyMismatch } from "./errors.ts"
+import { mismatch, Remembered, sameRequest } from "./idempotency.ts"
 import type {
   Action,
   Amount,
@@ -24,6 +24,7 @@ import type {
   Subject,
   Unit
 } from "./model.ts"
+import * as Snapshots from "./snapshots.ts"
 
 /** One budget: a scope and a unit. */
 export interface BudgetRecord {
@@ -56,6 +57,11 @@ export interface ReservationRecord {
   readonly budgets: ReadonlyArray<BudgetRecord>
   readonly idempotencyKey: string | undefined
   readonly metadata: Metadata | undefined
+  /** The requested time to live (the reserve answer's `expiresAtMs` is `createdAtMs + ttlMs`). */
+  readonly ttlMs: number
+  /** With an idempotency key: where the reserve answer's balances are kept (rows `reserveRow`, …). */
+  readonly reserveSnapshot: Snapshots.Chunk | undefined
+  readonly reserveRow: number
   status: ReservationStatus
   expiresAtMs: number
   extensions: number
@@ -63,13 +69,13 @@ export interface ReservationRecord {
   finalizedAtMs: number | undefined
   /** When it stopped being active (committed, released or expired). */
   endedAtMs: number | undefined
-}
-
-/** A remembered answer for an idempotency key. */
-export interface IdempotencyRecord {
-  readonly fingerprint: string
-  readonly answer: unknown
-  readonly atMs: number
+  /** The commit request's `actual` and `metadata`, or the release request's `reason` (for replays). */
+  settledActual: Amount | undefined
+  settledMetadata: Metadata | undefined
+  settledReason: string | undefined
+  /** With an idempotency key: where the commit or release answer's balances are kept. */
+  settleSnapshot: Snapshots.Chunk | undefined
+  settleRow: number
 }
 
 /** Everything one tenant owns. */
@@ -78,11 +84,18 @@ export interface TenantState {
   readonly budgets: Map<string, Map<Unit, BudgetRecord>>
   /** Reservations in creation order. */
   reservations: Array<ReservationRecord>
+  /** reserve's idempotency keys: the reservation each made, or a dry run's answer. */
+  readonly reserveKeys: Map<string, ReservationRecord | Remembered>
+  /** commit's idempotency keys: the reservation each committed. */
+  readonly commitKeys: Map<string, ReservationRecord>
+  /** release's idempotency keys: the reservation each released. */
+  readonly releaseKeys: Map<string, ReservationRecord>
   /**
-   * operation → idempotency key → the first answer (a map per operation, so
-   * that looking a key up builds no composite key).
+   * The other operations' keys: operation → idempotency key → the first
+   * answer (a map per operation, so that looking a key up builds no
+   * composite key).
    */
-  readonly idempotency: Map<string, Map<string, IdempotencyRecord>>
+  readonly remembered: Map<string, Map<string, Remembered>>
 }
 
 /** The whole ledger. */
@@ -91,6 +104,8 @@ export interface State {
   readonly reservations: Map<string, ReservationRecord>
   /** Active reservations, in creation order: what the sweeper looks at. */
   readonly active: Set<ReservationRecord>
+  /** Where answers' balances are kept for replay. */
+  readonly snapshots: Snapshots.Arena
   sequence: number
   lastPruneMs: number
 }
@@ -106,6 +121,7 @@ export const make = (): State => ({
   tenants: new Map(),
   reservations: new Map(),
   active: new Set(),
+  snapshots: Snapshots.make(),
   sequence: 0,
   lastPruneMs: Number.NEGATIVE_INFINITY
 })
@@ -114,7 +130,14 @@ export const make = (): State => ({
 export const tenantState = (state: State, tenant: string): TenantState => {
   let found = state.tenants.get(tenant)
   if (found === undefined) {
-    found = { budgets: new Map(), reservations: [], idempotency: new Map() }
+    found = {
+      budgets: new Map(),
+      reservations: [],
+      reserveKeys: new Map(),
+      commitKeys: new Map(),
+      releaseKeys: new Map(),
+      remembered: new Map()
+    }
     state.tenants.set(tenant, found)
   }
   return found
@@ -168,47 +191,67 @@ export const ok = <A>(value: A): Result.Result<A, LedgerErrorReason> => Result.s
 export const fail = <A = never>(reason: LedgerErrorReason): Result.Result<A, LedgerErrorReason> => Result.fail(reason)
 
 /**
- * The remembered answer for `(operation, key)`: `undefined` when the key is
- * new (or absent), the first answer when the request is the same, and an
- * idempotency mismatch otherwise.
+ * The remembered answer for `(operation, key)` (decide, event, extend,
+ * fund): `undefined` when the key is new (or absent), the first answer when
+ * the request is the same, and an idempotency mismatch otherwise.
  */
 export const recall = <A>(
   tenant: TenantState,
   operation: string,
   key: string | undefined,
-  fingerprint: string
+  request: object
 ): Result.Result<A, LedgerErrorReason> | undefined => {
   if (key === undefined) return undefined
-  const record = tenant.idempotency.get(operation)?.get(key)
+  const record = tenant.remembered.get(operation)?.get(key)
   if (record === undefined) return undefined
-  return record.fingerprint === fingerprint
-    ? ok(record.answer as A)
-    : fail(new IdempotencyMismatch({ operation, idempotencyKey: key }))
+  return sameRequest(record.request, request) ? ok(record.answer as A) : fail(mismatch(operation, key))
 }
 
-/** Remembers the answer for `(operation, key)`, and returns it. */
+/** Remembers the request and answer for `(operation, key)`, and returns the answer. */
 export const remember = <A>(
   tenant: TenantState,
   operation: string,
   key: string | undefined,
-  fingerprint: string,
+  request: object,
   answer: A,
   now: number
 ): Result.Result<A, LedgerErrorReason> => {
   if (key !== undefined) {
-    // A fingerprint built by concatenation is a tree of string pieces until
-    // something reads it; reading a character flattens it into one string,
-    // so the 24 hours it is kept here hold one string, not the whole tree.
-    fingerprint.charCodeAt(0)
-    let keys = tenant.idempotency.get(operation)
+    let keys = tenant.remembered.get(operation)
     if (keys === undefined) {
       keys = new Map()
-      tenant.idempotency.set(operation, keys)
+      tenant.remembered.set(operation, keys)
     }
-    keys.set(key, { fingerprint, answer, atMs: now })
+    keys.set(key, new Remembered(request, answer, now))
   }
   return ok(answer)
 }
+
+/** Forgets the keys of `keys` first used at or before `cutoff` (in first-use order), except those `keep` holds on to. */
+const forget = <V>(
+  keys: Map<string, V>,
+  cutoff: number,
+  firstUsedAt: (value: V) => number,
+  keep: (value: V) => boolean
+): void => {
+  for (const [key, value] of keys) {
+    if (firstUsedAt(value) > cutoff) break
+    if (!keep(value)) keys.delete(key)
+  }
+}
+
+const usedAt = (value: ReservationRecord | Remembered): number =>
+  value instanceof Remembered ? value.atMs : value.createdAtMs
+
+const settledAt = (reservation: ReservationRecord): number => reservation.finalizedAtMs ?? reservation.createdAtMs
+
+/** A reserve key is kept while its reservation is active, so a late replay never reserves twice. */
+const isActive = (value: ReservationRecord | Remembered): boolean =>
+  !(value instanceof Remembered) && value.status === "active"
+
+const never = (): boolean => false
+
+const rememberedAt = (value: Remembered): number => value.atMs
 
 /**
  * Forgets idempotency keys older than `retentionMs` (a reserve key lives as
@@ -220,17 +263,10 @@ export const prune = (state: State, now: number): void => {
   state.lastPruneMs = now
   const cutoff = now - retentionMs
   for (const tenant of state.tenants.values()) {
-    for (const [operation, keys] of tenant.idempotency) {
-      for (const [key, record] of keys) {
-        if (record.atMs > cutoff) break
-        // a reserve answer is kept while its reservation is active, so a late replay never reserves twice
-        const id = (record.answer as { readonly reservationId?: unknown }).reservationId
-        if (operation === "reserve" && typeof id === "string" && state.reservations.get(id)?.status === "active") {
-          continue
-        }
-        keys.delete(key)
-      }
-    }
+    forget(tenant.reserveKeys, cutoff, usedAt, isActive)
+    forget(tenant.commitKeys, cutoff, settledAt, never)
+    forget(tenant.releaseKeys, cutoff, settledAt, never)
+    for (const keys of tenant.remembered.values()) forget(keys, cutoff, rememberedAt, never)
     if (tenant.reservations.some((r) => r.endedAtMs !== undefined && r.endedAtMs <= cutoff)) {
       tenant.reservations = tenant.reservations.filter((r) => {
         const old = r.endedAtMs !== undefined && r.endedAtMs <= cutoff
