@@ -24,6 +24,7 @@ import { Ledger, LedgerStore } from "@timebox/core"
 import { Config, Effect, Layer, Result, Schema } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import * as Answers from "./internal/answers.ts"
+import * as Batch from "./internal/batch.ts"
 import * as Keys from "./internal/keys.ts"
 import * as Scripts from "./internal/scripts.ts"
 
@@ -243,123 +244,122 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
       )
     }
 
+    /** The hot operations, batched per kind and tenant (see `internal/batch.ts`). */
+    const batcher = Batch.make(
+      (script: Scripts.LedgerScript, tenant: string, argv: ReadonlyArray<string>) =>
+        Effect.mapError(redis.eval(script)(keys.tenant(tenant), argv), storeFailed),
+      unavailable
+    )
+
+    /**
+     * Runs one hot operation in its batch and builds its answer from the
+     * script's compact text with `build`, or decodes its failure.
+     */
+    const hot = <C extends { readonly tenant: string }, A>(
+      script: Scripts.LedgerScript,
+      command: C,
+      args: ReadonlyArray<string>,
+      build: (text: string, command: C) => A | undefined
+    ): Effect.Effect<A, Ledger.LedgerErrorReason> =>
+      batcher.submit(script, command.tenant, args, (kind, text): Effect.Effect<A, Ledger.LedgerErrorReason> => {
+        if (kind === "ok") {
+          const answer = build(text, command)
+          return answer === undefined ? Effect.fail(unavailable(`unexpected answer: ${text}`)) : Effect.succeed(answer)
+        }
+        if (kind === "err") {
+          return decodeReason(text).pipe(
+            Effect.mapError((error) => unavailable(`unexpected failure: ${error.message}`)),
+            Effect.flatMap(Effect.fail)
+          )
+        }
+        return Effect.fail(unavailable(`script error: ${text}`))
+      })
+
     const reserve = (command: LedgerStore.ReserveCommand) =>
-      register(command.tenant).pipe(Effect.andThen(call(
+      register(command.tenant).pipe(Effect.andThen(hot(
         Scripts.reserve,
-        command.tenant,
+        command,
         [
-          String(command.now),
-          command.tenant,
           command.idempotencyKey ?? "",
           command.fingerprint,
           command.estimate.unit,
           command.estimate.amount.toString(),
-          String(command.ttlMs),
+          String(command.now),
+          String(command.now + command.ttlMs),
           String(command.graceMs),
           command.overagePolicy,
           flag(command.dryRun),
           JSON.stringify(command.subject),
           JSON.stringify(command.action),
           command.metadata === undefined ? "" : JSON.stringify(command.metadata),
-          JSON.stringify(command.scopes),
-          ...levelValues(command.subject),
           ...command.scopes
         ],
-        Ledger.ReserveAnswer,
         Answers.reserveAnswer
       )))
 
     // The leading arguments of every script that settles an existing reservation.
     const settleArgs = (
       command: {
-        readonly now: number
-        readonly tenant: string
         readonly idempotencyKey?: string | undefined
         readonly fingerprint: string
         readonly reservationId: string
       },
       other: string
-    ): Array<string> => [
-      String(command.now),
-      command.tenant,
-      command.idempotencyKey ?? "",
-      command.fingerprint,
-      command.reservationId,
-      other
-    ]
+    ): Array<string> => [command.idempotencyKey ?? "", command.fingerprint, command.reservationId, other]
 
     const commit = (command: LedgerStore.CommitCommand) =>
       Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
-        call(
+        hot(
           Scripts.commit,
-          command.tenant,
-          [
-            ...settleArgs(command, other),
-            command.actual.unit,
-            command.actual.amount.toString()
-          ],
-          Ledger.CommitAnswer,
+          command,
+          [...settleArgs(command, other), command.actual.unit, command.actual.amount.toString(), String(command.now)],
           Answers.commitAnswer
         ))
 
     const release = (command: LedgerStore.ReleaseCommand) =>
-      Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
-        call(
-          Scripts.release,
-          command.tenant,
-          [
-            ...settleArgs(command, other)
-          ],
-          Ledger.ReleaseAnswer,
-          Answers.releaseAnswer
-        ))
+      Effect.flatMap(
+        foreign(command.tenant, command.reservationId),
+        (other) =>
+          hot(Scripts.release, command, [...settleArgs(command, other), String(command.now)], Answers.releaseAnswer)
+      )
 
     const extend = (command: LedgerStore.ExtendCommand) =>
       Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
-        call(
+        hot(
           Scripts.extend,
-          command.tenant,
-          [
-            ...settleArgs(command, other),
-            String(command.extendByMs)
-          ],
-          Ledger.ExtendAnswer,
+          command,
+          [...settleArgs(command, other), String(command.extendByMs), String(command.now)],
           Answers.extendAnswer
         ))
 
     const decide = (command: LedgerStore.DecideCommand) =>
-      register(command.tenant).pipe(Effect.andThen(call(
+      register(command.tenant).pipe(Effect.andThen(hot(
         Scripts.decide,
-        command.tenant,
+        command,
         [
-          String(command.now),
-          command.tenant,
           command.idempotencyKey ?? "",
           command.fingerprint,
           command.estimate.unit,
           command.estimate.amount.toString(),
-          JSON.stringify(command.scopes),
+          String(command.now),
           ...command.scopes
         ],
-        Ledger.DecideAnswer,
         Answers.decideAnswer
       )))
 
     const event = (command: LedgerStore.EventCommand) =>
-      call(
+      hot(
         Scripts.event,
-        command.tenant,
+        command,
         [
-          String(command.now),
-          command.tenant,
           command.idempotencyKey ?? "",
           command.fingerprint,
           command.actual.unit,
           command.actual.amount.toString(),
           command.overagePolicy,
+          String(command.now),
           ...command.scopes
         ],
-        Ledger.EventAnswer,
         Answers.eventAnswer
       )
 

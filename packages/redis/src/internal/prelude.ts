@@ -324,22 +324,46 @@ end
 -- Idempotency -----------------------------------------------------------------
 
 -- The remembered answer for (operation, key): nil when the key is new (or
--- absent), the first answer for the same fingerprint, else a mismatch.
+-- absent), the first answer for the same fingerprint, else a mismatch. A
+-- record is one string: the fingerprint, a newline, the answer (fingerprints
+-- are JSON text, without a raw newline).
 local function recall(operation, key, fingerprint)
   if key == "" then return nil end
-  local record = redis.call("HMGET", P .. "idem:" .. operation .. ":" .. key, "fingerprint", "answer")
-  if not record[1] then return nil end
-  if record[1] == fingerprint then return ok(record[2]) end
+  local record = redis.call("GET", P .. "idem:" .. operation .. ":" .. key)
+  if not record then return nil end
+  local length = #fingerprint
+  if string.byte(record, length + 1) == 10 and string.sub(record, 1, length) == fingerprint then
+    return ok(string.sub(record, length + 2))
+  end
   return fail("IdempotencyMismatch", { '"operation":' .. js(operation), '"idempotencyKey":' .. js(key) })
 end
 
--- Remembers the answer for (operation, key), and answers it.
+-- Remembers the answer for (operation, key), and answers it. The log
+-- "idempotency" lists "<now> <operation>:<key>" in the order they came, for
+-- the sweeper to forget them after RETENTION_MS. now: a decimal string.
 local function remember(operation, key, fingerprint, answer, now)
   if key ~= "" then
-    redis.call("HSET", P .. "idem:" .. operation .. ":" .. key, "fingerprint", fingerprint, "answer", answer, "atMs", num(now))
-    redis.call("ZADD", P .. "idempotency", now, operation .. ":" .. key)
+    redis.call("SET", P .. "idem:" .. operation .. ":" .. key, fingerprint .. "\\n" .. answer)
+    redis.call("RPUSH", P .. "idempotency", now .. " " .. operation .. ":" .. key)
   end
   return ok(answer)
+end
+
+-- Forgets, from the head of the log (a list of "<ms> <member>", oldest
+-- first), every entry at or before cutoff, calling forget(member) on each.
+local function prune_log(log, cutoff, forget)
+  while true do
+    local entries = redis.call("LRANGE", P .. log, 0, 999)
+    local n = 0
+    for _, entry in ipairs(entries) do
+      local space = string.find(entry, " ", 1, true)
+      if tonumber(string.sub(entry, 1, space - 1)) > cutoff then break end
+      forget(string.sub(entry, space + 1))
+      n = n + 1
+    end
+    if n > 0 then redis.call("LTRIM", P .. log, n, -1) end
+    if n < 1000 then return end
+  end
 end
 
 -- Reservations ----------------------------------------------------------------
@@ -350,6 +374,20 @@ end
 
 local function reservation_fields(r, id)
   r.id = id
+  -- the affected scopes are the prefixes of the scope path, and its segments the subject's levels
+  local prefixes = {}
+  local at = 1
+  while true do
+    local slash = string.find(r.scopePath, "/", at, true)
+    local segment = string.sub(r.scopePath, at, (slash or 0) - 1)
+    local colon = string.find(segment, ":", 1, true)
+    if colon then r["level:" .. string.sub(segment, 1, colon - 1)] = string.sub(segment, colon + 1) end
+    if not slash then break end
+    prefixes[#prefixes + 1] = string.sub(r.scopePath, 1, slash - 1)
+    at = slash + 1
+  end
+  if r.scopePath ~= "" then prefixes[#prefixes + 1] = r.scopePath end
+  r.affectedScopes = strings(prefixes)
   r.estimate = amount_parse(r.estimate)
   r.expiresAtMs = tonumber(r.expiresAtMs)
   r.graceMs = tonumber(r.graceMs)
@@ -407,6 +445,9 @@ end
 
 -- Ends a reservation: no longer active (the sweeper forgets it), pruned
 -- RETENTION_MS after now. committed: the charged amount string of a commit.
+-- The log "ended" lists "<now> <id>" in the order they ended. The index
+-- "expiries" keeps the id until the sweeper reaches it (a commit or release
+-- does not pay to remove it there).
 local function reservation_finish(r, status, now, finalized, committed)
   r.status = status
   local at = num(now)
@@ -417,8 +458,7 @@ local function reservation_finish(r, status, now, finalized, committed)
   else
     redis.call("HSET", reservation_key(r.id), "status", status, "endedAtMs", at)
   end
-  redis.call("ZREM", P .. "expiries", r.id)
-  redis.call("ZADD", P .. "ended", now, r.id)
+  redis.call("RPUSH", P .. "ended", at .. " " .. r.id)
 end
 
 -- The reservation id if it can still be settled at now: while

@@ -11,6 +11,7 @@
  * @internal
  */
 import * as Redis from "effect/persistence/Redis"
+import { hotLua } from "./hot.ts"
 import { preludeLua } from "./prelude.ts"
 
 /** One top-level declaration of the prelude: the names it declares and its text. */
@@ -26,7 +27,7 @@ const identifier = /[A-Za-z_][A-Za-z0-9_]*/g
 /** The prelude cut at its top-level `local` declarations (column 0); top-level comments are dropped. */
 const blocks: ReadonlyArray<Block> = (() => {
   const found: Array<{ names: Array<string>; lines: Array<string> }> = []
-  for (const line of preludeLua.split("\n")) {
+  for (const line of `${preludeLua}\n${hotLua}`.split("\n")) {
     const match = declaration.exec(line)
     if (match !== null) {
       found.push({ names: (match[1] ?? match[2] ?? "").split(",").map((name) => name.trim()), lines: [line] })
@@ -69,252 +70,229 @@ const script = (body: string) =>
 export type LedgerScript = ReturnType<typeof script>
 
 /**
- * reserve. ARGV: now, tenant, idempotencyKey, fingerprint, unit, estimate,
- * ttlMs, graceMs, overagePolicy, dryRun, subject JSON, action JSON, metadata
- * JSON, affectedScopes JSON, the six subject levels, then the scopes.
+ * reserve, batched (see `hot.ts`). Per operation: idempotencyKey,
+ * fingerprint, unit, estimate, now, expiresAtMs, graceMs, overagePolicy,
+ * dryRun, subject JSON, action JSON, metadata JSON ("" = none), then the
+ * scopes (a reservation keeps its scope path; its affected scopes and
+ * subject levels are that path's prefixes and segments). Answers
+ * `decision, reasonCode, reservationId, expiresAtMs, snapshots…` ("" for
+ * what does not apply).
  *
  * @internal
  */
 export const reserve = script(`
-local now = tonumber(ARGV[1])
-local tenant, key, fingerprint, unit = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local replay = recall("reserve", key, fingerprint)
-if replay then return replay end
-local estimate = amount_parse(ARGV[6])
-local ttl, grace = tonumber(ARGV[7]), tonumber(ARGV[8])
-local policy, dry = ARGV[9], ARGV[10] == "1"
-local affected = ARGV[14]
-local scopes = {}
-for i = 21, #ARGV do scopes[#scopes + 1] = ARGV[i] end
-local scope_path = scopes[#scopes] or ""
-local budgets, failure = lookup(scopes, unit)
-if not budgets then
-  if dry and deny_reason(failure) == "budget-not-found" then
-    local answer = obj({
-      '"decision":"deny"', '"reasonCode":"budget-not-found"', '"scopePath":' .. js(scope_path),
-      '"affectedScopes":' .. affected, '"balances":[]'
-    })
-    return remember("reserve", key, fingerprint, answer, now)
+local function reserve_one(a, count)
+  local key, fingerprint, unit, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
+  local replay = recall("reserve", key, fingerprint)
+  if replay then return replay end
+  local estimate = amt_parse(ARGV[a + 3])
+  local dry = ARGV[a + 8] == "1"
+  local scopes = {}
+  for i = a + 12, a + count - 1 do scopes[#scopes + 1] = ARGV[i] end
+  local budgets, failure = hot_lookup(scopes, unit)
+  if not budgets then
+    if dry and deny_reason(failure) == "budget-not-found" then
+      return hot_remember("reserve", key, fingerprint, "deny" .. TAB .. "budget-not-found" .. TAB .. TAB, now)
+    end
+    return failure
   end
-  return failure
-end
-failure = check(budgets, estimate)
-if dry then
-  local fields = {}
-  if failure then
-    fields = { '"decision":"deny"', '"reasonCode":' .. js(deny_reason(failure)) }
-  else
-    fields = { '"decision":"allow"' }
+  failure = hot_check(budgets, estimate)
+  if dry then
+    local head = "allow" .. TAB .. TAB .. TAB
+    if failure then head = "deny" .. TAB .. deny_reason(failure) .. TAB .. TAB end
+    return hot_remember("reserve", key, fingerprint, head .. TAB .. hot_snapshots(budgets), now)
   end
-  field(fields, "scopePath", js(scope_path))
-  field(fields, "affectedScopes", affected)
-  field(fields, "balances", balances_json(budgets))
-  return remember("reserve", key, fingerprint, obj(fields), now)
-end
-if failure then return failure end
-local names = {}
-for i, b in ipairs(budgets) do
-  b.reserved = amount_add(b.reserved, estimate)
-  redis.call("HSET", budget_key(b.scope, b.unit), "reserved", amount_string(b.reserved))
-  names[i] = b.scope
-end
-local seq = next_sequence()
-local id = "rsv_" .. tenant .. "_" .. seq
-local expires = now + ttl
-local record = {
-  "seq", seq, "subject", ARGV[11], "action", ARGV[12], "unit", unit, "estimate", amount_string(estimate),
-  "createdAtMs", num(now), "graceMs", num(grace), "overagePolicy", policy, "scopePath", scope_path,
-  "affectedScopes", affected, "budgets", table.concat(names, " "), "status", "active",
-  "expiresAtMs", num(expires), "extensions", "0"
-}
-if key ~= "" then
-  record[#record + 1] = "idempotencyKey"
-  record[#record + 1] = key
-end
-if ARGV[13] ~= "" then
-  record[#record + 1] = "metadata"
-  record[#record + 1] = ARGV[13]
-end
-for i = 1, 6 do
-  if ARGV[14 + i] ~= "" then
-    record[#record + 1] = "level:" .. LEVELS[i]
-    record[#record + 1] = ARGV[14 + i]
+  if failure then return failure end
+  local seq = next_sequence()
+  local id = "rsv_" .. TENANT .. "_" .. seq
+  local expires, grace = ARGV[a + 5], ARGV[a + 6]
+  local names = {}
+  for i, b in ipairs(budgets) do names[i] = b.scope end
+  local record = {
+    "seq", seq, "subject", ARGV[a + 9], "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3],
+    "createdAtMs", now, "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", scopes[#scopes] or "",
+    "budgets", table.concat(names, " "), "status", "active", "expiresAtMs", expires, "extensions", "0"
+  }
+  if key ~= "" then
+    record[#record + 1] = "idempotencyKey"
+    record[#record + 1] = key
   end
+  if ARGV[a + 11] ~= "" then
+    record[#record + 1] = "metadata"
+    record[#record + 1] = ARGV[a + 11]
+  end
+  redis.call("HSET", reservation_key(id), unpack(record))
+  redis.call("ZADD", P .. "reservations", seq, id)
+  redis.call("ZADD", P .. "expiries", tonumber(expires) + tonumber(grace), id)
+  for _, b in ipairs(budgets) do hot_set_reserved(b, amt_add(b.reserved, estimate)) end
+  local answer = "allow" .. TAB .. TAB .. id .. TAB .. expires .. TAB .. hot_snapshots(budgets)
+  return hot_remember("reserve", key, fingerprint, answer, now)
 end
-redis.call("HSET", reservation_key(id), unpack(record))
-redis.call("ZADD", P .. "reservations", seq, id)
-redis.call("ZADD", P .. "expiries", expires + grace, id)
-local answer = obj({
-  '"decision":"allow"', '"reservationId":' .. js(id), '"reserved":' .. amount_json(unit, estimate),
-  '"expiresAtMs":' .. num(expires), '"scopePath":' .. js(scope_path), '"affectedScopes":' .. affected,
-  '"balances":' .. balances_json(budgets)
-})
-return remember("reserve", key, fingerprint, answer, now)
+return hot_batch(reserve_one)
 `)
 
 /**
- * commit. ARGV: now, tenant, idempotencyKey, fingerprint, reservationId,
- * foreign ("1" when the id names another tenant), unit, actual.
+ * commit, batched. Per operation: idempotencyKey, fingerprint,
+ * reservationId, foreign ("1" when the id names another tenant), unit,
+ * actual, now. Answers `charged, released, snapshots…`.
  *
  * @internal
  */
 export const commit = script(`
-local now = tonumber(ARGV[1])
-local tenant, key, fingerprint, id, foreign, unit = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local replay = recall("commit", key, fingerprint)
-if replay then return replay end
-local r, failure = settleable(tenant, id, foreign, now, true)
-if not r then return failure end
-if unit ~= r.unit then return unit_mismatch(r.scopePath, unit, { r.unit }) end
-local actual = amount_parse(ARGV[8])
-local estimate = r.estimate
-local delta = amount_sub(actual, estimate)
-local budgets = reservation_budgets(r)
-local charged = actual
-if amount_cmp(delta, AMOUNT_ZERO) > 0 then
-  if r.overagePolicy == "REJECT" then return budget_exceeded(r.scopePath, r.unit, actual, estimate, r.id) end
-  local charge, over = plan(budgets, delta, r.overagePolicy)
-  if not charge then return over end
-  for _, b in ipairs(budgets) do b.reserved = amount_sub(b.reserved, estimate) end
-  apply(budgets, estimate, charge)
-  charged = amount_add(estimate, charge.charged)
-else
-  for _, b in ipairs(budgets) do
-    b.reserved = amount_sub(b.reserved, estimate)
-    b.spent = amount_add(b.spent, actual)
+local function commit_one(a)
+  local key, fingerprint, id, foreign, unit, now_s = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 6]
+  local replay = recall("commit", key, fingerprint)
+  if replay then return replay end
+  local r, failure = hot_settleable(id, foreign, tonumber(now_s), true)
+  if not r then return failure end
+  if unit ~= r.unit then return unit_mismatch(r.scopePath, unit, { r.unit }) end
+  local actual = amt_parse(ARGV[a + 5])
+  local estimate = r.estimate
+  local delta = amt_sub(actual, estimate)
+  local budgets = hot_reservation_budgets(r)
+  local charge = nil
+  local charged = actual
+  if amt_cmp(delta, 0) > 0 then
+    if r.overagePolicy == "REJECT" then
+      return budget_exceeded(r.scopePath, r.unit, amt_pair(actual), amt_pair(estimate), r.id)
+    end
+    local over
+    charge, over = hot_plan(budgets, delta, r.overagePolicy)
+    if not charge then return over end
+    charged = amt_add(estimate, charge.charged)
   end
+  local charged_s = amt_str(charged)
+  hot_finish(id, "committed", now_s, charged_s)
+  for _, b in ipairs(budgets) do hot_set_reserved(b, amt_sub(b.reserved, estimate)) end
+  if charge then
+    hot_apply(budgets, estimate, charge)
+  else
+    for _, b in ipairs(budgets) do hot_set_spent(b, amt_add(b.spent, actual)) end
+  end
+  local released = "0"
+  if amt_cmp(delta, 0) < 0 then released = amt_str(amt_neg(delta)) end
+  return hot_remember("commit", key, fingerprint, charged_s .. TAB .. released .. TAB .. hot_snapshots(budgets), now_s)
 end
-for _, b in ipairs(budgets) do budget_save_charge(b) end
-reservation_finish(r, "committed", now, true, amount_string(charged))
-local released = AMOUNT_ZERO
-if amount_is_negative(delta) then released = amount_neg(delta) end
-local answer = obj({
-  '"status":"committed"', '"reservationId":' .. js(id), '"charged":' .. amount_json(unit, charged),
-  '"released":' .. amount_json(unit, released), '"balances":' .. balances_json(budgets)
-})
-return remember("commit", key, fingerprint, answer, now)
+return hot_batch(commit_one)
 `)
 
 /**
- * release. ARGV: now, tenant, idempotencyKey, fingerprint, reservationId,
- * foreign.
+ * release, batched. Per operation: idempotencyKey, fingerprint,
+ * reservationId, foreign, now. Answers `released, unit, snapshots…`.
  *
  * @internal
  */
 export const release = script(`
-local now = tonumber(ARGV[1])
-local tenant, key, fingerprint, id, foreign = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local replay = recall("release", key, fingerprint)
-if replay then return replay end
-local r, failure = settleable(tenant, id, foreign, now, true)
-if not r then return failure end
-local budgets = reservation_budgets(r)
-for _, b in ipairs(budgets) do
-  b.reserved = amount_sub(b.reserved, r.estimate)
-  redis.call("HSET", budget_key(b.scope, b.unit), "reserved", amount_string(b.reserved))
+local function release_one(a)
+  local key, fingerprint, id, foreign, now_s = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local replay = recall("release", key, fingerprint)
+  if replay then return replay end
+  local r, failure = hot_settleable(id, foreign, tonumber(now_s), true)
+  if not r then return failure end
+  local budgets = hot_reservation_budgets(r)
+  hot_finish(id, "released", now_s, nil)
+  for _, b in ipairs(budgets) do hot_set_reserved(b, amt_sub(b.reserved, r.estimate)) end
+  local answer = r.estimate_s .. TAB .. r.unit .. TAB .. hot_snapshots(budgets)
+  return hot_remember("release", key, fingerprint, answer, now_s)
 end
-reservation_finish(r, "released", now, true)
-local answer = obj({
-  '"status":"released"', '"reservationId":' .. js(id), '"released":' .. amount_json(r.unit, r.estimate),
-  '"balances":' .. balances_json(budgets)
-})
-return remember("release", key, fingerprint, answer, now)
+return hot_batch(release_one)
 `)
 
 /**
- * extend. ARGV: now, tenant, idempotencyKey, fingerprint, reservationId,
- * foreign, extendByMs.
+ * extend, batched. Per operation: idempotencyKey, fingerprint,
+ * reservationId, foreign, extendByMs, now. Answers `expiresAtMs,
+ * extensions, unit, snapshots…`.
  *
  * @internal
  */
 export const extend = script(`
-local now = tonumber(ARGV[1])
-local tenant, key, fingerprint, id, foreign = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local replay = recall("extend", key, fingerprint)
-if replay then return replay end
-local r, failure = settleable(tenant, id, foreign, now, false)
-if not r then return failure end
-if r.extensions >= MAX_EXTENSIONS then
-  return fail("MaxExtensionsExceeded", { '"reservationId":' .. js(id), '"extensions":' .. num(r.extensions) })
+local function extend_one(a)
+  local key, fingerprint, id, foreign, now_s = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 5]
+  local replay = recall("extend", key, fingerprint)
+  if replay then return replay end
+  local r, failure = hot_settleable(id, foreign, tonumber(now_s), false)
+  if not r then return failure end
+  if r.extensions >= MAX_EXTENSIONS then
+    return fail("MaxExtensionsExceeded", { '"reservationId":' .. js(id), '"extensions":' .. num(r.extensions) })
+  end
+  local expires = num(r.expiresAtMs + tonumber(ARGV[a + 4]))
+  local extensions = num(r.extensions + 1)
+  redis.call("HSET", reservation_key(id), "expiresAtMs", expires, "extensions", extensions)
+  redis.call("ZADD", P .. "expiries", tonumber(expires) + r.graceMs, id)
+  local answer = expires .. TAB .. extensions .. TAB .. r.unit .. TAB .. hot_snapshots(hot_reservation_budgets(r))
+  return hot_remember("extend", key, fingerprint, answer, now_s)
 end
-local expires = r.expiresAtMs + tonumber(ARGV[7])
-local extensions = r.extensions + 1
-redis.call("HSET", reservation_key(id), "expiresAtMs", num(expires), "extensions", num(extensions))
-redis.call("ZADD", P .. "expiries", expires + r.graceMs, id)
-local answer = obj({
-  '"status":"active"', '"reservationId":' .. js(id), '"expiresAtMs":' .. num(expires),
-  '"extensions":' .. num(extensions), '"balances":' .. balances_json(reservation_budgets(r))
-})
-return remember("extend", key, fingerprint, answer, now)
+return hot_batch(extend_one)
 `)
 
 /**
- * decide. ARGV: now, tenant, idempotencyKey, fingerprint, unit, estimate,
- * affectedScopes JSON, then the scopes.
+ * decide, batched. Per operation: idempotencyKey, fingerprint, unit,
+ * estimate, now, then the scopes. Answers `decision, reasonCode`.
  *
  * @internal
  */
 export const decide = script(`
-local now = tonumber(ARGV[1])
-local key, fingerprint, unit = ARGV[3], ARGV[4], ARGV[5]
-local replay = recall("decide", key, fingerprint)
-if replay then return replay end
-local estimate = amount_parse(ARGV[6])
-local scopes = {}
-for i = 8, #ARGV do scopes[#scopes + 1] = ARGV[i] end
-local budgets, failure = lookup(scopes, unit)
-if not budgets and deny_reason(failure) ~= "budget-not-found" then return failure end
-if budgets then failure = check(budgets, estimate) end
-local fields = {}
-if failure then
-  fields = { '"decision":"deny"', '"reasonCode":' .. js(deny_reason(failure)) }
-else
-  fields = { '"decision":"allow"' }
+local function decide_one(a, count)
+  local key, fingerprint, unit, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
+  local replay = recall("decide", key, fingerprint)
+  if replay then return replay end
+  local estimate = amt_parse(ARGV[a + 3])
+  local scopes = {}
+  for i = a + 5, a + count - 1 do scopes[#scopes + 1] = ARGV[i] end
+  local budgets, failure = hot_lookup(scopes, unit)
+  if not budgets and deny_reason(failure) ~= "budget-not-found" then return failure end
+  if budgets then failure = hot_check(budgets, estimate) end
+  local answer = "allow" .. TAB
+  if failure then answer = "deny" .. TAB .. deny_reason(failure) end
+  return hot_remember("decide", key, fingerprint, answer, now)
 end
-field(fields, "affectedScopes", ARGV[7])
-return remember("decide", key, fingerprint, obj(fields), now)
+return hot_batch(decide_one)
 `)
 
 /**
- * event. ARGV: now, tenant, idempotencyKey, fingerprint, unit, actual,
- * overagePolicy, then the scopes.
+ * event, batched. Per operation: idempotencyKey, fingerprint, unit, actual,
+ * overagePolicy, now, then the scopes. Answers `eventId, charged,
+ * snapshots…`.
  *
  * @internal
  */
 export const event = script(`
-local now = tonumber(ARGV[1])
-local tenant, key, fingerprint, unit = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local replay = recall("event", key, fingerprint)
-if replay then return replay end
-local actual = amount_parse(ARGV[6])
-local policy = ARGV[7]
-local scopes = {}
-for i = 8, #ARGV do scopes[#scopes + 1] = ARGV[i] end
-local budgets, failure = lookup(scopes, unit)
-if not budgets then return failure end
-for _, b in ipairs(budgets) do
-  if b.status == "frozen" then return budget_frozen(b.scope, b.unit) end
-  if b.status == "closed" then return budget_closed(b.scope, b.unit) end
-end
-local charged = actual
-if policy == "REJECT" then
+local function event_one(a, count)
+  local key, fingerprint, unit, policy, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4], ARGV[a + 5]
+  local replay = recall("event", key, fingerprint)
+  if replay then return replay end
+  local actual = amt_parse(ARGV[a + 3])
+  local scopes = {}
+  for i = a + 6, a + count - 1 do scopes[#scopes + 1] = ARGV[i] end
+  local budgets, failure = hot_lookup(scopes, unit)
+  if not budgets then return failure end
   for _, b in ipairs(budgets) do
-    local left = remaining(b)
-    if amount_cmp(left, actual) < 0 then return budget_exceeded(b.scope, b.unit, actual, left, nil) end
+    if b.status == "frozen" then return budget_frozen(b.scope, b.unit) end
+    if b.status == "closed" then return budget_closed(b.scope, b.unit) end
   end
-  for _, b in ipairs(budgets) do b.spent = amount_add(b.spent, actual) end
-elseif amount_cmp(actual, AMOUNT_ZERO) > 0 then
-  local charge, over = plan(budgets, actual, policy)
-  if not charge then return over end
-  apply(budgets, AMOUNT_ZERO, charge)
-  charged = charge.charged
+  local charge = nil
+  local charged = actual
+  if policy == "REJECT" then
+    for _, b in ipairs(budgets) do
+      local left = hot_remaining(b)
+      if amt_cmp(left, actual) < 0 then return budget_exceeded(b.scope, b.unit, amt_pair(actual), amt_pair(left), nil) end
+    end
+  elseif amt_cmp(actual, 0) > 0 then
+    local over
+    charge, over = hot_plan(budgets, actual, policy)
+    if not charge then return over end
+    charged = charge.charged
+  end
+  local event_id = "evt_" .. TENANT .. "_" .. next_sequence()
+  if charge then
+    hot_apply(budgets, 0, charge)
+  else
+    for _, b in ipairs(budgets) do hot_set_spent(b, amt_add(b.spent, actual)) end
+  end
+  local answer = event_id .. TAB .. amt_str(charged) .. TAB .. hot_snapshots(budgets)
+  return hot_remember("event", key, fingerprint, answer, now)
 end
-for _, b in ipairs(budgets) do budget_save_charge(b) end
-local answer = obj({
-  '"status":"applied"', '"eventId":' .. js("evt_" .. tenant .. "_" .. next_sequence()),
-  '"charged":' .. amount_json(unit, charged), '"balances":' .. balances_json(budgets)
-})
-return remember("event", key, fingerprint, answer, now)
+return hot_batch(event_one)
 `)
 
 /**
@@ -448,23 +426,18 @@ for _, entry in ipairs(ordered) do
     end
     reservation_finish(r, "expired", now, false)
     expired[#expired + 1] = r.id
-  else
-    redis.call("ZREM", P .. "expiries", entry[2])
   end
+  redis.call("ZREM", P .. "expiries", entry[2])
 end
 local pruned = tonumber(redis.call("GET", P .. "pruned"))
 if not pruned or now - pruned >= 60000 then
   redis.call("SET", P .. "pruned", num(now))
-  local cutoff = num(now - RETENTION_MS)
-  for _, member in ipairs(redis.call("ZRANGEBYSCORE", P .. "idempotency", "-inf", cutoff)) do
-    redis.call("DEL", P .. "idem:" .. member)
-  end
-  redis.call("ZREMRANGEBYSCORE", P .. "idempotency", "-inf", cutoff)
-  for _, id in ipairs(redis.call("ZRANGEBYSCORE", P .. "ended", "-inf", cutoff)) do
+  local cutoff = now - RETENTION_MS
+  prune_log("idempotency", cutoff, function(member) redis.call("DEL", P .. "idem:" .. member) end)
+  prune_log("ended", cutoff, function(id)
     redis.call("DEL", reservation_key(id))
     redis.call("ZREM", P .. "reservations", id)
-  end
-  redis.call("ZREMRANGEBYSCORE", P .. "ended", "-inf", cutoff)
+  end)
 end
 return ok(strings(expired))
 `)

@@ -1,0 +1,183 @@
+/**
+ * Batching of the hot operations (reserve, commit, release, extend, decide,
+ * event): every operation of one kind that callers of one tenant start in
+ * the same tick of the event loop goes to Redis in one `EVALSHA` of that
+ * kind's script, which runs them one after the other (`hot.ts`).
+ *
+ * A lone caller waits for nothing: its operation leaves at the end of the
+ * tick it was started in, alone. Under load, the operations that pile up
+ * while earlier ones are in flight leave together: one round trip, one
+ * script call, and each budget read and written once per batch instead of
+ * once per operation. Each operation keeps its own answer, its own failure,
+ * and its own atomicity: Redis runs the whole script without interleaving
+ * anything, and the script checks each operation fully before it writes.
+ *
+ * A caller interrupted before its batch leaves is taken out of it; once the
+ * batch has left, the operation runs (as a single command would) and its
+ * answer is dropped.
+ *
+ * @internal
+ */
+import { Cause, Effect, Exit, Result } from "effect"
+
+/** One operation waiting for, or riding in, a batch. */
+interface Pending<S> {
+  readonly args: ReadonlyArray<string>
+  readonly answer: (kind: string, text: string) => void
+  readonly failed: (error: S) => void
+  cancelled: boolean
+}
+
+interface Batch<K, S> {
+  readonly kind: K
+  readonly tenant: string
+  readonly operations: Array<Pending<S>>
+}
+
+/** The most operations one script call carries (a bound on the script's run time and reply size). */
+export const maxBatch = Number(process.env.TB_MAXBATCH ?? 16)
+
+export const maxInFlight = Number(process.env.TB_INFLIGHT ?? 1)
+
+/**
+ * A batcher: `submit` one operation of `kind` for `tenant` and get its
+ * answer, decoded by `decode` from the script's `kind, text` for it, or the
+ * batch's failure `S`. @internal
+ */
+export interface Batcher<K, S> {
+  readonly submit: <A, E>(
+    kind: K,
+    tenant: string,
+    args: ReadonlyArray<string>,
+    decode: (kind: string, text: string) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | S>
+}
+
+/**
+ * A batcher over `run`, which sends the script of `kind` for `tenant` with
+ * `argv` (the tenant, then per operation its argument count and arguments)
+ * and answers the reply: a flat array, `kind, text` per operation.
+ * `unavailable` turns a failed or malformed call into each operation's
+ * failure.
+ *
+ * @internal
+ */
+export const make = <K, S>(
+  run: (kind: K, tenant: string, argv: ReadonlyArray<string>) => Effect.Effect<unknown, S>,
+  unavailable: (detail: string) => S
+): Batcher<K, S> => {
+  let open = new Map<K, Map<string, Batch<K, S>>>()
+  let scheduled = false
+
+  /** Hands each operation of a batch its answer, or the batch's failure. */
+  const deliver = (operations: ReadonlyArray<Pending<S>>, exit: Exit.Exit<unknown, S>) => {
+    if (Exit.isFailure(exit)) {
+      const found = Cause.findError(exit.cause)
+      const failure = Result.isSuccess(found)
+        ? found.success
+        : unavailable(`script call failed: ${Cause.pretty(exit.cause)}`)
+      for (const operation of operations) operation.failed(failure)
+      return
+    }
+    const reply = exit.value
+    if (!Array.isArray(reply) || reply.length !== operations.length * 2) {
+      const failure = unavailable(`unexpected reply: ${JSON.stringify(reply)?.slice(0, 200)}`)
+      for (const operation of operations) operation.failed(failure)
+      return
+    }
+    for (let i = 0; i < operations.length; i++) {
+      const kind = reply[2 * i]
+      const text = reply[2 * i + 1]
+      if (typeof kind === "string" && typeof text === "string") operations[i]!.answer(kind, text)
+      else operations[i]!.failed(unavailable(`unexpected reply: ${JSON.stringify([kind, text])}`))
+    }
+  }
+
+  const send = (batch: Batch<K, S>, operations: ReadonlyArray<Pending<S>>) => {
+    const argv: Array<string> = [batch.tenant]
+    for (const operation of operations) {
+      argv.push(String(operation.args.length))
+      for (const arg of operation.args) argv.push(arg)
+    }
+    Effect.runCallback(run(batch.kind, batch.tenant, argv), {
+      onExit: (exit) => {
+        inFlight--
+        // When the next batch leaves now, this one's callers go on in the next
+        // macrotask, after the client has written it: Redis works on it while
+        // they do, instead of waiting for them.
+        if (pump()) setImmediate(() => deliver(operations, exit))
+        else deliver(operations, exit)
+      }
+    })
+  }
+
+  // Batches ready to leave, oldest first, and how many are in flight.
+  const ready: Array<readonly [Batch<K, S>, ReadonlyArray<Pending<S>>]> = []
+  let inFlight = 0
+
+  /** Sends ready batches while fewer than `maxInFlight` are in flight; whether it sent any. */
+  const pump = (): boolean => {
+    let sent = false
+    while (inFlight < maxInFlight && ready.length > 0) {
+      const [batch, operations] = ready.shift()!
+      inFlight++
+      sent = true
+      send(batch, operations)
+    }
+    return sent
+  }
+
+  const flush = () => {
+    scheduled = false
+    const batches = open
+    open = new Map()
+    for (const byTenant of batches.values()) {
+      for (const batch of byTenant.values()) {
+        const live = batch.operations.filter((operation) => !operation.cancelled)
+        for (let start = 0; start < live.length; start += maxBatch) {
+          ready.push([batch, live.slice(start, start + maxBatch)])
+        }
+      }
+    }
+    pump()
+  }
+
+  const enqueue = (kind: K, tenant: string, operation: Pending<S>) => {
+    let byTenant = open.get(kind)
+    if (byTenant === undefined) {
+      byTenant = new Map()
+      open.set(kind, byTenant)
+    }
+    let batch = byTenant.get(tenant)
+    if (batch === undefined) {
+      batch = { kind, tenant, operations: [] }
+      byTenant.set(tenant, batch)
+    }
+    batch.operations.push(operation)
+    if (!scheduled) {
+      scheduled = true
+      queueMicrotask(flush)
+    }
+  }
+
+  return {
+    submit: <A, E>(
+      kind: K,
+      tenant: string,
+      args: ReadonlyArray<string>,
+      decode: (kind: string, text: string) => Effect.Effect<A, E>
+    ) =>
+      Effect.callback<A, E | S>((resume) => {
+        const operation: Pending<S> = {
+          args,
+          answer: (replyKind, text) => resume(decode(replyKind, text)),
+          failed: (error) => resume(Effect.fail(error)),
+          cancelled: false
+        }
+        enqueue(kind, tenant, operation)
+        return Effect.sync(() => {
+          operation.cancelled = true
+        })
+      })
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * The Lua helpers of the hot scripts (reserve, commit, release, extend,
+ * decide, event), on top of the prelude (`prelude.ts`).
+ *
+ * A hot script runs a batch: every operation of one kind that one tenant's
+ * callers started in the same tick of the Node event loop, in the order they
+ * were started (see `batch.ts`). Each operation is still one atomic step,
+ * with exactly the memory store's rules: it checks everything first and
+ * answers a failure without writing, or writes all of it. What a batch
+ * shares is the budgets: each is read once (`hot_budget`), changed in Lua
+ * memory by the operations one after the other, and written back once at
+ * the end (`hot_flush`). A batch of 30 reserves on the same three scopes
+ * reads and writes three hashes, not ninety.
+ *
+ * Amounts are `amt_*` values (`amount.ts`). Each budget keeps the decimal
+ * string of every amount next to its value, so an answer reuses the strings
+ * of what did not change.
+ *
+ * Answers are compact: the fields of the answer joined by a tab (`TAB`),
+ * each budget's snapshot as eight fields (`scope, status, allocated, spent,
+ * reserved, debt, overdraftLimit, isOverLimit`); the store builds the answer
+ * object from them and from the request (`answers.ts`). That text is also
+ * what an idempotency record keeps, so a replay answers the same text.
+ *
+ * @internal
+ */
+
+/** The hot helpers (Lua). @internal */
+export const hotLua = `
+local TAB = "\\t"
+local TENANT = ARGV[1]
+local HOT_BUDGETS = {}
+local HOT_DIRTY = {}
+
+-- The budget of scope in unit, read once per batch; false when there is none.
+local function hot_budget(scope, unit)
+  local key = P .. "budget:" .. scope .. ":" .. unit
+  local b = HOT_BUDGETS[key]
+  if b == nil then
+    local v = redis.call("HMGET", key, "status", "allocated", "spent", "reserved", "debt", "overdraftLimit", "isOverLimit")
+    if v[1] then
+      b = {
+        key = key, scope = scope, unit = unit, status = v[1], isOverLimit = v[7] == "1",
+        allocated = amt_parse(v[2]), spent = amt_parse(v[3]), reserved = amt_parse(v[4]), debt = amt_parse(v[5]),
+        overdraftLimit = amt_parse(v[6]),
+        allocated_s = v[2], spent_s = v[3], reserved_s = v[4], debt_s = v[5], overdraftLimit_s = v[6]
+      }
+    else
+      b = false
+    end
+    HOT_BUDGETS[key] = b
+  end
+  return b
+end
+
+local function hot_touch(b)
+  b.snapshot = nil
+  if not b.dirty then
+    b.dirty = true
+    HOT_DIRTY[#HOT_DIRTY + 1] = b
+  end
+end
+
+local function hot_set_reserved(b, value)
+  b.reserved = value
+  b.reserved_s = amt_str(value)
+  hot_touch(b)
+end
+
+local function hot_set_spent(b, value)
+  b.spent = value
+  b.spent_s = amt_str(value)
+  hot_touch(b)
+end
+
+local function hot_set_debt(b, value)
+  b.debt = value
+  b.debt_s = amt_str(value)
+  hot_touch(b)
+end
+
+-- Writes back every budget the batch changed.
+local function hot_flush()
+  for _, b in ipairs(HOT_DIRTY) do
+    local over = "0"
+    if b.isOverLimit then over = "1" end
+    redis.call("HSET", b.key, "spent", b.spent_s, "reserved", b.reserved_s, "debt", b.debt_s, "isOverLimit", over)
+  end
+end
+
+local function hot_remaining(b)
+  return amt_sub(amt_sub(amt_sub(b.allocated, b.spent), b.reserved), b.debt)
+end
+
+-- The eight snapshot fields of a budget, joined by TAB.
+local function hot_snapshot(b)
+  local s = b.snapshot
+  if s == nil then
+    local over = "0"
+    if b.isOverLimit then over = "1" end
+    s = table.concat({
+      b.scope, b.status, b.allocated_s, b.spent_s, b.reserved_s, b.debt_s, b.overdraftLimit_s, over
+    }, TAB)
+    b.snapshot = s
+  end
+  return s
+end
+
+local function hot_snapshots(budgets)
+  local items = {}
+  for i, b in ipairs(budgets) do items[i] = hot_snapshot(b) end
+  return table.concat(items, TAB)
+end
+
+-- A budget in the pair form the prelude's error reasons take.
+local function hot_pairs(b)
+  return {
+    scope = b.scope, unit = b.unit, debt = amt_pair(b.debt), overdraftLimit = amt_pair(b.overdraftLimit)
+  }
+end
+
+-- The budgets an operation on scopes in unit touches, or why there are none.
+local function hot_lookup(scopes, unit)
+  local found = {}
+  for _, scope in ipairs(scopes) do
+    local b = hot_budget(scope, unit)
+    if b then found[#found + 1] = b end
+  end
+  if #found > 0 then return found, nil end
+  local _, failure = lookup(scopes, unit)
+  return nil, failure
+end
+
+-- The first budget that cannot hold estimate, as the failure saying why.
+local function hot_check(budgets, estimate)
+  for _, b in ipairs(budgets) do
+    if b.status == "frozen" then return budget_frozen(b.scope, b.unit) end
+    if b.status == "closed" then return budget_closed(b.scope, b.unit) end
+    if b.isOverLimit then return overdraft_limit_exceeded(hot_pairs(b), AMOUNT_ZERO) end
+    if b.debt ~= 0 and b.overdraftLimit == 0 then return debt_outstanding(hot_pairs(b)) end
+    local left = hot_remaining(b)
+    if amt_cmp(left, estimate) < 0 then
+      return budget_exceeded(b.scope, b.unit, amt_pair(estimate), amt_pair(left), nil)
+    end
+  end
+  return nil
+end
+
+-- plan (prelude) on amt values: the charge of delta (> 0) under
+-- ALLOW_IF_AVAILABLE or ALLOW_WITH_OVERDRAFT, or nil and the failure.
+local function hot_plan(budgets, delta, policy)
+  local lefts = {}
+  for i, b in ipairs(budgets) do lefts[i] = hot_remaining(b) end
+  local charged = delta
+  local shares = {}
+  if policy == "ALLOW_IF_AVAILABLE" then
+    for _, left in ipairs(lefts) do charged = amt_min(charged, amt_max(left, 0)) end
+    local short = amt_cmp(charged, delta) < 0
+    for i, left in ipairs(lefts) do
+      shares[i] = { funded = charged, deficit = 0, overLimit = short and amt_cmp(left, delta) < 0 }
+    end
+    return { charged = charged, shares = shares }, nil
+  end
+  for i, b in ipairs(budgets) do
+    if b.overdraftLimit == 0 and amt_cmp(lefts[i], delta) < 0 then
+      charged = amt_min(charged, amt_max(lefts[i], 0))
+    end
+  end
+  for i, b in ipairs(budgets) do
+    local left = lefts[i]
+    local zero_limit_short = b.overdraftLimit == 0 and amt_cmp(charged, delta) < 0 and amt_cmp(left, delta) < 0
+    if amt_cmp(left, charged) >= 0 then
+      shares[i] = { funded = charged, deficit = 0, overLimit = zero_limit_short }
+    else
+      local funded = amt_max(left, 0)
+      local deficit = amt_sub(charged, funded)
+      if b.overdraftLimit ~= 0 and amt_cmp(amt_add(b.debt, deficit), b.overdraftLimit) > 0 then
+        return nil, overdraft_limit_exceeded(hot_pairs(b), amt_pair(deficit))
+      end
+      shares[i] = { funded = funded, deficit = deficit, overLimit = zero_limit_short }
+    end
+  end
+  return { charged = charged, shares = shares }, nil
+end
+
+-- Applies a planned charge: spent grows by base + funded, debt by deficit.
+local function hot_apply(budgets, base, charge)
+  for i, b in ipairs(budgets) do
+    local share = charge.shares[i]
+    hot_set_spent(b, amt_add(b.spent, amt_add(base, share.funded)))
+    if share.deficit ~= 0 then hot_set_debt(b, amt_add(b.debt, share.deficit)) end
+    if share.overLimit then
+      b.isOverLimit = true
+      hot_touch(b)
+    end
+  end
+end
+
+-- Remembers a compact answer for (operation, key), and answers it.
+local function hot_remember(operation, key, fingerprint, answer, now)
+  if key ~= "" then
+    redis.call("SET", P .. "idem:" .. operation .. ":" .. key, fingerprint .. "\\n" .. answer)
+    redis.call("RPUSH", P .. "idempotency", now .. " " .. operation .. ":" .. key)
+  end
+  return { "ok", answer }
+end
+
+-- What settling a reservation needs (commit, release, extend), or nil.
+local function hot_reservation(id)
+  local v = redis.call("HMGET", reservation_key(id),
+    "status", "unit", "estimate", "expiresAtMs", "graceMs", "extensions", "overagePolicy", "scopePath", "budgets")
+  if not v[1] then return nil end
+  return {
+    id = id, status = v[1], unit = v[2], estimate = amt_parse(v[3]), estimate_s = v[3], expiresAtMs = tonumber(v[4]),
+    graceMs = tonumber(v[5]), extensions = tonumber(v[6]), overagePolicy = v[7], scopePath = v[8], budgets = v[9]
+  }
+end
+
+-- The reservation id if it can still be settled at now: while
+-- now <= expiresAt + grace (extend passes grace_counts = false).
+local function hot_settleable(id, foreign, now, grace_counts)
+  if foreign == "1" then return nil, forbidden(TENANT, "reservation " .. id) end
+  local r = hot_reservation(id)
+  if not r then return nil, reservation_not_found(id) end
+  if r.status == "committed" or r.status == "released" then
+    return nil, fail("ReservationFinalized", { '"reservationId":' .. js(id), '"status":' .. js(r.status) })
+  end
+  local grace = 0
+  if grace_counts then grace = r.graceMs end
+  if r.status == "expired" or now > r.expiresAtMs + grace then
+    return nil, fail("ReservationExpired", {
+      '"reservationId":' .. js(id),
+      '"expiresAtMs":' .. num(r.expiresAtMs),
+      '"graceMs":' .. num(grace),
+      '"nowMs":' .. num(now)
+    })
+  end
+  return r, nil
+end
+
+-- The budgets a reservation holds money in.
+local function hot_reservation_budgets(r)
+  local budgets = {}
+  for scope in string.gmatch(r.budgets, "%S+") do budgets[#budgets + 1] = hot_budget(scope, r.unit) end
+  return budgets
+end
+
+-- Ends a reservation (commit, release): no longer active, pruned
+-- RETENTION_MS after now (the "ended" log; see reservation_finish).
+local function hot_finish(id, status, now, committed)
+  if committed then
+    redis.call("HSET", reservation_key(id), "status", status, "endedAtMs", now, "finalizedAtMs", now, "committed", committed)
+  else
+    redis.call("HSET", reservation_key(id), "status", status, "endedAtMs", now, "finalizedAtMs", now)
+  end
+  redis.call("RPUSH", P .. "ended", now .. " " .. id)
+end
+
+-- Runs operation(first, count) on every operation of the batch: ARGV is the
+-- tenant, then per operation its argument count and its arguments. Answers
+-- { kind, text } per operation: "ok" and the compact answer, "err" and the
+-- reason JSON, or "crash" and the Lua error of an operation that failed
+-- unexpectedly (the batch goes on). Then writes the budgets back.
+local function hot_batch(operation)
+  local out = {}
+  local at = 2
+  while at <= #ARGV do
+    local count = tonumber(ARGV[at])
+    local done, result = pcall(operation, at + 1, count)
+    if done then
+      out[#out + 1] = result[1]
+      out[#out + 1] = result[2]
+    else
+      out[#out + 1] = "crash"
+      if type(result) == "table" and result.err then result = result.err end
+      out[#out + 1] = tostring(result)
+    end
+    at = at + 1 + count
+  end
+  hot_flush()
+  return out
+end
+`
