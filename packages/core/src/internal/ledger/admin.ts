@@ -46,6 +46,7 @@ export const createBudget = (
     isOverLimit: false
   }
   units.set(unit, budget)
+  S.budgetCreated(tenant)
   return S.ok({ balances: [S.snapshot(budget)] })
 }
 

@@ -9,7 +9,7 @@ import type { EventCommand } from "./commands.ts"
 import { BudgetClosed, BudgetExceeded, BudgetFrozen, type LedgerErrorReason } from "./errors.ts"
 import type { EventAnswer } from "./model.ts"
 import * as Overage from "./overage.ts"
-import { lookup } from "./reserve.ts"
+import { isFound, lookup } from "./reserve.ts"
 import * as S from "./state.ts"
 
 export const event = (state: S.State, command: EventCommand): Result.Result<EventAnswer, LedgerErrorReason> => {
@@ -18,7 +18,7 @@ export const event = (state: S.State, command: EventCommand): Result.Result<Even
   if (replayed !== undefined) return replayed
   const { actual } = command
   const budgets = lookup(tenant, command.scopes, actual.unit)
-  if (!Array.isArray(budgets)) return S.fail(budgets)
+  if (!isFound(budgets)) return S.fail(budgets)
   for (const budget of budgets) {
     const { scope, unit } = budget
     if (budget.status === "frozen") return S.fail(new BudgetFrozen({ scope, unit }))
@@ -43,7 +43,7 @@ export const event = (state: S.State, command: EventCommand): Result.Result<Even
   }
   const answer: EventAnswer = {
     status: "applied",
-    eventId: S.nextId(state, "evt"),
+    eventId: S.nextEventId(state),
     charged: { unit: actual.unit, amount: charged },
     balances: budgets.map(S.snapshot)
   }

@@ -7,6 +7,7 @@ import type { Result } from "effect"
 import type { BalancesQuery, GetReservationQuery, ListReservationsQuery } from "./commands.ts"
 import { Forbidden, invalid, type LedgerErrorReason, NotFound, ReservationExpired } from "./errors.ts"
 import { type Balance, type BalancesAnswer, type Reservation, type ReservationsAnswer, Unit } from "./model.ts"
+import * as Reservations from "./reservations.ts"
 import * as Scope from "./scope.ts"
 import * as S from "./state.ts"
 
@@ -58,7 +59,7 @@ export const balances = (state: S.State, query: BalancesQuery): Result.Result<Ba
 }
 
 const detail = (reservation: S.ReservationRecord): Reservation => ({
-  reservationId: reservation.id,
+  reservationId: S.idOf(reservation),
   status: reservation.status,
   subject: reservation.subject,
   action: reservation.action,
@@ -66,11 +67,11 @@ const detail = (reservation: S.ReservationRecord): Reservation => ({
   ...(reservation.committed === undefined ? {} : { committed: reservation.committed }),
   createdAtMs: reservation.createdAtMs,
   expiresAtMs: reservation.expiresAtMs,
-  ...(reservation.finalizedAtMs === undefined ? {} : { finalizedAtMs: reservation.finalizedAtMs }),
+  ...(S.finalizedAtOf(reservation) === undefined ? {} : { finalizedAtMs: S.finalizedAtOf(reservation)! }),
   graceMs: reservation.graceMs,
   overagePolicy: reservation.overagePolicy,
   extensions: reservation.extensions,
-  scopePath: reservation.scopePath,
+  scopePath: S.scopePathOf(reservation),
   affectedScopes: reservation.affectedScopes,
   ...(reservation.idempotencyKey === undefined ? {} : { idempotencyKey: reservation.idempotencyKey }),
   ...(reservation.metadata === undefined ? {} : { metadata: reservation.metadata })
@@ -81,7 +82,7 @@ export const getReservation = (
   state: S.State,
   query: GetReservationQuery
 ): Result.Result<Reservation, LedgerErrorReason> => {
-  const reservation = state.reservations.get(query.reservationId)
+  const reservation = Reservations.find(state.reservations, query.reservationId)
   if (reservation === undefined) return S.fail(new NotFound({ resource: "reservation", id: query.reservationId }))
   if (reservation.tenant !== query.tenant) {
     return S.fail(new Forbidden({ tenant: query.tenant, resource: `reservation ${query.reservationId}` }))
@@ -89,7 +90,7 @@ export const getReservation = (
   if (reservation.status === "expired") {
     return S.fail(
       new ReservationExpired({
-        reservationId: reservation.id,
+        reservationId: query.reservationId,
         expiresAtMs: reservation.expiresAtMs,
         graceMs: reservation.graceMs,
         nowMs: query.now

@@ -20,6 +20,7 @@ import {
 } from "./errors.ts"
 import { mismatch, Remembered, sameRequest, sameValue } from "./idempotency.ts"
 import type { Balance, DecideAnswer, DenyReason, ReserveAnswer, Unit } from "./model.ts"
+import * as Reservations from "./reservations.ts"
 import * as Snapshots from "./snapshots.ts"
 import * as S from "./state.ts"
 
@@ -28,7 +29,7 @@ export const lookup = (
   tenant: S.TenantState,
   scopes: ReadonlyArray<string>,
   unit: Unit
-): Array<S.BudgetRecord> | NotFound | UnitMismatch => {
+): ReadonlyArray<S.BudgetRecord> | NotFound | UnitMismatch => {
   const budgets = S.budgetsIn(tenant, scopes, unit)
   if (budgets.length > 0) return budgets
   for (const scope of scopes) {
@@ -37,6 +38,11 @@ export const lookup = (
   }
   return new NotFound({ resource: "budget", id: scopes.at(-1) ?? "", unit })
 }
+
+/** Whether `lookup` found budgets. */
+export const isFound = (
+  found: ReadonlyArray<S.BudgetRecord> | NotFound | UnitMismatch
+): found is ReadonlyArray<S.BudgetRecord> => Array.isArray(found)
 
 /** The first scope that cannot hold `estimate`, as the reason it cannot. */
 export const check = (budgets: ReadonlyArray<S.BudgetRecord>, estimate: bigint): LedgerErrorReason | undefined => {
@@ -81,10 +87,10 @@ export const denyReason = (reason: LedgerErrorReason): DenyReason => {
 /** The answer of an allowed reserve, as first given and as replayed. */
 const allowed = (reservation: S.ReservationRecord, balances: Array<Balance>): ReserveAnswer => ({
   decision: "allow",
-  reservationId: reservation.id,
+  reservationId: S.idOf(reservation),
   reserved: reservation.estimate,
   expiresAtMs: reservation.createdAtMs + reservation.ttlMs,
-  scopePath: reservation.scopePath,
+  scopePath: S.scopePathOf(reservation),
   affectedScopes: reservation.affectedScopes,
   balances
 })
@@ -141,7 +147,7 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
   const { estimate, scopes, now } = command
   const scopePath = scopes.at(-1) ?? ""
   const found = lookup(tenant, scopes, estimate.unit)
-  if (!Array.isArray(found)) {
+  if (!isFound(found)) {
     if (found._tag === "NotFound" && command.dryRun) {
       return answerDryRun(tenant, command, {
         decision: "deny",
@@ -171,10 +177,9 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
   }
   if (failure !== undefined) return S.fail(failure)
   for (const budget of found) budget.reserved += estimate.amount
-  const seq = ++state.sequence
+  const seq = Reservations.nextSeq(state.reservations)
   const reserveRow = key === undefined ? 0 : Snapshots.save(state.snapshots, found)
   const reservation: S.ReservationRecord = {
-    id: `rsv_${seq}`,
     seq,
     tenant: command.tenant,
     subject: command.subject,
@@ -183,7 +188,6 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
     createdAtMs: now,
     graceMs: command.graceMs,
     overagePolicy: command.overagePolicy,
-    scopePath,
     affectedScopes: scopes,
     budgets: found,
     idempotencyKey: key,
@@ -195,16 +199,16 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
     expiresAtMs: now + command.ttlMs,
     extensions: 0,
     committed: undefined,
-    finalizedAtMs: undefined,
     endedAtMs: undefined,
     settledActual: undefined,
     settledMetadata: undefined,
     settledReason: undefined,
     settleSnapshot: undefined,
-    settleRow: 0
+    settleRow: 0,
+    previousActive: undefined,
+    nextActive: undefined
   }
-  state.reservations.set(reservation.id, reservation)
-  state.active.add(reservation)
+  Reservations.add(state.reservations, reservation)
   tenant.reservations.push(reservation)
   if (key !== undefined) tenant.reserveKeys.set(key, reservation)
   return S.ok(allowed(reservation, found.map(S.snapshot)))
@@ -216,8 +220,8 @@ export const decide = (state: S.State, command: DecideCommand): Result.Result<De
   const replayed = S.recall<DecideAnswer>(tenant, "decide", command.idempotencyKey, command)
   if (replayed !== undefined) return replayed
   const found = lookup(tenant, command.scopes, command.estimate.unit)
-  if (!Array.isArray(found) && found._tag === "UnitMismatch") return S.fail(found)
-  const failure = Array.isArray(found) ? check(found, command.estimate.amount) : found
+  if (!isFound(found) && found._tag === "UnitMismatch") return S.fail(found)
+  const failure = isFound(found) ? check(found, command.estimate.amount) : found
   const answer: DecideAnswer = failure === undefined
     ? { decision: "allow", affectedScopes: command.scopes }
     : { decision: "deny", reasonCode: denyReason(failure), affectedScopes: command.scopes }

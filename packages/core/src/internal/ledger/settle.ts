@@ -19,6 +19,7 @@ import {
 import { mismatch, sameValue } from "./idempotency.ts"
 import type { Balance, CommitAnswer, ExtendAnswer, ReleaseAnswer, SweepAnswer } from "./model.ts"
 import * as Overage from "./overage.ts"
+import * as Reservations from "./reservations.ts"
 import * as Snapshots from "./snapshots.ts"
 import * as S from "./state.ts"
 
@@ -33,7 +34,7 @@ export const settleable = (
   now: number,
   graceCounts: boolean
 ): S.ReservationRecord | LedgerErrorReason => {
-  const reservation = state.reservations.get(id)
+  const reservation = Reservations.find(state.reservations, id)
   if (reservation === undefined) return new NotFound({ resource: "reservation", id })
   if (reservation.tenant !== tenant) return new Forbidden({ tenant, resource: `reservation ${id}` })
   if (reservation.status === "committed" || reservation.status === "released") {
@@ -50,16 +51,16 @@ const isReason = (value: S.ReservationRecord | LedgerErrorReason): value is Ledg
 
 const finish = (state: S.State, reservation: S.ReservationRecord, now: number): void => {
   reservation.endedAtMs = now
-  state.active.delete(reservation)
+  Reservations.deactivate(state.reservations, reservation)
 }
 
 /** The answer of a commit, as first given and as replayed. */
-const committed = (reservation: S.ReservationRecord, balances: Array<Balance>): CommitAnswer => {
+const committed = (reservation: S.ReservationRecord, id: string, balances: Array<Balance>): CommitAnswer => {
   const { estimate } = reservation
   const delta = reservation.settledActual!.amount - estimate.amount
   return {
     status: "committed",
-    reservationId: reservation.id,
+    reservationId: id,
     charged: reservation.committed!,
     released: { unit: estimate.unit, amount: delta < 0n ? -delta : 0n },
     balances
@@ -67,9 +68,9 @@ const committed = (reservation: S.ReservationRecord, balances: Array<Balance>): 
 }
 
 /** The answer of a release, as first given and as replayed. */
-const released = (reservation: S.ReservationRecord, balances: Array<Balance>): ReleaseAnswer => ({
+const released = (reservation: S.ReservationRecord, id: string, balances: Array<Balance>): ReleaseAnswer => ({
   status: "released",
-  reservationId: reservation.id,
+  reservationId: id,
   released: reservation.estimate,
   balances
 })
@@ -86,7 +87,6 @@ const settle = (
   reservation: S.ReservationRecord,
   now: number
 ): void => {
-  reservation.finalizedAtMs = now
   finish(state, reservation, now)
   if (key !== undefined) {
     reservation.settleRow = Snapshots.save(state.snapshots, reservation.budgets)
@@ -102,10 +102,10 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
   if (key !== undefined) {
     const first = tenant.commitKeys.get(key)
     if (first !== undefined) {
-      return first.id === command.reservationId &&
+      return S.idOf(first) === command.reservationId &&
           sameValue(first.settledActual, command.actual) &&
           sameValue(first.settledMetadata, command.metadata)
-        ? S.ok(committed(first, settledBalances(first)))
+        ? S.ok(committed(first, command.reservationId, settledBalances(first)))
         : S.fail(mismatch("commit", key))
     }
   }
@@ -114,7 +114,7 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
   const { estimate, budgets } = found
   const { actual } = command
   if (actual.unit !== estimate.unit) {
-    return S.fail(new UnitMismatch({ scope: found.scopePath, requested: actual.unit, expected: [estimate.unit] }))
+    return S.fail(new UnitMismatch({ scope: S.scopePathOf(found), requested: actual.unit, expected: [estimate.unit] }))
   }
   const delta = actual.amount - estimate.amount
   let charged = actual.amount
@@ -122,11 +122,11 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
     if (found.overagePolicy === "REJECT") {
       return S.fail(
         new BudgetExceeded({
-          scope: found.scopePath,
+          scope: S.scopePathOf(found),
           unit: estimate.unit,
           requested: actual.amount,
           remaining: estimate.amount,
-          reservationId: found.id
+          reservationId: command.reservationId
         })
       )
     }
@@ -146,7 +146,7 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
   found.settledActual = actual
   found.settledMetadata = command.metadata
   settle(state, tenant.commitKeys, key, found, command.now)
-  return S.ok(committed(found, budgets.map(S.snapshot)))
+  return S.ok(committed(found, command.reservationId, budgets.map(S.snapshot)))
 }
 
 /** release: return the whole estimate. */
@@ -156,8 +156,8 @@ export const release = (state: S.State, command: ReleaseCommand): Result.Result<
   if (key !== undefined) {
     const first = tenant.releaseKeys.get(key)
     if (first !== undefined) {
-      return first.id === command.reservationId && first.settledReason === command.reason
-        ? S.ok(released(first, settledBalances(first)))
+      return S.idOf(first) === command.reservationId && first.settledReason === command.reason
+        ? S.ok(released(first, command.reservationId, settledBalances(first)))
         : S.fail(mismatch("release", key))
     }
   }
@@ -167,7 +167,7 @@ export const release = (state: S.State, command: ReleaseCommand): Result.Result<
   found.status = "released"
   found.settledReason = command.reason
   settle(state, tenant.releaseKeys, key, found, command.now)
-  return S.ok(released(found, found.budgets.map(S.snapshot)))
+  return S.ok(released(found, command.reservationId, found.budgets.map(S.snapshot)))
 }
 
 /** extend: move `expiresAt` forward by `extendByMs`, while `now ≤ expiresAt`, at most 10 times. */
@@ -178,13 +178,13 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
   const found = settleable(state, command.tenant, command.reservationId, command.now, false)
   if (isReason(found)) return S.fail(found)
   if (found.extensions >= S.maxExtensions) {
-    return S.fail(new MaxExtensionsExceeded({ reservationId: found.id, extensions: found.extensions }))
+    return S.fail(new MaxExtensionsExceeded({ reservationId: command.reservationId, extensions: found.extensions }))
   }
   found.expiresAtMs += command.extendByMs
   found.extensions += 1
   const answer: ExtendAnswer = {
     status: "active",
-    reservationId: found.id,
+    reservationId: command.reservationId,
     expiresAtMs: found.expiresAtMs,
     extensions: found.extensions,
     balances: found.budgets.map(S.snapshot)
@@ -195,14 +195,17 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
 /** sweep: expire every active reservation past `expiresAt + grace`, returning what it held. */
 export const sweep = (state: S.State, command: SweepCommand): SweepAnswer => {
   const expired: Array<string> = []
-  for (const reservation of state.active) {
+  let next = state.reservations.firstActive
+  while (next !== undefined) {
+    const reservation = next
+    next = reservation.nextActive
     if (expired.length >= command.limit) break
     if (command.tenant !== undefined && reservation.tenant !== command.tenant) continue
     if (command.now <= reservation.expiresAtMs + reservation.graceMs) continue
     for (const budget of reservation.budgets) budget.reserved -= reservation.estimate.amount
     reservation.status = "expired"
     finish(state, reservation, command.now)
-    expired.push(reservation.id)
+    expired.push(S.idOf(reservation))
   }
   S.prune(state, command.now)
   return { expired }

@@ -24,6 +24,7 @@ import type {
   Subject,
   Unit
 } from "./model.ts"
+import * as Reservations from "./reservations.ts"
 import * as Snapshots from "./snapshots.ts"
 
 /** One budget: a scope and a unit. */
@@ -39,10 +40,13 @@ export interface BudgetRecord {
   isOverLimit: boolean
 }
 
-/** One reservation. */
+/**
+ * One reservation. Its identifier is `rsv_<seq>` (`Reservations.idOf`), its
+ * scope path the last of `affectedScopes`, and a committed or released one
+ * was finalized when it ended: none of these is kept twice.
+ */
 export interface ReservationRecord {
-  readonly id: string
-  /** Its place in creation order (the list cursor). */
+  /** Its number, in creation order (the list cursor). */
   readonly seq: number
   readonly tenant: string
   readonly subject: Subject
@@ -51,7 +55,6 @@ export interface ReservationRecord {
   readonly createdAtMs: number
   readonly graceMs: number
   readonly overagePolicy: OveragePolicy
-  readonly scopePath: string
   readonly affectedScopes: ReadonlyArray<string>
   /** The affected scopes that had a budget in the unit when it was made: the ones it holds money in. */
   readonly budgets: ReadonlyArray<BudgetRecord>
@@ -66,7 +69,6 @@ export interface ReservationRecord {
   expiresAtMs: number
   extensions: number
   committed: Amount | undefined
-  finalizedAtMs: number | undefined
   /** When it stopped being active (committed, released or expired). */
   endedAtMs: number | undefined
   /** The commit request's `actual` and `metadata`, or the release request's `reason` (for replays). */
@@ -76,12 +78,21 @@ export interface ReservationRecord {
   /** With an idempotency key: where the commit or release answer's balances are kept. */
   settleSnapshot: Snapshots.Chunk | undefined
   settleRow: number
+  /** Its neighbours on the active list, while it is active. */
+  previousActive: ReservationRecord | undefined
+  nextActive: ReservationRecord | undefined
 }
 
 /** Everything one tenant owns. */
 export interface TenantState {
   /** scope → unit → budget. */
   readonly budgets: Map<string, Map<Unit, BudgetRecord>>
+  /**
+   * `budgetsIn` as found before: a subject's own scope (which names all its
+   * derived scopes) → unit → the budgets, one array shared by every
+   * reservation that holds them; forgotten whenever a budget is created.
+   */
+  readonly budgetsFound: Map<string, Map<Unit, ReadonlyArray<BudgetRecord>>>
   /** Reservations in creation order. */
   reservations: Array<ReservationRecord>
   /** reserve's idempotency keys: the reservation each made, or a dry run's answer. */
@@ -101,11 +112,11 @@ export interface TenantState {
 /** The whole ledger. */
 export interface State {
   readonly tenants: Map<string, TenantState>
-  readonly reservations: Map<string, ReservationRecord>
-  /** Active reservations, in creation order: what the sweeper looks at. */
-  readonly active: Set<ReservationRecord>
+  /** Every reservation by identifier, and the active ones in creation order (what the sweeper looks at). */
+  readonly reservations: Reservations.Index<ReservationRecord>
   /** Where answers' balances are kept for replay. */
   readonly snapshots: Snapshots.Arena
+  /** The last event number. */
   sequence: number
   lastPruneMs: number
 }
@@ -119,8 +130,7 @@ export const maxExtensions = 10
 /** An empty ledger. */
 export const make = (): State => ({
   tenants: new Map(),
-  reservations: new Map(),
-  active: new Set(),
+  reservations: Reservations.make(),
   snapshots: Snapshots.make(),
   sequence: 0,
   lastPruneMs: Number.NEGATIVE_INFINITY
@@ -132,6 +142,7 @@ export const tenantState = (state: State, tenant: string): TenantState => {
   if (found === undefined) {
     found = {
       budgets: new Map(),
+      budgetsFound: new Map(),
       reservations: [],
       reserveKeys: new Map(),
       commitKeys: new Map(),
@@ -143,8 +154,18 @@ export const tenantState = (state: State, tenant: string): TenantState => {
   return found
 }
 
-/** The next identifier with `prefix` (`rsv_1`, `evt_2`). */
-export const nextId = (state: State, prefix: string): string => `${prefix}_${++state.sequence}`
+/** The identifier of a reservation. */
+export const idOf = (reservation: ReservationRecord): string => Reservations.idOf(reservation.seq)
+
+/** The scope path of a reservation: the subject's own scope. */
+export const scopePathOf = (reservation: ReservationRecord): string => reservation.affectedScopes.at(-1) ?? ""
+
+/** When a committed or released reservation was finalized. */
+export const finalizedAtOf = (reservation: ReservationRecord): number | undefined =>
+  reservation.status === "committed" || reservation.status === "released" ? reservation.endedAtMs : undefined
+
+/** The next event identifier (`evt_1`, `evt_2`, …). */
+export const nextEventId = (state: State): string => `evt_${++state.sequence}`
 
 /** What a budget has left: allocated − spent − reserved − debt (may be negative). */
 export const remaining = (budget: BudgetRecord): bigint =>
@@ -164,19 +185,39 @@ export const snapshot = (budget: BudgetRecord): Balance => ({
   isOverLimit: budget.isOverLimit
 })
 
-/** The budgets of `scopes` in `unit`, in the order of `scopes`. */
+/** How many subjects' budgets `budgetsIn` remembers per tenant before it starts afresh. */
+const budgetsFoundCapacity = 4_096
+
+/**
+ * The budgets of `scopes` (a subject's derived scopes) in `unit`, in the
+ * order of `scopes`: an array shared by every call for the same subject and
+ * unit until a budget is created (`budgetCreated`). Never mutate it.
+ */
 export const budgetsIn = (
   tenant: TenantState,
   scopes: ReadonlyArray<string>,
   unit: Unit
-): Array<BudgetRecord> => {
+): ReadonlyArray<BudgetRecord> => {
+  const leaf = scopes.at(-1) ?? ""
+  let units = tenant.budgetsFound.get(leaf)
+  const known = units?.get(unit)
+  if (known !== undefined) return known
   const found: Array<BudgetRecord> = []
   for (const scope of scopes) {
     const budget = tenant.budgets.get(scope)?.get(unit)
     if (budget !== undefined) found.push(budget)
   }
+  if (units === undefined) {
+    if (tenant.budgetsFound.size >= budgetsFoundCapacity) tenant.budgetsFound.clear()
+    units = new Map()
+    tenant.budgetsFound.set(leaf, units)
+  }
+  units.set(unit, found)
   return found
 }
+
+/** Forgets what `budgetsIn` found for `tenant`: a budget was created. */
+export const budgetCreated = (tenant: TenantState): void => tenant.budgetsFound.clear()
 
 /** The units other than `unit` that `scope` has budgets in. */
 export const otherUnits = (tenant: TenantState, scope: string, unit: Unit): Array<Unit> => {
@@ -243,7 +284,7 @@ const forget = <V>(
 const usedAt = (value: ReservationRecord | Remembered): number =>
   value instanceof Remembered ? value.atMs : value.createdAtMs
 
-const settledAt = (reservation: ReservationRecord): number => reservation.finalizedAtMs ?? reservation.createdAtMs
+const settledAt = (reservation: ReservationRecord): number => reservation.endedAtMs ?? reservation.createdAtMs
 
 /** A reserve key is kept while its reservation is active, so a late replay never reserves twice. */
 const isActive = (value: ReservationRecord | Remembered): boolean =>
@@ -267,12 +308,10 @@ export const prune = (state: State, now: number): void => {
     forget(tenant.commitKeys, cutoff, settledAt, never)
     forget(tenant.releaseKeys, cutoff, settledAt, never)
     for (const keys of tenant.remembered.values()) forget(keys, cutoff, rememberedAt, never)
-    if (tenant.reservations.some((r) => r.endedAtMs !== undefined && r.endedAtMs <= cutoff)) {
-      tenant.reservations = tenant.reservations.filter((r) => {
-        const old = r.endedAtMs !== undefined && r.endedAtMs <= cutoff
-        if (old) state.reservations.delete(r.id)
-        return !old
-      })
+    const old = (r: ReservationRecord): boolean => r.endedAtMs !== undefined && r.endedAtMs <= cutoff
+    if (tenant.reservations.some(old)) {
+      Reservations.drop(state.reservations, tenant.reservations.filter(old))
+      tenant.reservations = tenant.reservations.filter((r) => !old(r))
     }
   }
 }

@@ -1,0 +1,100 @@
+/**
+ * The memory store's index of reservations: each found by its identifier,
+ * and the active ones in creation order (what the sweeper walks).
+ *
+ * Reservations are numbered 1, 2, … in creation order and identified as
+ * `rsv_<number>`, so the index is an array by number rather than a map by
+ * string: adding one is a push, and finding one parses its identifier
+ * instead of hashing it. The active ones form a list linked through the
+ * reservations themselves, so that a reservation starts and stops being
+ * active without touching a hash table either.
+ *
+ * @internal
+ */
+
+/** What the index needs of a reservation. */
+export interface Entry<R> {
+  /** Its number: `rsv_<seq>`. */
+  readonly seq: number
+  /** The active reservations made just before and just after it (while it is active). */
+  previousActive: R | undefined
+  nextActive: R | undefined
+}
+
+/** The index. */
+export interface Index<R extends Entry<R>> {
+  /** Reservation `base + i` at `slots[i]`; `undefined` once it is dropped. */
+  slots: Array<R | undefined>
+  base: number
+  firstActive: R | undefined
+  lastActive: R | undefined
+}
+
+/** An empty index; the first reservation is number 1. */
+export const make = <R extends Entry<R>>(): Index<R> => ({
+  slots: [],
+  base: 1,
+  firstActive: undefined,
+  lastActive: undefined
+})
+
+/** The number the next reservation gets. */
+export const nextSeq = <R extends Entry<R>>(index: Index<R>): number => index.base + index.slots.length
+
+/** The identifier of reservation `seq`. */
+export const idOf = (seq: number): string => `rsv_${seq}`
+
+/** The number in an identifier `rsv_<n>` (`n` without leading zeros, at most 15 digits), or −1. */
+const seqOf = (id: string): number => {
+  const length = id.length
+  if (length < 5 || length > 19 || !id.startsWith("rsv_") || id.charCodeAt(4) === 48) return -1
+  let seq = 0
+  for (let i = 4; i < length; i++) {
+    const digit = id.charCodeAt(i) - 48
+    if (digit < 0 || digit > 9) return -1
+    seq = seq * 10 + digit
+  }
+  return seq
+}
+
+/** Adds a new reservation (numbered `nextSeq`) as active. */
+export const add = <R extends Entry<R>>(index: Index<R>, reservation: R): void => {
+  index.slots.push(reservation)
+  const last = index.lastActive
+  reservation.previousActive = last
+  reservation.nextActive = undefined
+  if (last === undefined) index.firstActive = reservation
+  else last.nextActive = reservation
+  index.lastActive = reservation
+}
+
+/** The reservation `id` names, if the index still holds it. */
+export const find = <R extends Entry<R>>(index: Index<R>, id: string): R | undefined => {
+  const seq = seqOf(id)
+  return seq < index.base ? undefined : index.slots[seq - index.base]
+}
+
+/** Takes a reservation off the active list (it was committed, released or expired). */
+export const deactivate = <R extends Entry<R>>(index: Index<R>, reservation: R): void => {
+  const { previousActive, nextActive } = reservation
+  if (previousActive === undefined) index.firstActive = nextActive
+  else previousActive.nextActive = nextActive
+  if (nextActive === undefined) index.lastActive = previousActive
+  else nextActive.previousActive = previousActive
+  reservation.previousActive = undefined
+  reservation.nextActive = undefined
+}
+
+/**
+ * Drops reservations from the index for good (they ended long ago), and the
+ * run of dropped ones at its start with them.
+ */
+export const drop = <R extends Entry<R>>(index: Index<R>, dropped: ReadonlyArray<R>): void => {
+  for (const reservation of dropped) index.slots[reservation.seq - index.base] = undefined
+  let start = 0
+  while (start < index.slots.length && index.slots[start] === undefined) start++
+  if (start > 0) {
+    index.slots = index.slots.slice(start)
+    index.base += start
+  }
+}
