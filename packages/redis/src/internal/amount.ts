@@ -23,7 +23,8 @@
  * The hot scripts use a faster form on top (`amt_*`): an amount below 10^15
  * in magnitude is a plain Lua number (exact: sums of a few stay below 2^53),
  * anything larger a pair as above, and every result is brought back to a
- * number when it fits, so zero is always the number `0`. Nearly all real
+ * number when it fits, so zero is always the number `0` and a pair always
+ * lies beyond every number. Nearly all real
  * amounts are numbers, so the common case costs one arithmetic operation and
  * allocates nothing:
  *
@@ -159,7 +160,10 @@ local function amt_pair(a)
 end
 
 local function amt_norm(a)
-  if a[1] > -1000000 and a[1] < 1000000 then return a[1] * AMOUNT_BASE + a[2] end
+  if a[1] >= -1000000 and a[1] < 1000000 then
+    local value = a[1] * AMOUNT_BASE + a[2]
+    if value > -AMT_SMALL and value < AMT_SMALL then return value end
+  end
   return a
 end
 
@@ -196,13 +200,24 @@ local function amt_neg(a)
   return amt_norm(amount_neg(a))
 end
 
+-- A pair is at least 10^15 in magnitude and a number below, so a pair and a
+-- number compare by the pair's sign alone.
 local function amt_cmp(a, b)
-  if type(a) == "number" and type(b) == "number" then
-    if a < b then return -1 end
-    if a > b then return 1 end
-    return 0
+  local ta, tb = type(a), type(b)
+  if ta == "number" then
+    if tb == "number" then
+      if a < b then return -1 end
+      if a > b then return 1 end
+      return 0
+    end
+    if b[1] < 0 then return 1 end
+    return -1
   end
-  return amount_cmp(amt_pair(a), amt_pair(b))
+  if tb == "number" then
+    if a[1] < 0 then return -1 end
+    return 1
+  end
+  return amount_cmp(a, b)
 end
 
 local function amt_min(a, b)

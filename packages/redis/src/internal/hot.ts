@@ -31,6 +31,15 @@ local TAB = "\\t"
 local TENANT = ARGV[1]
 local HOT_BUDGETS = {}
 local HOT_DIRTY = {}
+-- Writes of the batch that go out together at its end (hot_flush): new
+-- idempotency records (MSET, and HOT_RECORDS to find them in the batch),
+-- log entries, and index members.
+local HOT_RECORDS = {}
+local HOT_MSET = {}
+local HOT_LOG_IDEMPOTENCY = {}
+local HOT_LOG_ENDED = {}
+local HOT_RESERVATIONS = {}
+local HOT_EXPIRIES = {}
 
 -- The budget of scope in unit, read once per batch; false when there is none.
 local function hot_budget(scope, unit)
@@ -79,17 +88,34 @@ local function hot_set_debt(b, value)
   hot_touch(b)
 end
 
--- Writes back every budget the batch changed.
+-- Appends the pairs a, b to list.
+local function hot_push(list, a, b)
+  list[#list + 1] = a
+  list[#list + 1] = b
+end
+
+-- Writes back every budget the batch changed, and the batch's other writes.
 local function hot_flush()
   for _, b in ipairs(HOT_DIRTY) do
     local over = "0"
     if b.isOverLimit then over = "1" end
     redis.call("HSET", b.key, "spent", b.spent_s, "reserved", b.reserved_s, "debt", b.debt_s, "isOverLimit", over)
   end
+  if #HOT_MSET > 0 then redis.call("MSET", unpack(HOT_MSET)) end
+  if #HOT_LOG_IDEMPOTENCY > 0 then redis.call("RPUSH", P .. "idempotency", unpack(HOT_LOG_IDEMPOTENCY)) end
+  if #HOT_LOG_ENDED > 0 then redis.call("RPUSH", P .. "ended", unpack(HOT_LOG_ENDED)) end
+  if #HOT_RESERVATIONS > 0 then redis.call("ZADD", P .. "reservations", unpack(HOT_RESERVATIONS)) end
+  if #HOT_EXPIRIES > 0 then redis.call("ZADD", P .. "expiries", unpack(HOT_EXPIRIES)) end
+end
+
+-- What a budget holds and owes: spent + reserved + debt (small in practice,
+-- so one pair operation at most when allocated is large).
+local function hot_used(b)
+  return amt_add(amt_add(b.spent, b.reserved), b.debt)
 end
 
 local function hot_remaining(b)
-  return amt_sub(amt_sub(amt_sub(b.allocated, b.spent), b.reserved), b.debt)
+  return amt_sub(b.allocated, hot_used(b))
 end
 
 -- The eight snapshot fields of a budget, joined by TAB.
@@ -138,9 +164,10 @@ local function hot_check(budgets, estimate)
     if b.status == "closed" then return budget_closed(b.scope, b.unit) end
     if b.isOverLimit then return overdraft_limit_exceeded(hot_pairs(b), AMOUNT_ZERO) end
     if b.debt ~= 0 and b.overdraftLimit == 0 then return debt_outstanding(hot_pairs(b)) end
-    local left = hot_remaining(b)
-    if amt_cmp(left, estimate) < 0 then
-      return budget_exceeded(b.scope, b.unit, amt_pair(estimate), amt_pair(left), nil)
+    -- remaining < estimate, as allocated < used + estimate: no pair arithmetic when allocated is large
+    local used = hot_used(b)
+    if amt_cmp(b.allocated, amt_add(used, estimate)) < 0 then
+      return budget_exceeded(b.scope, b.unit, amt_pair(estimate), amt_pair(amt_sub(b.allocated, used)), nil)
     end
   end
   return nil
@@ -196,11 +223,29 @@ local function hot_apply(budgets, base, charge)
   end
 end
 
--- Remembers a compact answer for (operation, key), and answers it.
+-- recall (prelude), seeing the records of the batch too.
+local function hot_recall(operation, key, fingerprint)
+  if key == "" then return nil end
+  local name = P .. "idem:" .. operation .. ":" .. key
+  local record = HOT_RECORDS[name]
+  if record == nil then record = redis.call("GET", name) end
+  if not record then return nil end
+  local length = #fingerprint
+  if string.byte(record, length + 1) == 10 and string.sub(record, 1, length) == fingerprint then
+    return { "ok", string.sub(record, length + 2) }
+  end
+  return fail("IdempotencyMismatch", { '"operation":' .. js(operation), '"idempotencyKey":' .. js(key) })
+end
+
+-- Remembers a compact answer for (operation, key) (written at the end of the
+-- batch), and answers it.
 local function hot_remember(operation, key, fingerprint, answer, now)
   if key ~= "" then
-    redis.call("SET", P .. "idem:" .. operation .. ":" .. key, fingerprint .. "\\n" .. answer)
-    redis.call("RPUSH", P .. "idempotency", now .. " " .. operation .. ":" .. key)
+    local name = P .. "idem:" .. operation .. ":" .. key
+    local record = fingerprint .. "\\n" .. answer
+    HOT_RECORDS[name] = record
+    hot_push(HOT_MSET, name, record)
+    HOT_LOG_IDEMPOTENCY[#HOT_LOG_IDEMPOTENCY + 1] = now .. " " .. operation .. ":" .. key
   end
   return { "ok", answer }
 end
@@ -253,7 +298,7 @@ local function hot_finish(id, status, now, committed)
   else
     redis.call("HSET", reservation_key(id), "status", status, "endedAtMs", now, "finalizedAtMs", now)
   end
-  redis.call("RPUSH", P .. "ended", now .. " " .. id)
+  HOT_LOG_ENDED[#HOT_LOG_ENDED + 1] = now .. " " .. id
 end
 
 -- Runs operation(first, count) on every operation of the batch: ARGV is the

@@ -83,7 +83,7 @@ export type LedgerScript = ReturnType<typeof script>
 export const reserve = script(`
 local function reserve_one(a, count)
   local key, fingerprint, unit, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
-  local replay = recall("reserve", key, fingerprint)
+  local replay = hot_recall("reserve", key, fingerprint)
   if replay then return replay end
   local estimate = amt_parse(ARGV[a + 3])
   local dry = ARGV[a + 8] == "1"
@@ -122,8 +122,8 @@ local function reserve_one(a, count)
     record[#record + 1] = ARGV[a + 11]
   end
   redis.call("HSET", reservation_key(id), unpack(record))
-  redis.call("ZADD", P .. "reservations", seq, id)
-  redis.call("ZADD", P .. "expiries", tonumber(expires) + tonumber(grace), id)
+  hot_push(HOT_RESERVATIONS, seq, id)
+  hot_push(HOT_EXPIRIES, tonumber(expires) + tonumber(grace), id)
   for _, b in ipairs(budgets) do hot_set_reserved(b, amt_add(b.reserved, estimate)) end
   local answer = "allow" .. TAB .. TAB .. id .. TAB .. expires .. TAB .. hot_snapshots(budgets)
   return hot_remember("reserve", key, fingerprint, answer, now)
@@ -141,7 +141,7 @@ return hot_batch(reserve_one)
 export const commit = script(`
 local function commit_one(a)
   local key, fingerprint, id, foreign, unit, now_s = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 6]
-  local replay = recall("commit", key, fingerprint)
+  local replay = hot_recall("commit", key, fingerprint)
   if replay then return replay end
   local r, failure = hot_settleable(id, foreign, tonumber(now_s), true)
   if not r then return failure end
@@ -185,7 +185,7 @@ return hot_batch(commit_one)
 export const release = script(`
 local function release_one(a)
   local key, fingerprint, id, foreign, now_s = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local replay = recall("release", key, fingerprint)
+  local replay = hot_recall("release", key, fingerprint)
   if replay then return replay end
   local r, failure = hot_settleable(id, foreign, tonumber(now_s), true)
   if not r then return failure end
@@ -208,7 +208,7 @@ return hot_batch(release_one)
 export const extend = script(`
 local function extend_one(a)
   local key, fingerprint, id, foreign, now_s = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 5]
-  local replay = recall("extend", key, fingerprint)
+  local replay = hot_recall("extend", key, fingerprint)
   if replay then return replay end
   local r, failure = hot_settleable(id, foreign, tonumber(now_s), false)
   if not r then return failure end
@@ -218,7 +218,7 @@ local function extend_one(a)
   local expires = num(r.expiresAtMs + tonumber(ARGV[a + 4]))
   local extensions = num(r.extensions + 1)
   redis.call("HSET", reservation_key(id), "expiresAtMs", expires, "extensions", extensions)
-  redis.call("ZADD", P .. "expiries", tonumber(expires) + r.graceMs, id)
+  hot_push(HOT_EXPIRIES, tonumber(expires) + r.graceMs, id)
   local answer = expires .. TAB .. extensions .. TAB .. r.unit .. TAB .. hot_snapshots(hot_reservation_budgets(r))
   return hot_remember("extend", key, fingerprint, answer, now_s)
 end
@@ -234,7 +234,7 @@ return hot_batch(extend_one)
 export const decide = script(`
 local function decide_one(a, count)
   local key, fingerprint, unit, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
-  local replay = recall("decide", key, fingerprint)
+  local replay = hot_recall("decide", key, fingerprint)
   if replay then return replay end
   local estimate = amt_parse(ARGV[a + 3])
   local scopes = {}
@@ -259,7 +259,7 @@ return hot_batch(decide_one)
 export const event = script(`
 local function event_one(a, count)
   local key, fingerprint, unit, policy, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4], ARGV[a + 5]
-  local replay = recall("event", key, fingerprint)
+  local replay = hot_recall("event", key, fingerprint)
   if replay then return replay end
   local actual = amt_parse(ARGV[a + 3])
   local scopes = {}
