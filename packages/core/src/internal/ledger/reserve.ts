@@ -19,6 +19,7 @@ import {
   UnitMismatch
 } from "./errors.ts"
 import { mismatch, Remembered, sameRequest, sameValue } from "./idempotency.ts"
+import * as Intern from "./intern.ts"
 import type { Balance, DecideAnswer, DenyReason, ReserveAnswer, Unit } from "./model.ts"
 import * as Reservations from "./reservations.ts"
 import * as Snapshots from "./snapshots.ts"
@@ -88,7 +89,7 @@ export const denyReason = (reason: LedgerErrorReason): DenyReason => {
 const allowed = (reservation: S.ReservationRecord, balances: Array<Balance>): ReserveAnswer => ({
   decision: "allow",
   reservationId: S.idOf(reservation),
-  reserved: reservation.estimate,
+  reserved: S.estimateOf(reservation),
   expiresAtMs: reservation.createdAtMs + reservation.ttlMs,
   scopePath: S.scopePathOf(reservation),
   affectedScopes: reservation.affectedScopes,
@@ -100,9 +101,10 @@ const madeBy = (reservation: S.ReservationRecord, command: ReserveCommand): bool
   !command.dryRun &&
   reservation.tenant === command.tenant &&
   reservation.ttlMs === command.ttlMs &&
+  reservation.unit === command.estimate.unit &&
+  reservation.estimated === command.estimate.amount &&
   reservation.graceMs === command.graceMs &&
   reservation.overagePolicy === command.overagePolicy &&
-  sameValue(reservation.estimate, command.estimate) &&
   sameValue(reservation.subject, command.subject) &&
   sameValue(reservation.action, command.action) &&
   sameValue(reservation.metadata, command.metadata)
@@ -182,9 +184,10 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
   const reservation: S.ReservationRecord = {
     seq,
     tenant: command.tenant,
-    subject: command.subject,
-    action: command.action,
-    estimate,
+    subject: Intern.subject(state.interned, command.subject, scopePath),
+    action: Intern.action(state.interned, command.action),
+    unit: estimate.unit,
+    estimated: estimate.amount,
     createdAtMs: now,
     graceMs: command.graceMs,
     overagePolicy: command.overagePolicy,
@@ -198,7 +201,7 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
     status: "active",
     expiresAtMs: now + command.ttlMs,
     extensions: 0,
-    committed: undefined,
+    charged: undefined,
     endedAtMs: undefined,
     settledActual: undefined,
     settledMetadata: undefined,

@@ -32,30 +32,60 @@ export const derive = (subject: Levels): Array<string> => {
   return scopes
 }
 
-const shared = new Map<string, ReadonlyArray<string>>()
+/**
+ * What `deriveShared` has derived: a tree with one level per subject level,
+ * each node keyed by the level's index then its value, holding the scopes of
+ * the subject that ends there.
+ */
+interface Node {
+  scopes: ReadonlyArray<string> | undefined
+  readonly next: Array<Map<string, Node> | undefined>
+}
+
+const node = (): Node => ({ scopes: undefined, next: [] })
+
+let root = node()
 
 /** How many subjects `deriveShared` remembers before it starts afresh. */
 const sharedCapacity = 4_096
+
+let sharedCount = 0
 
 /**
  * `derive` for the hot path: the same scopes, as one frozen array per subject
  * shared by every call that names it, so that stores key their maps with
  * strings whose hashes are already computed, and a reservation holds no copy
- * of its scopes. Subjects must be decoded (level values without `/` or `:`).
+ * of its scopes. Finding it walks a tree by the subject's level values, so a
+ * call builds no string. Subjects must be decoded (level values without `/`
+ * or `:`).
  */
 export const deriveShared = (subject: Levels): ReadonlyArray<string> => {
-  let leaf = ""
-  for (const level of levels) {
-    const value = subject[level]
-    if (value !== undefined) leaf = leaf === "" ? `${level}:${value}` : `${leaf}/${level}:${value}`
+  let at = root
+  for (let i = 0; i < levels.length; i++) {
+    const value = subject[levels[i]!]
+    if (value === undefined) continue
+    let children = at.next[i]
+    if (children === undefined) {
+      children = new Map()
+      at.next[i] = children
+    }
+    let child = children.get(value)
+    if (child === undefined) {
+      child = node()
+      children.set(value, child)
+    }
+    at = child
   }
-  let scopes = shared.get(leaf)
-  if (scopes === undefined) {
-    if (shared.size >= sharedCapacity) shared.clear()
-    scopes = Object.freeze(derive(subject))
-    shared.set(leaf, scopes)
+  if (at.scopes === undefined) {
+    if (sharedCount >= sharedCapacity) {
+      root = node()
+      sharedCount = 0
+      return deriveShared(subject)
+    }
+    sharedCount++
+    at.scopes = Object.freeze(derive(subject))
   }
-  return scopes
+  return at.scopes
 }
 
 /** The subject a canonical scope path names, or an explanation of why it is not one. */

@@ -56,13 +56,13 @@ const finish = (state: S.State, reservation: S.ReservationRecord, now: number): 
 
 /** The answer of a commit, as first given and as replayed. */
 const committed = (reservation: S.ReservationRecord, id: string, balances: Array<Balance>): CommitAnswer => {
-  const { estimate } = reservation
-  const delta = reservation.settledActual!.amount - estimate.amount
+  const { unit } = reservation
+  const delta = reservation.settledActual! - reservation.estimated
   return {
     status: "committed",
     reservationId: id,
-    charged: reservation.committed!,
-    released: { unit: estimate.unit, amount: delta < 0n ? -delta : 0n },
+    charged: { unit, amount: reservation.charged! },
+    released: { unit, amount: delta < 0n ? -delta : 0n },
     balances
   }
 }
@@ -71,7 +71,7 @@ const committed = (reservation: S.ReservationRecord, id: string, balances: Array
 const released = (reservation: S.ReservationRecord, id: string, balances: Array<Balance>): ReleaseAnswer => ({
   status: "released",
   reservationId: id,
-  released: reservation.estimate,
+  released: S.estimateOf(reservation),
   balances
 })
 
@@ -103,7 +103,8 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
     const first = tenant.commitKeys.get(key)
     if (first !== undefined) {
       return S.idOf(first) === command.reservationId &&
-          sameValue(first.settledActual, command.actual) &&
+          first.unit === command.actual.unit &&
+          first.settledActual === command.actual.amount &&
           sameValue(first.settledMetadata, command.metadata)
         ? S.ok(committed(first, command.reservationId, settledBalances(first)))
         : S.fail(mismatch("commit", key))
@@ -111,39 +112,39 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
   }
   const found = settleable(state, command.tenant, command.reservationId, command.now, true)
   if (isReason(found)) return S.fail(found)
-  const { estimate, budgets } = found
+  const { budgets, estimated, unit } = found
   const { actual } = command
-  if (actual.unit !== estimate.unit) {
-    return S.fail(new UnitMismatch({ scope: S.scopePathOf(found), requested: actual.unit, expected: [estimate.unit] }))
+  if (actual.unit !== unit) {
+    return S.fail(new UnitMismatch({ scope: S.scopePathOf(found), requested: actual.unit, expected: [unit] }))
   }
-  const delta = actual.amount - estimate.amount
+  const delta = actual.amount - estimated
   let charged = actual.amount
   if (delta > 0n) {
     if (found.overagePolicy === "REJECT") {
       return S.fail(
         new BudgetExceeded({
           scope: S.scopePathOf(found),
-          unit: estimate.unit,
+          unit,
           requested: actual.amount,
-          remaining: estimate.amount,
+          remaining: estimated,
           reservationId: command.reservationId
         })
       )
     }
     const charge = Overage.plan(budgets, delta, found.overagePolicy)
     if ("_tag" in charge) return S.fail(charge)
-    for (const budget of budgets) budget.reserved -= estimate.amount
-    Overage.apply(budgets, estimate.amount, charge)
-    charged = estimate.amount + charge.charged
+    for (const budget of budgets) budget.reserved -= estimated
+    Overage.apply(budgets, estimated, charge)
+    charged = estimated + charge.charged
   } else {
     for (const budget of budgets) {
-      budget.reserved -= estimate.amount
+      budget.reserved -= estimated
       budget.spent += actual.amount
     }
   }
   found.status = "committed"
-  found.committed = charged === actual.amount ? actual : { unit: estimate.unit, amount: charged }
-  found.settledActual = actual
+  found.charged = charged
+  found.settledActual = actual.amount
   found.settledMetadata = command.metadata
   settle(state, tenant.commitKeys, key, found, command.now)
   return S.ok(committed(found, command.reservationId, budgets.map(S.snapshot)))
@@ -163,7 +164,7 @@ export const release = (state: S.State, command: ReleaseCommand): Result.Result<
   }
   const found = settleable(state, command.tenant, command.reservationId, command.now, true)
   if (isReason(found)) return S.fail(found)
-  for (const budget of found.budgets) budget.reserved -= found.estimate.amount
+  for (const budget of found.budgets) budget.reserved -= found.estimated
   found.status = "released"
   found.settledReason = command.reason
   settle(state, tenant.releaseKeys, key, found, command.now)
@@ -202,7 +203,7 @@ export const sweep = (state: S.State, command: SweepCommand): SweepAnswer => {
     if (expired.length >= command.limit) break
     if (command.tenant !== undefined && reservation.tenant !== command.tenant) continue
     if (command.now <= reservation.expiresAtMs + reservation.graceMs) continue
-    for (const budget of reservation.budgets) budget.reserved -= reservation.estimate.amount
+    for (const budget of reservation.budgets) budget.reserved -= reservation.estimated
     reservation.status = "expired"
     finish(state, reservation, command.now)
     expired.push(S.idOf(reservation))

@@ -13,6 +13,7 @@
 import { Result } from "effect"
 import type { LedgerErrorReason } from "./errors.ts"
 import { mismatch, Remembered, sameRequest } from "./idempotency.ts"
+import * as Intern from "./intern.ts"
 import type {
   Action,
   Amount,
@@ -51,7 +52,9 @@ export interface ReservationRecord {
   readonly tenant: string
   readonly subject: Subject
   readonly action: Action
-  readonly estimate: Amount
+  /** The unit, and the amount held (the estimate). */
+  readonly unit: Unit
+  readonly estimated: bigint
   readonly createdAtMs: number
   readonly graceMs: number
   readonly overagePolicy: OveragePolicy
@@ -68,11 +71,12 @@ export interface ReservationRecord {
   status: ReservationStatus
   expiresAtMs: number
   extensions: number
-  committed: Amount | undefined
+  /** What a commit charged (in `unit`). */
+  charged: bigint | undefined
   /** When it stopped being active (committed, released or expired). */
   endedAtMs: number | undefined
-  /** The commit request's `actual` and `metadata`, or the release request's `reason` (for replays). */
-  settledActual: Amount | undefined
+  /** The commit request's `actual` amount (in `unit`) and `metadata`, or the release request's `reason` (for replays). */
+  settledActual: bigint | undefined
   settledMetadata: Metadata | undefined
   settledReason: string | undefined
   /** With an idempotency key: where the commit or release answer's balances are kept. */
@@ -116,6 +120,8 @@ export interface State {
   readonly reservations: Reservations.Index<ReservationRecord>
   /** Where answers' balances are kept for replay. */
   readonly snapshots: Snapshots.Arena
+  /** The subjects and actions reservations share. */
+  readonly interned: Intern.Table
   /** The last event number. */
   sequence: number
   lastPruneMs: number
@@ -132,6 +138,7 @@ export const make = (): State => ({
   tenants: new Map(),
   reservations: Reservations.make(),
   snapshots: Snapshots.make(),
+  interned: Intern.make(),
   sequence: 0,
   lastPruneMs: Number.NEGATIVE_INFINITY
 })
@@ -159,6 +166,12 @@ export const idOf = (reservation: ReservationRecord): string => Reservations.idO
 
 /** The scope path of a reservation: the subject's own scope. */
 export const scopePathOf = (reservation: ReservationRecord): string => reservation.affectedScopes.at(-1) ?? ""
+
+/** The estimate a reservation holds. */
+export const estimateOf = (reservation: ReservationRecord): Amount => ({
+  unit: reservation.unit,
+  amount: reservation.estimated
+})
 
 /** When a committed or released reservation was finalized. */
 export const finalizedAtOf = (reservation: ReservationRecord): number | undefined =>
