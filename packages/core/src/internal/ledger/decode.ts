@@ -40,8 +40,17 @@ const isObject = (value: unknown): value is Input =>
 const isText = (value: unknown, maxLength: number): value is string =>
   typeof value === "string" && value.length >= 1 && value.length <= maxLength
 
-const isLevel = (value: unknown): value is string =>
-  typeof value === "string" && value.length <= 128 && levelPattern.test(value)
+/** Level values already found well formed (a few tenants and subjects recur in almost every request). */
+const knownLevels = new Set<string>()
+
+const isLevel = (value: unknown): value is string => {
+  if (typeof value !== "string") return false
+  if (knownLevels.has(value)) return true
+  if (value.length > 128 || !levelPattern.test(value)) return false
+  if (knownLevels.size >= 4_096) knownLevels.clear()
+  knownLevels.add(value)
+  return true
+}
 
 const isUnit = (value: unknown): value is Unit =>
   value === "USD_MICROCENTS" || value === "TOKENS" || value === "CREDITS" || value === "RISK_POINTS"
@@ -76,15 +85,16 @@ const amount = (value: unknown): Amount | undefined => {
 const invalid: unique symbol = Symbol("invalid")
 
 /**
- * An optional key: `undefined` when absent, `invalid` when present as
- * `undefined` (the Schema rejects that) or when `check` rejects the value.
+ * An optional key whose value (`input[key]`, read by the caller) is `value`:
+ * `undefined` when absent, `invalid` when present as `undefined` (the Schema
+ * rejects that) or when `check` rejects the value.
  */
 const optional = <A>(
+  value: unknown,
   input: Input,
   key: string,
   check: (value: unknown) => A | undefined
 ): A | undefined | typeof invalid => {
-  const value = input[key]
   if (value === undefined) return key in input ? invalid : undefined
   const checked = check(value)
   return checked === undefined ? invalid : checked
@@ -133,7 +143,7 @@ export const subject = (value: unknown): Subject | undefined => {
     decoded[level] = item
     named = true
   }
-  const extra = optional(value, "dimensions", dimensions)
+  const extra = optional(value.dimensions, value, "dimensions", dimensions)
   if (extra === invalid) return undefined
   if (extra !== undefined) decoded.dimensions = extra
   return named ? decoded : undefined
@@ -154,21 +164,25 @@ export const action = (value: unknown): Action | undefined => {
   if (!isObject(value)) return undefined
   const { kind, name } = value
   if (!isText(kind, 64) || !isText(name, 256)) return undefined
-  const tagged = optional(value, "tags", tags)
+  const tagged = optional(value.tags, value, "tags", tags)
   if (tagged === invalid) return undefined
   return tagged === undefined ? { kind, name } : { kind, name, tags: tagged }
 }
 
 const idempotencyKey = (value: unknown): string | undefined => (isText(value, 256) ? value : undefined)
 
-/** A key with a decoding default: the default when absent, `invalid` when present and not acceptable. */
+/**
+ * A key with a decoding default whose value (`input[key]`, read by the
+ * caller) is `value`: the default when absent, `invalid` when present and not
+ * acceptable.
+ */
 const withDefault = <A>(
+  value: unknown,
   input: Input,
   key: string,
   check: (value: unknown) => value is A,
   fallback: A
 ): A | typeof invalid => {
-  const value = input[key]
   if (value === undefined) return key in input ? invalid : fallback
   return check(value) ? value : invalid
 }
@@ -187,13 +201,13 @@ export const reserveRequest = (input: unknown): ReserveRequest | undefined => {
   if (decodedAction === undefined) return undefined
   const estimate = amount(input.estimate)
   if (estimate === undefined) return undefined
-  const ttlMs = withDefault(input, "ttlMs", isTtl, 60_000)
-  const graceMs = withDefault(input, "graceMs", isGrace, 5_000)
-  const overagePolicy = withDefault(input, "overagePolicy", isPolicy, "ALLOW_IF_AVAILABLE")
-  const dryRun = withDefault(input, "dryRun", isBoolean, false)
+  const ttlMs = withDefault(input.ttlMs, input, "ttlMs", isTtl, 60_000)
+  const graceMs = withDefault(input.graceMs, input, "graceMs", isGrace, 5_000)
+  const overagePolicy = withDefault(input.overagePolicy, input, "overagePolicy", isPolicy, "ALLOW_IF_AVAILABLE")
+  const dryRun = withDefault(input.dryRun, input, "dryRun", isBoolean, false)
   if (ttlMs === invalid || graceMs === invalid || overagePolicy === invalid || dryRun === invalid) return undefined
-  const key = optional(input, "idempotencyKey", idempotencyKey)
-  const extra = optional(input, "metadata", metadata)
+  const key = optional(input.idempotencyKey, input, "idempotencyKey", idempotencyKey)
+  const extra = optional(input.metadata, input, "metadata", metadata)
   if (key === invalid || extra === invalid) return undefined
   const request: { -readonly [K in keyof ReserveRequest]: ReserveRequest[K] } = {
     tenant,
@@ -220,7 +234,7 @@ export const decideRequest = (input: unknown): DecideRequest | undefined => {
   if (decodedAction === undefined) return undefined
   const estimate = amount(input.estimate)
   if (estimate === undefined) return undefined
-  const key = optional(input, "idempotencyKey", idempotencyKey)
+  const key = optional(input.idempotencyKey, input, "idempotencyKey", idempotencyKey)
   if (key === invalid) return undefined
   return key === undefined
     ? { tenant, subject: decodedSubject, action: decodedAction, estimate }
@@ -237,9 +251,9 @@ export const eventRequest = (input: unknown): EventRequest | undefined => {
   if (decodedAction === undefined) return undefined
   const actual = amount(input.actual)
   if (actual === undefined) return undefined
-  const overagePolicy = withDefault(input, "overagePolicy", isPolicy, "ALLOW_IF_AVAILABLE")
-  const key = optional(input, "idempotencyKey", idempotencyKey)
-  const extra = optional(input, "metadata", metadata)
+  const overagePolicy = withDefault(input.overagePolicy, input, "overagePolicy", isPolicy, "ALLOW_IF_AVAILABLE")
+  const key = optional(input.idempotencyKey, input, "idempotencyKey", idempotencyKey)
+  const extra = optional(input.metadata, input, "metadata", metadata)
   if (overagePolicy === invalid || key === invalid || extra === invalid) return undefined
   const request: { -readonly [K in keyof EventRequest]: EventRequest[K] } = {
     tenant,
@@ -259,8 +273,8 @@ export const commitRequest = (input: unknown): CommitRequest | undefined => {
   if (!isLevel(tenant) || !isText(reservationId, 256)) return undefined
   const actual = amount(input.actual)
   if (actual === undefined) return undefined
-  const key = optional(input, "idempotencyKey", idempotencyKey)
-  const extra = optional(input, "metadata", metadata)
+  const key = optional(input.idempotencyKey, input, "idempotencyKey", idempotencyKey)
+  const extra = optional(input.metadata, input, "metadata", metadata)
   if (key === invalid || extra === invalid) return undefined
   const request: { -readonly [K in keyof CommitRequest]: CommitRequest[K] } = { tenant, reservationId, actual }
   if (key !== undefined) request.idempotencyKey = key
@@ -275,8 +289,8 @@ export const releaseRequest = (input: unknown): ReleaseRequest | undefined => {
   if (!isObject(input)) return undefined
   const { tenant, reservationId } = input
   if (!isLevel(tenant) || !isText(reservationId, 256)) return undefined
-  const key = optional(input, "idempotencyKey", idempotencyKey)
-  const why = optional(input, "reason", reason)
+  const key = optional(input.idempotencyKey, input, "idempotencyKey", idempotencyKey)
+  const why = optional(input.reason, input, "reason", reason)
   if (key === invalid || why === invalid) return undefined
   const request: { -readonly [K in keyof ReleaseRequest]: ReleaseRequest[K] } = { tenant, reservationId }
   if (key !== undefined) request.idempotencyKey = key
@@ -288,7 +302,7 @@ export const extendRequest = (input: unknown): ExtendRequest | undefined => {
   if (!isObject(input)) return undefined
   const { tenant, reservationId, extendByMs } = input
   if (!isLevel(tenant) || !isText(reservationId, 256) || !isIntBetween(extendByMs, 1, 86_400_000)) return undefined
-  const key = optional(input, "idempotencyKey", idempotencyKey)
+  const key = optional(input.idempotencyKey, input, "idempotencyKey", idempotencyKey)
   if (key === invalid) return undefined
   return key === undefined
     ? { tenant, reservationId, extendByMs }
@@ -305,10 +319,10 @@ export const balancesRequest = (input: unknown): BalancesRequest | undefined => 
   if (!isLevel(tenant)) return undefined
   const decodedSubject = subject(input.subject)
   if (decodedSubject === undefined) return undefined
-  const unit = optional(input, "unit", (value) => (isUnit(value) ? value : undefined))
-  const includeChildren = withDefault(input, "includeChildren", isBoolean, false)
-  const limit = withDefault(input, "limit", isPageLimit, 50)
-  const after = optional(input, "cursor", cursor)
+  const unit = optional(input.unit, input, "unit", (value) => (isUnit(value) ? value : undefined))
+  const includeChildren = withDefault(input.includeChildren, input, "includeChildren", isBoolean, false)
+  const limit = withDefault(input.limit, input, "limit", isPageLimit, 50)
+  const after = optional(input.cursor, input, "cursor", cursor)
   if (unit === invalid || includeChildren === invalid || limit === invalid || after === invalid) return undefined
   // built in the Schema's key order: tenant, subject, unit, includeChildren, limit, cursor
   const request: { -readonly [K in keyof BalancesRequest]?: BalancesRequest[K] } = { tenant, subject: decodedSubject }
