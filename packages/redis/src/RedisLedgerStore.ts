@@ -5,9 +5,13 @@
  *
  * **Details**
  *
- * - Atomic: each operation is one `EVALSHA` of its script (loaded once with
- *   `SCRIPT LOAD`, reloaded on `NOSCRIPT`); Redis runs a script without
+ * - Atomic: each operation runs in one `EVALSHA` of its script (loaded once
+ *   with `SCRIPT LOAD`, reloaded on `NOSCRIPT`); Redis runs a script without
  *   interleaving any other command.
+ * - Batched: the hot operations (reserve, commit, release, extend, decide,
+ *   event) that one tenant's callers start together travel in one script
+ *   call, up to 16, each still checked and applied on its own, in order;
+ *   a lone call leaves at once.
  * - Exact: amounts are decimal strings in Redis and exact 64-bit integers
  *   inside the scripts (Lua's doubles are never used for money).
  * - Same time as memory: `now` comes from the ledger's `Clock` in every
@@ -150,10 +154,12 @@ const unitOrder: ReadonlyArray<string> = Ledger.Unit.literals
  *
  * **Details**
  *
- * Each method is one script call. A command that fails (connection refused
- * or lost, Redis out of memory, a reply that is not the script's) fails with
- * the `StoreUnavailable` reason; every other failure is the ledger reason the
- * memory store gives for the same request.
+ * Each method is one script call, shared with the other calls of the same
+ * kind and tenant started in the same tick for the hot operations. A
+ * command that fails (connection refused or lost, Redis out of memory, a
+ * reply that is not the script's) fails with the `StoreUnavailable` reason;
+ * every other failure is the ledger reason the memory store gives for the
+ * same request.
  *
  * **Example** (The store over a Redis client)
  *
@@ -281,7 +287,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         command,
         [
           command.idempotencyKey ?? "",
-          command.fingerprint,
+          Keys.fingerprintDigest(command),
           command.estimate.unit,
           command.estimate.amount.toString(),
           String(command.now),
@@ -305,7 +311,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         readonly reservationId: string
       },
       other: string
-    ): Array<string> => [command.idempotencyKey ?? "", command.fingerprint, command.reservationId, other]
+    ): Array<string> => [command.idempotencyKey ?? "", Keys.fingerprintDigest(command), command.reservationId, other]
 
     const commit = (command: LedgerStore.CommitCommand) =>
       Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
@@ -338,7 +344,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         command,
         [
           command.idempotencyKey ?? "",
-          command.fingerprint,
+          Keys.fingerprintDigest(command),
           command.estimate.unit,
           command.estimate.amount.toString(),
           String(command.now),
@@ -353,7 +359,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         command,
         [
           command.idempotencyKey ?? "",
-          command.fingerprint,
+          Keys.fingerprintDigest(command),
           command.actual.unit,
           command.actual.amount.toString(),
           command.overagePolicy,
@@ -435,7 +441,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
       call(Scripts.fundBudget, command.tenant, [
         String(command.now),
         command.idempotencyKey ?? "",
-        command.fingerprint,
+        Keys.fingerprintDigest(command),
         command.scope,
         command.unit,
         command.operation,

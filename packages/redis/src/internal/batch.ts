@@ -1,20 +1,24 @@
 /**
  * Batching of the hot operations (reserve, commit, release, extend, decide,
- * event): every operation of one kind that callers of one tenant start in
- * the same tick of the event loop goes to Redis in one `EVALSHA` of that
+ * event): the operations of one kind that callers of one tenant start in
+ * the same tick of the event loop go to Redis in one `EVALSHA` of that
  * kind's script, which runs them one after the other (`hot.ts`).
  *
- * A lone caller waits for nothing: its operation leaves at the end of the
- * tick it was started in, alone. Under load, the operations that pile up
- * while earlier ones are in flight leave together: one round trip, one
- * script call, and each budget read and written once per batch instead of
- * once per operation. Each operation keeps its own answer, its own failure,
- * and its own atomicity: Redis runs the whole script without interleaving
- * anything, and the script checks each operation fully before it writes.
- *
- * A caller interrupted before its batch leaves is taken out of it; once the
- * batch has left, the operation runs (as a single command would) and its
- * answer is dropped.
+ * - A lone caller waits for nothing: its operation leaves at the end of the
+ *   tick it was started in, alone.
+ * - Under load, operations pile up while batches are in flight and leave
+ *   together, at most `maxBatch` per call: one round trip and one script
+ *   call for many, and each budget read and written once per batch.
+ * - At most `maxInFlight` batches are in flight. When one comes back and
+ *   the next leaves at once, the callers of the one that came back go on in
+ *   the next macrotask, after the client has written the next: Redis works
+ *   on it while they do, instead of the two taking turns.
+ * - Each operation keeps its own answer, its own failure and its own
+ *   atomicity: Redis runs a script without interleaving anything, and the
+ *   script checks each operation fully before it writes.
+ * - A caller interrupted before its batch leaves is taken out of it; once
+ *   the batch has left, the operation runs (as a single command would) and
+ *   its answer is dropped.
  *
  * @internal
  */
@@ -34,10 +38,15 @@ interface Batch<K, S> {
   readonly operations: Array<Pending<S>>
 }
 
-/** The most operations one script call carries (a bound on the script's run time and reply size). */
-export const maxBatch = Number(process.env.TB_MAXBATCH ?? 16)
+/**
+ * The most operations one script call carries: a bound on the script's run
+ * time and, when many callers share a tenant, what splits them into groups
+ * whose batches take turns in Redis (32 callers: two groups of 16).
+ */
+export const maxBatch = 16
 
-export const maxInFlight = Number(process.env.TB_INFLIGHT ?? 1)
+/** The most batches in flight at once, per batcher (one store, one connection). */
+export const maxInFlight = 2
 
 /**
  * A batcher: `submit` one operation of `kind` for `tenant` and get its

@@ -10,12 +10,12 @@
  * | --- | --- | --- |
  * | `…:budget:<scope>:<unit>` | hash | one scope's budget in one unit |
  * | `…:budgets` | sorted set | `<scope> <unit index>` at score 0: the budgets in scope, unit order |
- * | `…:reservation:<id>` | hash | one reservation |
+ * | `…:reservation:<id>` | hash | one reservation (its affected scopes and subject levels are its scope path's prefixes and segments) |
  * | `…:reservations` | sorted set | reservation ids by creation sequence (listReservations) |
- * | `…:expiries` | sorted set | active reservation ids by `expiresAt + grace` (the sweeper) |
- * | `…:ended` | sorted set | finished reservation ids by end time (pruned after 24 h) |
- * | `…:idem:<operation>:<key>` | hash | the fingerprint and first answer of an idempotent request |
- * | `…:idempotency` | sorted set | `<operation>:<key>` by first use (pruned after 24 h) |
+ * | `…:expiries` | sorted set | reservation ids by `expiresAt + grace`; a finished one stays until the sweeper reaches it |
+ * | `…:ended` | list | `<ms> <id>` of finished reservations in the order they ended (pruned after 24 h) |
+ * | `…:idem:<operation>:<key>` | string | the request's fingerprint digest, a newline, the first answer |
+ * | `…:idempotency` | list | `<ms> <operation>:<key>` in the order first used (pruned after 24 h) |
  * | `…:sequence` | string | the tenant's counter (reservation and event ids, budget order) |
  * | `…:pruned` | string | when the sweeper last pruned this tenant |
  * | `<prefix>:tenants` | set | every tenant with ledger state (for a sweep over all tenants) |
@@ -26,6 +26,7 @@
  *
  * @internal
  */
+import { hash } from "node:crypto"
 
 const escape = (text: string): string =>
   text.replace(/[%{}]/g, (character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`)
@@ -57,3 +58,16 @@ export const make = (prefix = "timebox"): Keys => {
  * @internal
  */
 export const reservationTenant = (id: string): string | undefined => /^rsv_(.+)_\d+$/.exec(id)?.[1]
+
+/**
+ * What an idempotency record keeps of a request: the SHA-256 of its
+ * fingerprint (canonical JSON, often hundreds of bytes), base64, so that
+ * every keyed call sends and stores 44 bytes instead; equal digests mean
+ * equal requests (a collision is computationally out of reach). `""` for a
+ * request without an idempotency key, whose fingerprint is never computed.
+ *
+ * @internal
+ */
+export const fingerprintDigest = (
+  command: { readonly idempotencyKey?: string | undefined; readonly fingerprint: string }
+): string => command.idempotencyKey === undefined ? "" : hash("sha256", command.fingerprint, "base64")

@@ -109,7 +109,7 @@ local function reserve_one(a, count)
   local names = {}
   for i, b in ipairs(budgets) do names[i] = b.scope end
   local record = {
-    "seq", seq, "subject", ARGV[a + 9], "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3],
+    "subject", ARGV[a + 9], "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3],
     "createdAtMs", now, "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", scopes[#scopes] or "",
     "budgets", table.concat(names, " "), "status", "active", "expiresAtMs", expires, "extensions", "0"
   }

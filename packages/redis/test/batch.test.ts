@@ -1,0 +1,159 @@
+/**
+ * The batcher of the hot operations (`internal/batch.ts`), over a fake
+ * script call: operations started together leave together, in order, per
+ * kind and tenant, at most `maxBatch` per call and `maxInFlight` calls at
+ * once; each gets its own answer or failure; a failed or malformed call
+ * fails each of its operations (a malformed entry, its own); an interrupted caller leaves its batch.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber } from "effect"
+import * as Batch from "../src/internal/batch.ts"
+
+interface Call {
+  readonly kind: string
+  readonly tenant: string
+  readonly argv: ReadonlyArray<string>
+}
+
+/** The operations of a call: its argv split by argument counts. */
+const operationsOf = (argv: ReadonlyArray<string>): Array<Array<string>> => {
+  const operations: Array<Array<string>> = []
+  let at = 1
+  while (at < argv.length) {
+    const count = Number(argv[at])
+    operations.push(argv.slice(at + 1, at + 1 + count))
+    at += 1 + count
+  }
+  return operations
+}
+
+/** A fake script: answers "ok" with the operation's arguments joined, or "err" when the first is "fail". */
+const echo = (argv: ReadonlyArray<string>) =>
+  operationsOf(argv).flatMap((args) => args[0] === "fail" ? ["err", args.join(",")] : ["ok", args.join(",")])
+
+const decode = (kind: string, text: string): Effect.Effect<string, string> =>
+  kind === "ok" ? Effect.succeed(text) : Effect.fail(`failed: ${text}`)
+
+const unavailable = (detail: string) => `unavailable: ${detail}`
+
+const recording = (reply: (argv: ReadonlyArray<string>) => unknown = echo) => {
+  const calls: Array<Call> = []
+  const batcher = Batch.make<string, string>(
+    (kind, tenant, argv) =>
+      Effect.sync(() => {
+        calls.push({ kind, tenant, argv })
+        return reply(argv)
+      }),
+    unavailable
+  )
+  return { calls, batcher }
+}
+
+describe("RedisLedgerStore batching", () => {
+  it.effect("operations started together leave in one call, in order, and each gets its own answer", () =>
+    Effect.gen(function*() {
+      const { batcher, calls } = recording()
+      const answers = yield* Effect.forEach(
+        ["a", "b", "fail", "c"],
+        (name) => Effect.result(batcher.submit("reserve", "acme", [name, "x"], decode)),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(calls.length, 1)
+      assert.deepStrictEqual(calls[0]!.argv, ["acme", "2", "a", "x", "2", "b", "x", "2", "fail", "x", "2", "c", "x"])
+      assert.deepStrictEqual(answers.map((r) => r._tag === "Success" ? r.success : r.failure), [
+        "a,x",
+        "b,x",
+        "failed: fail,x",
+        "c,x"
+      ])
+    }))
+
+  it.effect("kinds and tenants get batches of their own", () =>
+    Effect.gen(function*() {
+      const { batcher, calls } = recording()
+      yield* Effect.all([
+        batcher.submit("reserve", "acme", ["1"], decode),
+        batcher.submit("commit", "acme", ["2"], decode),
+        batcher.submit("reserve", "globex", ["3"], decode),
+        batcher.submit("reserve", "acme", ["4"], decode)
+      ], { concurrency: "unbounded" })
+      const summary = calls.map((call) => `${call.kind}/${call.tenant}:${operationsOf(call.argv).join(";")}`).sort()
+      assert.deepStrictEqual(summary, ["commit/acme:2", "reserve/acme:1;4", "reserve/globex:3"])
+    }))
+
+  it.effect("at most maxBatch operations per call, at most maxInFlight calls at once", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      let inFlight = 0
+      let most = 0
+      const sizes: Array<number> = []
+      const batcher = Batch.make<string, string>(
+        (_kind, _tenant, argv) =>
+          Effect.gen(function*() {
+            inFlight++
+            most = Math.max(most, inFlight)
+            sizes.push(operationsOf(argv).length)
+            yield* Deferred.await(release)
+            inFlight--
+            return echo(argv)
+          }),
+        unavailable
+      )
+      const count = Batch.maxBatch * (Batch.maxInFlight + 2) + 3
+      const fiber = yield* Effect.forEach(
+        Array.from({ length: count }, (_, i) => String(i)),
+        (name) => batcher.submit("reserve", "acme", [name], decode),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.forkChild)
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+      assert.strictEqual(most, Batch.maxInFlight, "the others wait")
+      yield* Deferred.succeed(release, undefined)
+      const answers = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(answers, Array.from({ length: count }, (_, i) => String(i)))
+      assert.strictEqual(most, Batch.maxInFlight)
+      assert.isTrue(sizes.every((size) => size <= Batch.maxBatch), String(sizes))
+      assert.strictEqual(sizes.reduce((a, b) => a + b, 0), count)
+    }), { timeout: 10_000 })
+
+  it.effect("a failed call fails each of its operations with the call's error", () =>
+    Effect.gen(function*() {
+      const batcher = Batch.make<string, string>(() => Effect.fail("connection lost"), unavailable)
+      const results = yield* Effect.forEach(
+        ["a", "b"],
+        (name) => Effect.flip(batcher.submit("commit", "acme", [name], decode)),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(results, ["connection lost", "connection lost"])
+    }))
+
+  it.effect("a reply that is not one kind and text per operation fails them all as unavailable", () =>
+    Effect.gen(function*() {
+      for (const reply of [["ok"], "OK", ["ok", "a", "ok"]]) {
+        const { batcher } = recording(() => reply)
+        const results = yield* Effect.forEach(
+          ["a", "b"],
+          (name) => Effect.flip(batcher.submit("commit", "acme", [name], decode)),
+          { concurrency: "unbounded" }
+        )
+        for (const error of results) assert.match(error, /^unavailable: unexpected reply/, JSON.stringify(reply))
+      }
+      // one operation's entry malformed: that one fails, the other is answered
+      const { batcher } = recording(() => ["ok", 1, "ok", "b"])
+      const [first, second] = yield* Effect.forEach(
+        ["a", "b"],
+        (name) => Effect.result(batcher.submit("commit", "acme", [name], decode)),
+        { concurrency: "unbounded" }
+      )
+      assert.isTrue(first?._tag === "Failure" && first.failure.startsWith("unavailable: unexpected reply"))
+      assert.isTrue(second?._tag === "Success" && second.success === "b")
+    }))
+
+  it.effect("a caller interrupted before its batch leaves is taken out of it", () =>
+    Effect.gen(function*() {
+      const { batcher, calls } = recording()
+      const doomed = yield* batcher.submit("release", "acme", ["doomed"], decode).pipe(Effect.forkChild)
+      yield* Fiber.interrupt(doomed)
+      assert.strictEqual(yield* batcher.submit("release", "acme", ["kept"], decode), "kept")
+      assert.deepStrictEqual(calls.map((call) => operationsOf(call.argv)), [[["kept"]]])
+    }))
+})
