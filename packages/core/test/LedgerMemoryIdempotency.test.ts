@@ -1,0 +1,232 @@
+/**
+ * The memory store tells a replay from a different request without
+ * fingerprints (`internal/ledger/idempotency.ts`, and the reservation a
+ * reserve, commit or release key points at). Here, on seeded random pairs of
+ * requests drawn from small pools (so that equal and nearly equal requests
+ * are common), it must decide exactly as comparing fingerprints would: the
+ * same key replays the first answer, unchanged, when the fingerprints are
+ * equal, and fails with `IdempotencyMismatch` otherwise. The balances a
+ * replay rebuilds from their off-heap snapshot equal the first answer's.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import { LedgerStore } from "../src/index.ts"
+import * as Commands from "../src/internal/ledger/commands.ts"
+import * as Idempotency from "../src/internal/ledger/idempotency.ts"
+import type * as Model from "../src/internal/ledger/model.ts"
+import * as Scope from "../src/internal/ledger/scope.ts"
+import * as Snapshots from "../src/internal/ledger/snapshots.ts"
+
+/** mulberry32, as in the property tests. */
+const prng = (seed: number) => {
+  let state = seed >>> 0
+  const next = () => {
+    state = (state + 0x6D2B79F5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+  return <A>(items: ReadonlyArray<A>): A => items[Math.floor(next() * items.length)]!
+}
+
+type Pick = ReturnType<typeof prng>
+
+const subjects: ReadonlyArray<Model.Subject> = [
+  { tenant: "acme" },
+  { tenant: "acme", app: "a" },
+  { tenant: "acme", app: "a", dimensions: { x: "1", y: "2" } },
+  { tenant: "acme", app: "a", dimensions: { y: "2", x: "1" } },
+  { tenant: "acme", app: "a", dimensions: { x: "1" } }
+]
+
+const actions: ReadonlyArray<Model.Action> = [
+  { kind: "llm", name: "m" },
+  { kind: "llm", name: "n" },
+  { kind: "llm", name: "m", tags: ["a", "b"] },
+  { kind: "llm", name: "m", tags: ["b", "a"] }
+]
+
+const metadatas: ReadonlyArray<Model.Metadata | undefined> = [
+  undefined,
+  { run: "1" },
+  { run: "1", step: "2" },
+  { step: "2", run: "1" }
+]
+
+const tokens = (amount: bigint): Model.Amount => ({ unit: "TOKENS", amount })
+
+/** A decoded reserve request with key `k`, drawn from the pools (a copy: the store may keep it). */
+const reserveRequest = (pick: Pick, dryRun: boolean): Model.ReserveRequest => {
+  const metadata = pick(metadatas)
+  return {
+    tenant: "acme",
+    subject: structuredClone(pick(subjects)),
+    action: structuredClone(pick(actions)),
+    estimate: tokens(pick([5n, 6n])),
+    ttlMs: pick([60_000, 1_000]),
+    graceMs: pick([5_000, 0]),
+    overagePolicy: pick(["ALLOW_IF_AVAILABLE", "REJECT"] as const),
+    dryRun,
+    idempotencyKey: "k",
+    ...(metadata === undefined ? {} : { metadata: { ...metadata } })
+  }
+}
+
+/**
+ * A second request for the first's key: a copy of it (keys in another order
+ * where it has several), or the first with one field taken from `other`.
+ */
+const nearly = <R extends object>(pick: Pick, first: R, other: R): R => {
+  const copy = structuredClone(first) as Record<string, unknown>
+  if (pick([true, false])) return reorder(copy) as R
+  const key = pick(Object.keys(other))
+  copy[key] = (other as Record<string, unknown>)[key]
+  return copy as R
+}
+
+/** The same value with every object's keys in reverse order. */
+const reorder = (value: unknown): unknown =>
+  Array.isArray(value)
+    ? value.map(reorder)
+    : typeof value === "object" && value !== null
+    ? Object.fromEntries(Object.entries(value).reverse().map(([key, item]) => [key, reorder(item)]))
+    : value
+
+const fresh = Effect.gen(function*() {
+  const store = yield* LedgerStore.makeMemory
+  for (const scope of ["tenant:acme", "tenant:acme/app:a"]) {
+    yield* store.createBudget({
+      tenant: "acme",
+      scope,
+      unit: "TOKENS",
+      allocated: 1_000_000n,
+      overdraftLimit: 0n,
+      now: 0
+    })
+  }
+  return store
+})
+
+const reserveCommand = (request: Model.ReserveRequest, now: number) =>
+  Commands.reserve(request, Scope.deriveShared(request.subject), now)
+
+const isMismatch = <A>(exit: Exit.Exit<A, unknown>): boolean =>
+  Exit.isFailure(exit) && JSON.stringify(exit.cause).includes("IdempotencyMismatch")
+
+describe("memory store idempotency", () => {
+  it("sameRequest holds exactly when the fingerprints are equal", () => {
+    const pick = prng(7)
+    for (let i = 0; i < 2_000; i++) {
+      const request = reserveRequest(pick, pick([true, false]))
+      const a = reserveCommand(request, 1)
+      const b = reserveCommand(nearly(pick, request, reserveRequest(pick, pick([true, false]))), 2)
+      assert.strictEqual(Idempotency.sameRequest(a, b), a.fingerprint === b.fingerprint, a.fingerprint)
+    }
+  })
+
+  it.effect("reserve (made or dry run): a second use of the key replays the first answer iff the fingerprints match", () =>
+    Effect.gen(function*() {
+      const pick = prng(11)
+      let replays = 0
+      for (let i = 0; i < 400; i++) {
+        const store = yield* fresh
+        const request = reserveRequest(pick, pick([true, false]))
+        const first = reserveCommand(request, 1_000)
+        const answer = yield* store.reserve(first)
+        yield* store.reserve(reserveCommand({ ...reserveRequest(pick, false), idempotencyKey: "other" }, 1_500))
+        const second = reserveCommand(nearly(pick, request, reserveRequest(pick, pick([true, false]))), 2_000)
+        const again = yield* Effect.exit(store.reserve(second))
+        replays += first.fingerprint === second.fingerprint ? 1 : 0
+        if (first.fingerprint === second.fingerprint) {
+          assert.isTrue(Exit.isSuccess(again))
+          if (Exit.isSuccess(again)) assert.deepStrictEqual(again.value, answer)
+        } else {
+          assert.isTrue(isMismatch(again), `${first.fingerprint} vs ${second.fingerprint}`)
+        }
+      }
+      assert.isAbove(replays, 50)
+      assert.isBelow(replays, 350)
+    }))
+
+  it.effect("commit and release: a second use of the key replays the first answer iff the fingerprints match", () =>
+    Effect.gen(function*() {
+      const pick = prng(13)
+      for (let i = 0; i < 400; i++) {
+        const store = yield* fresh
+        const held = (yield* store.reserve(
+          reserveCommand({ ...reserveRequest(pick, false), ttlMs: 60_000, idempotencyKey: "r1" }, 0)
+        ))
+          .reservationId!
+        const other = (yield* store.reserve(
+          reserveCommand({ ...reserveRequest(pick, false), ttlMs: 60_000, idempotencyKey: "r2" }, 0)
+        ))
+          .reservationId!
+        const commitRequest = (): Model.CommitRequest => {
+          const metadata = pick(metadatas)
+          return {
+            tenant: "acme",
+            reservationId: pick([held, other]),
+            actual: tokens(pick([4n, 5n])),
+            idempotencyKey: "c",
+            ...(metadata === undefined ? {} : { metadata: { ...metadata } })
+          }
+        }
+        const request = { ...commitRequest(), reservationId: held }
+        const first = Commands.commit(request, 1_000)
+        const committed = yield* store.commit(first)
+        const second = Commands.commit(nearly(pick, request, commitRequest()), 2_000)
+        const again = yield* Effect.exit(store.commit(second))
+        if (first.fingerprint === second.fingerprint) {
+          assert.isTrue(Exit.isSuccess(again))
+          if (Exit.isSuccess(again)) assert.deepStrictEqual(again.value, committed)
+        } else {
+          assert.isTrue(isMismatch(again), `${first.fingerprint} vs ${second.fingerprint}`)
+        }
+        const releaseRequest = (): Model.ReleaseRequest => {
+          const reason = pick([undefined, "done", "failed"])
+          return {
+            tenant: "acme",
+            reservationId: other,
+            idempotencyKey: "x",
+            ...(reason === undefined ? {} : { reason })
+          }
+        }
+        const firstRelease = Commands.release(releaseRequest(), 3_000)
+        const released = yield* store.release(firstRelease)
+        const secondRelease = Commands.release(nearly(pick, releaseRequest(), releaseRequest()), 4_000)
+        const releasedAgain = yield* Effect.exit(store.release(secondRelease))
+        if (firstRelease.fingerprint === secondRelease.fingerprint) {
+          assert.isTrue(Exit.isSuccess(releasedAgain))
+          if (Exit.isSuccess(releasedAgain)) assert.deepStrictEqual(releasedAgain.value, released)
+        } else {
+          assert.isTrue(isMismatch(releasedAgain))
+        }
+      }
+    }))
+
+  it("snapshots: a row reads back as the balances written, and figures beyond 64 bits are kept exactly", () => {
+    const arena = Snapshots.make()
+    const budget = (allocated: bigint, isOverLimit: boolean, status: Model.BudgetStatus) => ({
+      scope: "tenant:acme",
+      unit: "TOKENS" as const,
+      status,
+      allocated,
+      spent: 3n,
+      reserved: 2n,
+      debt: 1n,
+      overdraftLimit: 9n,
+      isOverLimit
+    })
+    const balance = (b: ReturnType<typeof budget>): Model.Balance => ({
+      ...b,
+      remaining: b.allocated - b.spent - b.reserved - b.debt
+    })
+    const inRange = [budget(2n ** 63n - 1n, true, "frozen"), budget(10n, false, "closed")]
+    const row = Snapshots.save(arena, inRange)
+    assert.deepStrictEqual(Snapshots.read(arena.chunk, row, inRange), inRange.map(balance))
+    const beyond = [budget(2n ** 64n, false, "active")]
+    const at = Snapshots.save(arena, beyond)
+    assert.deepStrictEqual(Snapshots.read(arena.chunk, at, beyond), beyond.map(balance))
+  })
+})
