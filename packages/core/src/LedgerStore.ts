@@ -358,7 +358,10 @@ export type OverdraftLimitCommand = Commands.OverdraftLimitCommand
  * - Idempotency: per `(tenant, operation, idempotencyKey)`; the same key with
  *   the same `fingerprint` returns the first answer unchanged, another
  *   fingerprint fails with `IdempotencyMismatch`. Failures are not
- *   remembered.
+ *   remembered. On the commands the `Ledger` builds, `fingerprint` is
+ *   computed when read, so a store that compares requests another way (the
+ *   memory store compares the decoded requests field by field, which agrees
+ *   with comparing fingerprints) never pays for it.
  * - Identifiers (`reservationId`, `eventId`) and cursors are the store's own
  *   opaque strings.
  *
@@ -454,6 +457,15 @@ const run = <C, A>(
  * State lives in this process only. Idempotency keys are remembered for 24
  * hours after first use and finished reservations are dropped 24 hours after
  * they end (the sweeper prunes them).
+ *
+ * **Details**
+ *
+ * Everything it keeps for 24 hours is kept compactly, since it outlives
+ * every young-generation collection: a reserve, commit or release key points
+ * at its reservation, which holds the request (to tell a replay from a
+ * mismatch) and, in typed-array chunks off the JavaScript heap, the balances
+ * its answers carried, rebuilt on replay; reservations share their subject
+ * and action objects and are indexed by number.
  *
  * **Example** (Two independent stores)
  *

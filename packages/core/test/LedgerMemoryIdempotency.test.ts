@@ -90,7 +90,9 @@ const reorder = (value: unknown): unknown =>
   Array.isArray(value)
     ? value.map(reorder)
     : typeof value === "object" && value !== null
-    ? Object.fromEntries(Object.entries(value).reverse().map(([key, item]) => [key, reorder(item)]))
+    ? Object.fromEntries(
+      Object.entries(value).map((_, i, all) => all[all.length - 1 - i]!).map(([key, item]) => [key, reorder(item)])
+    )
     : value
 
 const fresh = Effect.gen(function*() {
