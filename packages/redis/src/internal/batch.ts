@@ -9,10 +9,11 @@
  * - Under load, operations pile up while batches are in flight and leave
  *   together, at most `maxBatch` per call: one round trip and one script
  *   call for many, and each budget read and written once per batch.
- * - At most `maxInFlight` batches are in flight. When one comes back and
- *   the next leaves at once, the callers of the one that came back go on in
- *   the next macrotask, after the client has written the next: Redis works
- *   on it while they do, instead of the two taking turns.
+ * - At most `maxInFlight` batches are in flight. When several come back
+ *   together, their callers go on one batch per macrotask, so that what the
+ *   first batch's callers start is written to Redis before the next batch's
+ *   callers run: Redis works while they do, and the groups of callers fall
+ *   into turns instead of moving in lockstep.
  * - Each operation keeps its own answer, its own failure and its own
  *   atomicity: Redis runs a script without interleaving anything, and the
  *   script checks each operation fully before it writes.
@@ -102,6 +103,26 @@ export const make = <K, S>(
     }
   }
 
+  // Batches back from Redis whose callers have not gone on yet, oldest first.
+  const arrived: Array<readonly [ReadonlyArray<Pending<S>>, Exit.Exit<unknown, S>]> = []
+  let delivering = false
+
+  /**
+   * Lets the callers of the oldest batch back go on, and those of the next
+   * one a macrotask later: by then the client has written what the first
+   * started (it writes on `setImmediate`), so Redis works on that while the
+   * next callers run, instead of the two taking turns.
+   */
+  const deliverNext = (): void => {
+    const next = arrived.shift()
+    if (next === undefined) {
+      delivering = false
+      return
+    }
+    deliver(next[0], next[1])
+    setImmediate(deliverNext)
+  }
+
   const send = (batch: Batch<K, S>, operations: ReadonlyArray<Pending<S>>) => {
     const argv: Array<string> = [batch.tenant]
     for (const operation of operations) {
@@ -111,11 +132,12 @@ export const make = <K, S>(
     Effect.runCallback(run(batch.kind, batch.tenant, argv), {
       onExit: (exit) => {
         inFlight--
-        // When the next batch leaves now, this one's callers go on in the next
-        // macrotask, after the client has written it: Redis works on it while
-        // they do, instead of waiting for them.
-        if (pump()) setImmediate(() => deliver(operations, exit))
-        else deliver(operations, exit)
+        pump()
+        arrived.push([operations, exit])
+        if (!delivering) {
+          delivering = true
+          deliverNext()
+        }
       }
     })
   }
@@ -124,16 +146,13 @@ export const make = <K, S>(
   const ready: Array<readonly [Batch<K, S>, ReadonlyArray<Pending<S>>]> = []
   let inFlight = 0
 
-  /** Sends ready batches while fewer than `maxInFlight` are in flight; whether it sent any. */
-  const pump = (): boolean => {
-    let sent = false
+  /** Sends ready batches while fewer than `maxInFlight` are in flight. */
+  const pump = (): void => {
     while (inFlight < maxInFlight && ready.length > 0) {
       const [batch, operations] = ready.shift()!
       inFlight++
-      sent = true
       send(batch, operations)
     }
-    return sent
   }
 
   const flush = () => {
