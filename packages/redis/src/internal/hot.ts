@@ -41,6 +41,13 @@ local HOT_LOG_ENDED = {}
 local HOT_RESERVATIONS = {}
 local HOT_EXPIRIES = {}
 
+-- The snapshot fields after reserved: debt, overdraftLimit, isOverLimit.
+local function hot_tail(b)
+  local over = "0"
+  if b.isOverLimit then over = "1" end
+  b.tail = b.debt_s .. TAB .. b.overdraftLimit_s .. TAB .. over
+end
+
 -- The budget of scope in unit, read once per batch; false when there is none.
 local function hot_budget(scope, unit)
   local key = P .. "budget:" .. scope .. ":" .. unit
@@ -52,8 +59,11 @@ local function hot_budget(scope, unit)
         key = key, scope = scope, unit = unit, status = v[1], isOverLimit = v[7] == "1",
         allocated = amt_parse(v[2]), spent = amt_parse(v[3]), reserved = amt_parse(v[4]), debt = amt_parse(v[5]),
         overdraftLimit = amt_parse(v[6]),
-        allocated_s = v[2], spent_s = v[3], reserved_s = v[4], debt_s = v[5], overdraftLimit_s = v[6]
+        spent_s = v[3], reserved_s = v[4], debt_s = v[5], overdraftLimit_s = v[6],
+        -- the snapshot fields around spent and reserved, which change most
+        head = scope .. TAB .. v[1] .. TAB .. v[2]
       }
+      hot_tail(b)
     else
       b = false
     end
@@ -63,7 +73,6 @@ local function hot_budget(scope, unit)
 end
 
 local function hot_touch(b)
-  b.snapshot = nil
   if not b.dirty then
     b.dirty = true
     HOT_DIRTY[#HOT_DIRTY + 1] = b
@@ -85,6 +94,7 @@ end
 local function hot_set_debt(b, value)
   b.debt = value
   b.debt_s = amt_str(value)
+  hot_tail(b)
   hot_touch(b)
 end
 
@@ -118,23 +128,10 @@ local function hot_remaining(b)
   return amt_sub(b.allocated, hot_used(b))
 end
 
--- The eight snapshot fields of a budget, joined by TAB.
-local function hot_snapshot(b)
-  local s = b.snapshot
-  if s == nil then
-    local over = "0"
-    if b.isOverLimit then over = "1" end
-    s = table.concat({
-      b.scope, b.status, b.allocated_s, b.spent_s, b.reserved_s, b.debt_s, b.overdraftLimit_s, over
-    }, TAB)
-    b.snapshot = s
-  end
-  return s
-end
-
+-- The eight snapshot fields of each budget, joined by TAB.
 local function hot_snapshots(budgets)
   local items = {}
-  for i, b in ipairs(budgets) do items[i] = hot_snapshot(b) end
+  for i, b in ipairs(budgets) do items[i] = b.head .. TAB .. b.spent_s .. TAB .. b.reserved_s .. TAB .. b.tail end
   return table.concat(items, TAB)
 end
 
@@ -155,6 +152,31 @@ local function hot_lookup(scopes, unit)
   if #found > 0 then return found, nil end
   local _, failure = lookup(scopes, unit)
   return nil, failure
+end
+
+-- The budgets of the scopes ARGV[first .. last] in unit, or nil and why there
+-- are none. The ledger derives scopes as the prefixes of the last one, so the
+-- last one and their number name the list: it is looked up once per batch,
+-- with the names of its scopes (names).
+local HOT_LOOKUPS = {}
+
+local function hot_scoped(first, last, unit)
+  local cached = nil
+  if last >= first then
+    cached = ARGV[last] .. " " .. (last - first) .. " " .. unit
+    local found = HOT_LOOKUPS[cached]
+    if found then return found, nil end
+  end
+  local scopes = {}
+  for i = first, last do scopes[#scopes + 1] = ARGV[i] end
+  local budgets, failure = hot_lookup(scopes, unit)
+  if budgets and cached then
+    local names = {}
+    for i, b in ipairs(budgets) do names[i] = b.scope end
+    budgets.names = table.concat(names, " ")
+    HOT_LOOKUPS[cached] = budgets
+  end
+  return budgets, failure
 end
 
 -- The first budget that cannot hold estimate, as the failure saying why.
@@ -218,6 +240,7 @@ local function hot_apply(budgets, base, charge)
     if share.deficit ~= 0 then hot_set_debt(b, amt_add(b.debt, share.deficit)) end
     if share.overLimit then
       b.isOverLimit = true
+      hot_tail(b)
       hot_touch(b)
     end
   end
@@ -283,10 +306,14 @@ local function hot_settleable(id, foreign, now, grace_counts)
   return r, nil
 end
 
--- The budgets a reservation holds money in.
+-- The budgets a reservation holds money in (the list looked up once per batch).
 local function hot_reservation_budgets(r)
-  local budgets = {}
+  local cached = r.budgets .. " " .. r.unit
+  local budgets = HOT_LOOKUPS[cached]
+  if budgets then return budgets end
+  budgets = {}
   for scope in string.gmatch(r.budgets, "%S+") do budgets[#budgets + 1] = hot_budget(scope, r.unit) end
+  HOT_LOOKUPS[cached] = budgets
   return budgets
 end
 

@@ -87,9 +87,9 @@ local function reserve_one(a, count)
   if replay then return replay end
   local estimate = amt_parse(ARGV[a + 3])
   local dry = ARGV[a + 8] == "1"
-  local scopes = {}
-  for i = a + 12, a + count - 1 do scopes[#scopes + 1] = ARGV[i] end
-  local budgets, failure = hot_lookup(scopes, unit)
+  local leaf = ""
+  if count > 12 then leaf = ARGV[a + count - 1] end
+  local budgets, failure = hot_scoped(a + 12, a + count - 1, unit)
   if not budgets then
     if dry and deny_reason(failure) == "budget-not-found" then
       return hot_remember("reserve", key, fingerprint, "deny" .. TAB .. "budget-not-found" .. TAB .. TAB, now)
@@ -106,22 +106,17 @@ local function reserve_one(a, count)
   local seq = next_sequence()
   local id = "rsv_" .. TENANT .. "_" .. seq
   local expires, grace = ARGV[a + 5], ARGV[a + 6]
-  local names = {}
-  for i, b in ipairs(budgets) do names[i] = b.scope end
-  local record = {
-    "subject", ARGV[a + 9], "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3],
-    "createdAtMs", now, "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", scopes[#scopes] or "",
-    "budgets", table.concat(names, " "), "status", "active", "expiresAtMs", expires, "extensions", "0"
-  }
+  local name = reservation_key(id)
   if key ~= "" then
-    record[#record + 1] = "idempotencyKey"
-    record[#record + 1] = key
+    redis.call("HSET", name, "subject", ARGV[a + 9], "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3],
+      "createdAtMs", now, "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", leaf, "budgets", budgets.names,
+      "status", "active", "expiresAtMs", expires, "extensions", "0", "idempotencyKey", key)
+  else
+    redis.call("HSET", name, "subject", ARGV[a + 9], "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3],
+      "createdAtMs", now, "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", leaf, "budgets", budgets.names,
+      "status", "active", "expiresAtMs", expires, "extensions", "0")
   end
-  if ARGV[a + 11] ~= "" then
-    record[#record + 1] = "metadata"
-    record[#record + 1] = ARGV[a + 11]
-  end
-  redis.call("HSET", reservation_key(id), unpack(record))
+  if ARGV[a + 11] ~= "" then redis.call("HSET", name, "metadata", ARGV[a + 11]) end
   hot_push(HOT_RESERVATIONS, seq, id)
   hot_push(HOT_EXPIRIES, tonumber(expires) + tonumber(grace), id)
   for _, b in ipairs(budgets) do hot_set_reserved(b, amt_add(b.reserved, estimate)) end
@@ -237,9 +232,7 @@ local function decide_one(a, count)
   local replay = hot_recall("decide", key, fingerprint)
   if replay then return replay end
   local estimate = amt_parse(ARGV[a + 3])
-  local scopes = {}
-  for i = a + 5, a + count - 1 do scopes[#scopes + 1] = ARGV[i] end
-  local budgets, failure = hot_lookup(scopes, unit)
+  local budgets, failure = hot_scoped(a + 5, a + count - 1, unit)
   if not budgets and deny_reason(failure) ~= "budget-not-found" then return failure end
   if budgets then failure = hot_check(budgets, estimate) end
   local answer = "allow" .. TAB
@@ -262,9 +255,7 @@ local function event_one(a, count)
   local replay = hot_recall("event", key, fingerprint)
   if replay then return replay end
   local actual = amt_parse(ARGV[a + 3])
-  local scopes = {}
-  for i = a + 6, a + count - 1 do scopes[#scopes + 1] = ARGV[i] end
-  local budgets, failure = hot_lookup(scopes, unit)
+  local budgets, failure = hot_scoped(a + 6, a + count - 1, unit)
   if not budgets then return failure end
   for _, b in ipairs(budgets) do
     if b.status == "frozen" then return budget_frozen(b.scope, b.unit) end
