@@ -10,7 +10,7 @@
  *   interleaving any other command.
  * - Batched: the hot operations (reserve, commit, release, extend, decide,
  *   event) that one tenant's callers start together travel in one script
- *   call, up to 16, each still checked and applied on its own, in order;
+ *   call, up to 8, each still checked and applied on its own, in order;
  *   a lone call leaves at once.
  * - Exact: amounts are decimal strings in Redis and exact 64-bit integers
  *   inside the scripts (Lua's doubles are never used for money).

@@ -182,14 +182,30 @@ end
 -- The first budget that cannot hold estimate, as the failure saying why.
 local function hot_check(budgets, estimate)
   for _, b in ipairs(budgets) do
-    if b.status == "frozen" then return budget_frozen(b.scope, b.unit) end
-    if b.status == "closed" then return budget_closed(b.scope, b.unit) end
+    if b.status ~= "active" then
+      if b.status == "frozen" then return budget_frozen(b.scope, b.unit) end
+      return budget_closed(b.scope, b.unit)
+    end
     if b.isOverLimit then return overdraft_limit_exceeded(hot_pairs(b), AMOUNT_ZERO) end
     if b.debt ~= 0 and b.overdraftLimit == 0 then return debt_outstanding(hot_pairs(b)) end
-    -- remaining < estimate, as allocated < used + estimate: no pair arithmetic when allocated is large
-    local used = hot_used(b)
-    if amt_cmp(b.allocated, amt_add(used, estimate)) < 0 then
-      return budget_exceeded(b.scope, b.unit, amt_pair(estimate), amt_pair(amt_sub(b.allocated, used)), nil)
+    -- remaining < estimate, as allocated < spent + reserved + debt + estimate
+    local spent, reserved, debt, allocated = b.spent, b.reserved, b.debt, b.allocated
+    local fits
+    if type(spent) == "number" and type(reserved) == "number" and type(debt) == "number" and type(estimate) == "number" then
+      -- four numbers below 10^15: their sum is exact
+      local need = spent + reserved + debt + estimate
+      if type(allocated) == "number" then
+        fits = allocated >= need
+      elseif need < AMT_SMALL then
+        fits = allocated[1] >= 0
+      else
+        fits = amount_cmp(allocated, amt_pair(need)) >= 0
+      end
+    else
+      fits = amt_cmp(allocated, amt_add(hot_used(b), estimate)) >= 0
+    end
+    if not fits then
+      return budget_exceeded(b.scope, b.unit, amt_pair(estimate), amt_pair(amt_sub(allocated, hot_used(b))), nil)
     end
   end
   return nil
