@@ -41,13 +41,30 @@ const lifecycleRounds = 3
 
 /** Wall time per case (ms): the lifecycle rows run longer, they carry the headline figures. */
 const durations = quick
-  ? { memory: { lifecycle: 300, other: 100 }, redis: { lifecycle: 400, other: 150 }, ceiling: 250, warmup: 300 }
-  : { memory: { lifecycle: 1_000, other: 300 }, redis: { lifecycle: 1_500, other: 400 }, ceiling: 600, warmup: 1_000 }
+  ? {
+    memory: { lifecycle: 300, other: 100 },
+    redis: { lifecycle: 400, other: 150 },
+    ceiling: 250,
+    warmup: 300,
+    settle: 50
+  }
+  : {
+    memory: { lifecycle: 1_000, other: 300 },
+    redis: { lifecycle: 1_500, other: 400 },
+    ceiling: 600,
+    warmup: 1_000,
+    settle: 150
+  }
 
 /**
- * A full collection between cases (`node --expose-gc`, as `pnpm bench:ledger`
- * runs it), so that no case pays for the garbage of the one before; without
- * the flag, cases run back to back.
+ * A full collection between memory cases (`node --expose-gc`, as `pnpm
+ * bench:ledger` runs it), so that no case pays for the garbage of the one
+ * before; without the flag, cases run back to back. Not between Redis cases:
+ * little garbage stays on this side of them, and a forced full collection
+ * slowed the next second or so of Redis traffic by about a quarter here (the
+ * memory cases are steadier with it). Each measured run follows an
+ * unmeasured `settle` run of the same case on the same ledger (its own
+ * idempotency keys), so it starts warm.
  */
 const collect = Effect.sync(() => (globalThis as { gc?: () => void }).gc?.())
 
@@ -132,10 +149,14 @@ const measure = <R>(
         let serverSeconds = 0
         for (let pass = 0; pass < rounds; pass++) {
           const tenant = `${store}-${kind}-${clients}-${pass}-${run}`
-          yield* collect
+          if (store === "memory") yield* collect
           yield* withLedger(storeLayer, (ledger) =>
             Effect.gen(function*() {
               yield* Driver.fund(ledger, tenant, Ledger.scopes(Driver.subjectOf(tenant)))
+              // unmeasured: the same case, briefly, so the measured run starts in a steady state
+              // (a full collection leaves V8 re-warming for a while: on Redis the first half-second
+              // after it ran a third slower)
+              yield* Driver.runCase(ledger, tenant, kind, clients, durations.settle, "settle-")
               const serverBefore = serverCpu === undefined ? 0 : yield* serverCpu
               results.push(
                 yield* Driver.runCase(ledger, tenant, kind, clients, (rounds > 1 ? ms.lifecycle : ms.other) / rounds)

@@ -202,14 +202,17 @@ const client = (
 
 /**
  * Runs `clients` clients of `kind` on `ledger` for `ms` of wall time, on a
- * tenant whose budgets `fund` has created.
+ * tenant whose budgets `fund` has created. `label` starts every idempotency
+ * key, so that two runs on one tenant (a warm-up, then the measured run)
+ * never share a key.
  */
 export const runCase = (
   ledger: Ledger.Service,
   tenant: string,
   kind: Kind,
   clients: number,
-  ms: number
+  ms: number,
+  label = ""
 ): Effect.Effect<CaseResult, Ledger.LedgerError> =>
   Effect.gen(function*() {
     const samples: Samples = { step: [], reserve: [], commit: [] }
@@ -218,7 +221,7 @@ export const runCase = (
     const until = start + ms
     const counts = yield* Effect.forEach(
       Array.from({ length: clients }, (_, i) => i),
-      (i) => client(ledger, tenant, kind, `${kind}-${clients}-${i}-`, until, samples),
+      (i) => client(ledger, tenant, kind, `${label}${kind}-${clients}-${i}-`, until, samples),
       { concurrency: "unbounded" }
     )
     const elapsedMs = performance.now() - start
