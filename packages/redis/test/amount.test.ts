@@ -35,6 +35,43 @@ return "unknown"
 `
 }).withReturnType<string>()
 
+// The same over the hot scripts' form (`amt_*`): numbers below 10^15, pairs above. Each result
+// also reports its form, which must be a number exactly when it is below 10^15 in magnitude.
+const calculateFast = Redis.script((operation: string, a: string, b: string) => [operation, a, b], {
+  numberOfKeys: 0,
+  lua: `${amountLua}
+local operation = ARGV[1]
+local a = amt_parse(ARGV[2])
+local b = amt_parse(ARGV[3])
+local function show(x)
+  if type(x) == "number" then return "n:" .. amt_str(x) end
+  return "p:" .. amt_str(x)
+end
+if operation == "add" then
+  local sum = amt_add(a, b)
+  if type(sum) == "table" and not amount_fits(sum) then return "overflow" end
+  return show(sum)
+elseif operation == "sub" then
+  local difference = amt_sub(a, b)
+  if type(difference) == "table" and not amount_fits(difference) then return "overflow" end
+  return show(difference)
+elseif operation == "cmp" then
+  return tostring(amt_cmp(a, b))
+elseif operation == "min" then
+  return show(amt_min(a, b))
+elseif operation == "max" then
+  return show(amt_max(a, b))
+elseif operation == "neg" then
+  local negated = amt_neg(a)
+  if type(negated) == "table" and not amount_fits(negated) then return "overflow" end
+  return show(negated)
+elseif operation == "echo" then
+  return show(a)
+end
+return "unknown"
+`
+}).withReturnType<string>()
+
 const MAX = 2n ** 63n - 1n
 const MIN = -(2n ** 63n)
 const SAFE = 2n ** 53n
@@ -115,6 +152,43 @@ layer(NodeRedis.layer({ url: inject("redisUrl") }), { excludeTestServices: true 
             assert.strictEqual(yield* run("cmp", x, y), a < b ? "-1" : a > b ? "1" : "0", `${x} cmp ${y}`)
             assert.strictEqual(yield* run("min", x, y), (a < b ? a : b).toString(), `min(${x}, ${y})`)
             assert.strictEqual(yield* run("max", x, y), (a > b ? a : b).toString(), `max(${x}, ${y})`)
+          }
+        }
+      }))
+
+    it.effect("the hot form (numbers below 10^15, pairs above) agrees with bigint on every pair of samples", () =>
+      Effect.gen(function*() {
+        const run = (yield* Redis.Redis).eval(calculateFast)
+        const SMALL = 10n ** 15n
+        const shown = (value: bigint) => `${value > -SMALL && value < SMALL ? "n" : "p"}:${value}`
+        const fast = [
+          ...samples,
+          SMALL - 1n,
+          SMALL,
+          SMALL + 1n,
+          -(SMALL - 1n),
+          -SMALL,
+          SMALL - 1_000_000_000n,
+          -SMALL + 1_000_000_000n,
+          -SMALL + 1_000_000_001n,
+          4n * SMALL
+        ]
+        for (const a of fast) {
+          assert.strictEqual(yield* run("echo", a.toString(), "0"), shown(a), `echo ${a}`)
+          assert.strictEqual(yield* run("neg", a.toString(), "0"), inRange(-a) ? shown(-a) : "overflow", `neg ${a}`)
+          for (const b of fast) {
+            const [x, y] = [a.toString(), b.toString()]
+            const sum = a + b
+            const difference = a - b
+            assert.strictEqual(yield* run("add", x, y), inRange(sum) ? shown(sum) : "overflow", `${x} + ${y}`)
+            assert.strictEqual(
+              yield* run("sub", x, y),
+              inRange(difference) ? shown(difference) : "overflow",
+              `${x} - ${y}`
+            )
+            assert.strictEqual(yield* run("cmp", x, y), a < b ? "-1" : a > b ? "1" : "0", `${x} cmp ${y}`)
+            assert.strictEqual(yield* run("min", x, y), shown(a < b ? a : b), `min(${x}, ${y})`)
+            assert.strictEqual(yield* run("max", x, y), shown(a > b ? a : b), `max(${x}, ${y})`)
           }
         }
       }))
