@@ -1329,6 +1329,21 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           })
         }))
 
+      test("getReservation and listReservations give back the subject as reserved, dimensions and all", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant } = yield* twoLevels()
+          const withDimensions: Ledger.Subject = { ...subject, dimensions: { region: "eu", tier: "gold" } }
+          const plain = yield* reserve(tenant, subject, 10)
+          const dimensioned = yield* reserve(tenant, withDimensions, 10)
+          const detail = (id: string) =>
+            Effect.map(ledger.getReservation({ tenant, reservationId: id }), (r) => r.subject)
+          assert.deepStrictEqual(yield* detail(plain.reservationId!), subject)
+          assert.deepStrictEqual(yield* detail(dimensioned.reservationId!), withDimensions)
+          const listed = yield* ledger.listReservations({ tenant })
+          assert.deepStrictEqual(listed.reservations.map((r) => r.subject), [subject, withDimensions])
+        }))
+
       test("listReservations filters by status, subject and key, oldest first, a page at a time", () =>
         Effect.gen(function*() {
           const ledger = yield* Ledger.Ledger

@@ -295,7 +295,8 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
           String(command.graceMs),
           command.overagePolicy,
           flag(command.dryRun),
-          JSON.stringify(command.subject),
+          // a subject of levels only is its scope path; only one with dimensions is kept whole
+          command.subject.dimensions === undefined ? "" : JSON.stringify(command.subject),
           JSON.stringify(command.action),
           command.metadata === undefined ? "" : JSON.stringify(command.metadata),
           ...command.scopes

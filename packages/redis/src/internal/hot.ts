@@ -157,7 +157,7 @@ end
 -- The budgets of the scopes ARGV[first .. last] in unit, or nil and why there
 -- are none. The ledger derives scopes as the prefixes of the last one, so the
 -- last one and their number name the list: it is looked up once per batch,
--- with the names of its scopes (names).
+-- with its mask (which of the scopes have a budget; see mask_scopes).
 local HOT_LOOKUPS = {}
 
 local function hot_scoped(first, last, unit)
@@ -171,9 +171,11 @@ local function hot_scoped(first, last, unit)
   for i = first, last do scopes[#scopes + 1] = ARGV[i] end
   local budgets, failure = hot_lookup(scopes, unit)
   if budgets and cached then
-    local names = {}
-    for i, b in ipairs(budgets) do names[i] = b.scope end
-    budgets.names = table.concat(names, " ")
+    local marks = {}
+    for i, scope in ipairs(scopes) do
+      if hot_budget(scope, unit) then marks[i] = "1" else marks[i] = "0" end
+    end
+    budgets.mask = table.concat(marks)
     HOT_LOOKUPS[cached] = budgets
   end
   return budgets, failure
@@ -324,11 +326,11 @@ end
 
 -- The budgets a reservation holds money in (the list looked up once per batch).
 local function hot_reservation_budgets(r)
-  local cached = r.budgets .. " " .. r.unit
+  local cached = r.scopePath .. " " .. r.budgets .. " " .. r.unit
   local budgets = HOT_LOOKUPS[cached]
   if budgets then return budgets end
   budgets = {}
-  for scope in string.gmatch(r.budgets, "%S+") do budgets[#budgets + 1] = hot_budget(scope, r.unit) end
+  for _, scope in ipairs(mask_scopes(r.scopePath, r.budgets)) do budgets[#budgets + 1] = hot_budget(scope, r.unit) end
   HOT_LOOKUPS[cached] = budgets
   return budgets
 end

@@ -415,17 +415,47 @@ local function reservation_load_settle(id)
   }, id)
 end
 
+-- The scopes a reservation holds money in: the prefixes of its scope path
+-- (shortest first) whose mark in mask ("1" or "0" per prefix) is "1".
+local function mask_scopes(path, mask)
+  local scopes = {}
+  local i = 0
+  local at = 1
+  while true do
+    local slash = string.find(path, "/", at, true)
+    i = i + 1
+    if string.byte(mask, i) == 49 then
+      if slash then scopes[#scopes + 1] = string.sub(path, 1, slash - 1) else scopes[#scopes + 1] = path end
+    end
+    if not slash then break end
+    at = slash + 1
+  end
+  return scopes
+end
+
 local function reservation_budgets(r)
   local budgets = {}
-  for scope in string.gmatch(r.budgets, "%S+") do budgets[#budgets + 1] = budget_load(scope, r.unit) end
+  for _, scope in ipairs(mask_scopes(r.scopePath, r.budgets)) do budgets[#budgets + 1] = budget_load(scope, r.unit) end
   return budgets
+end
+
+-- The subject JSON of a reservation: kept when it has more than its levels
+-- (dimensions), else written from the levels of its scope path.
+local function subject_json(r)
+  if r.subject then return r.subject end
+  local fields = {}
+  for _, level in ipairs(LEVELS) do
+    local value = r["level:" .. level]
+    if value then fields[#fields + 1] = js(level) .. ":" .. js(value) end
+  end
+  return obj(fields)
 end
 
 local function reservation_json(r)
   local fields = {
     '"reservationId":' .. js(r.id),
     '"status":' .. js(r.status),
-    '"subject":' .. r.subject,
+    '"subject":' .. subject_json(r),
     '"action":' .. r.action,
     '"reserved":' .. amount_json(r.unit, r.estimate)
   }

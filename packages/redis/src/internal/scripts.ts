@@ -72,9 +72,11 @@ export type LedgerScript = ReturnType<typeof script>
 /**
  * reserve, batched (see `hot.ts`). Per operation: idempotencyKey,
  * fingerprint, unit, estimate, now, expiresAtMs, graceMs, overagePolicy,
- * dryRun, subject JSON, action JSON, metadata JSON ("" = none), then the
- * scopes (a reservation keeps its scope path; its affected scopes and
- * subject levels are that path's prefixes and segments). Answers
+ * dryRun, subject JSON ("" when the subject is only its levels), action
+ * JSON, metadata JSON ("" = none), then the scopes. A reservation keeps its
+ * scope path, whose prefixes and segments are its affected scopes and
+ * subject levels, and a mask of the prefixes it holds money in, so that its
+ * hash stays small (listpack). Answers
  * `decision, reasonCode, reservationId, expiresAtMs, snapshots…` ("" for
  * what does not apply).
  *
@@ -108,14 +110,15 @@ local function reserve_one(a, count)
   local expires, grace = ARGV[a + 5], ARGV[a + 6]
   local name = reservation_key(id)
   if key ~= "" then
-    redis.call("HSET", name, "subject", ARGV[a + 9], "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3],
-      "createdAtMs", now, "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", leaf, "budgets", budgets.names,
-      "status", "active", "expiresAtMs", expires, "extensions", "0", "idempotencyKey", key)
+    redis.call("HSET", name, "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3], "createdAtMs", now,
+      "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", leaf, "budgets", budgets.mask, "status", "active",
+      "expiresAtMs", expires, "extensions", "0", "idempotencyKey", key)
   else
-    redis.call("HSET", name, "subject", ARGV[a + 9], "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3],
-      "createdAtMs", now, "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", leaf, "budgets", budgets.names,
-      "status", "active", "expiresAtMs", expires, "extensions", "0")
+    redis.call("HSET", name, "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3], "createdAtMs", now,
+      "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", leaf, "budgets", budgets.mask, "status", "active",
+      "expiresAtMs", expires, "extensions", "0")
   end
+  if ARGV[a + 9] ~= "" then redis.call("HSET", name, "subject", ARGV[a + 9]) end
   if ARGV[a + 11] ~= "" then redis.call("HSET", name, "metadata", ARGV[a + 11]) end
   hot_push(HOT_RESERVATIONS, seq, id)
   hot_push(HOT_EXPIRIES, tonumber(expires) + tonumber(grace), id)
