@@ -773,6 +773,33 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
         }))
     })
 
+    describe("retention", () => {
+      test("forgets idempotency keys and finished reservations 24 hours on, but not a key whose reservation is active", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const tenant = freshTenant()
+          const subject = { tenant }
+          yield* budget(tenant, `tenant:${tenant}`, 1_000)
+          const hold = (key: string, ttlMs = 60_000) => reserve(tenant, subject, 10, { ttlMs, idempotencyKey: key })
+          const done = yield* hold("done")
+          yield* ledger.commit({ tenant, reservationId: done.reservationId!, actual: { unit: "TOKENS", amount: 10 } })
+          const long = yield* hold("long", 86_400_000)
+          yield* ledger.extend({ tenant, reservationId: long.reservationId!, extendByMs: 86_400_000 })
+          yield* advance("25 hours")
+          yield* ledger.sweep({})
+          const listed = yield* ledger.listReservations({ tenant })
+          assert.deepStrictEqual(listed.reservations.map((r) => r.reservationId), [long.reservationId])
+          // the key of the active reservation still replays: no second hold
+          assert.strictEqual((yield* hold("long", 86_400_000)).reservationId, long.reservationId)
+          const again = yield* hold("done")
+          assert.notStrictEqual(again.reservationId, done.reservationId)
+          // and keeps replaying after the next prune, while the reservation is active
+          yield* advance("2 hours")
+          yield* ledger.sweep({})
+          assert.strictEqual((yield* hold("long", 86_400_000)).reservationId, long.reservationId)
+        }))
+    })
+
     describe("expiry", () => {
       test("commit and release are accepted until expiresAt + grace, then reservation-expired (nothing changes)", () =>
         Effect.gen(function*() {

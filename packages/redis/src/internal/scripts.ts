@@ -427,7 +427,18 @@ local pruned = tonumber(redis.call("GET", P .. "pruned"))
 if not pruned or now - pruned >= 60000 then
   redis.call("SET", P .. "pruned", num(now))
   local cutoff = now - RETENTION_MS
-  prune_log("idempotency", cutoff, function(member) redis.call("DEL", P .. "idem:" .. member) end)
+  prune_log("idempotency", cutoff, function(member)
+    -- a reserve answer is kept while its reservation is active, so a late replay never holds twice
+    if string.sub(member, 1, 8) == "reserve:" then
+      local record = redis.call("GET", P .. "idem:" .. member)
+      local id = record and string.match(record, "\\n[^\\t]*\\t[^\\t]*\\t([^\\t]+)")
+      if id and redis.call("HGET", reservation_key(id), "status") == "active" then
+        redis.call("RPUSH", P .. "idempotency", num(now) .. " " .. member)
+        return
+      end
+    end
+    redis.call("DEL", P .. "idem:" .. member)
+  end)
   prune_log("ended", cutoff, function(id)
     redis.call("DEL", reservation_key(id))
     redis.call("ZREM", P .. "reservations", id)
