@@ -6,10 +6,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Exit, Layer, Schema, SchemaIssue, Tracer } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Layer, Result, Schema, SchemaIssue, Tracer } from "effect"
 import * as AmountMath from "./internal/ledger/amount.ts"
 import * as Commands from "./internal/ledger/commands.ts"
 import * as Decode from "./internal/ledger/decode.ts"
+import * as Direct from "./internal/ledger/direct.ts"
 import * as Errors from "./internal/ledger/errors.ts"
 import * as Model from "./internal/ledger/model.ts"
 import * as Scope from "./internal/ledger/scope.ts"
@@ -2221,25 +2222,21 @@ const untracedSpan = { captureStackTrace: false } as const
  * One hot operation (reserve, commit, release, extend, decide, event, and the
  * reads balances and getReservation): the
  * request decoded by the fast check, or by its Schema when the check is not
- * sure (same answer, same errors); `now` from `Clock`; the store's failure as
- * a `LedgerError` of `method`. A span named `method` when a tracer is
- * installed; none under Effect's default native tracer, which exports nothing
- * (a span costs microseconds, more than the memory store's whole operation).
+ * sure (same answer, same errors); `now` from `Clock`. A span named `method`
+ * when a tracer is installed; none under Effect's default native tracer,
+ * which exports nothing (a span costs microseconds, more than the memory
+ * store's whole operation).
  */
 const hot = <S extends Schema.Codec<unknown, unknown, never, never>, A>(
   method: string,
   schema: S,
   fast: (input: unknown) => S["Type"] | undefined,
-  apply: (request: S["Type"], now: number) => Effect.Effect<A, LedgerErrorReason | LedgerError>
+  apply: (request: S["Type"], now: number) => Effect.Effect<A, LedgerError>
 ): (input: S["Encoded"]) => Effect.Effect<A, LedgerError> => {
   const slow = decoder(schema, method)
-  const toLedgerError = (error: LedgerErrorReason | LedgerError): LedgerError =>
-    error._tag === "LedgerError" ? error : new Errors.LedgerError({ method, reason: error })
   const run = (input: unknown, now: number): Effect.Effect<A, LedgerError> => {
     const request = fast(input)
-    return request === undefined
-      ? Effect.flatMap(slow(input), (decoded) => Effect.mapError(apply(decoded, now), toLedgerError))
-      : Effect.mapError(apply(request, now), toLedgerError)
+    return request === undefined ? Effect.flatMap(slow(input), (decoded) => apply(decoded, now)) : apply(request, now)
   }
   return (input) =>
     Effect.withFiber((fiber) => {
@@ -2248,6 +2245,29 @@ const hot = <S extends Schema.Codec<unknown, unknown, never, never>, A>(
         ? effect
         : Effect.withSpan(effect, method, untracedSpan)
     })
+}
+
+/**
+ * A store operation as `method` calls it, its failure a `LedgerError` of
+ * `method`: the function the store registered (`Direct`), answered with its
+ * `Exit`, or else the store's Effect.
+ */
+const via = <C, A>(
+  method: string,
+  operation: (command: C) => Effect.Effect<A, LedgerErrorReason>,
+  direct: Direct.Operation<C, A> | undefined
+): (command: C) => Effect.Effect<A, LedgerError> => {
+  if (direct === undefined) {
+    const toLedgerError = (error: LedgerErrorReason | LedgerError): LedgerError =>
+      error._tag === "LedgerError" ? error : new Errors.LedgerError({ method, reason: error })
+    return (command) => Effect.mapError(operation(command), toLedgerError)
+  }
+  return (command) => {
+    const result = direct(command)
+    return Result.isSuccess(result)
+      ? Exit.succeed(result.success)
+      : Exit.fail(new Errors.LedgerError({ method, reason: result.failure }))
+  }
 }
 
 /**
@@ -2270,40 +2290,50 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
   const store = yield* LedgerStore.LedgerStore
   const now = Clock.currentTimeMillis
 
+  const direct = Direct.of(store)
+  const reserveIn = via("Ledger.reserve", (command) => store.reserve(command), direct?.reserve)
+  const commitIn = via("Ledger.commit", (command) => store.commit(command), direct?.commit)
+  const releaseIn = via("Ledger.release", (command) => store.release(command), direct?.release)
+  const extendIn = via("Ledger.extend", (command) => store.extend(command), direct?.extend)
+  const decideIn = via("Ledger.decide", (command) => store.decide(command), direct?.decide)
+  const eventIn = via("Ledger.event", (command) => store.event(command), direct?.event)
+  const balancesIn = via("Ledger.balances", (query) => store.balances(query), direct?.balances)
+  const getReservationIn = via("Ledger.getReservation", (query) => store.getReservation(query), direct?.getReservation)
+
   const reserve = hot("Ledger.reserve", ReserveRequest, Decode.reserveRequest, (request, at) => {
     const derived = owned("Ledger.reserve", request.tenant, request.subject)
-    return isScopes(derived) ? store.reserve(Commands.reserve(request, derived, at)) : derived
+    return isScopes(derived) ? reserveIn(Commands.reserve(request, derived, at)) : derived
   })
 
   const commit = hot(
     "Ledger.commit",
     CommitRequest,
     Decode.commitRequest,
-    (request, at) => store.commit(Commands.commit(request, at))
+    (request, at) => commitIn(Commands.commit(request, at))
   )
 
   const release = hot(
     "Ledger.release",
     ReleaseRequest,
     Decode.releaseRequest,
-    (request, at) => store.release(Commands.release(request, at))
+    (request, at) => releaseIn(Commands.release(request, at))
   )
 
   const extend = hot(
     "Ledger.extend",
     ExtendRequest,
     Decode.extendRequest,
-    (request, at) => store.extend(Commands.extend(request, at))
+    (request, at) => extendIn(Commands.extend(request, at))
   )
 
   const decide = hot("Ledger.decide", DecideRequest, Decode.decideRequest, (request, at) => {
     const derived = owned("Ledger.decide", request.tenant, request.subject)
-    return isScopes(derived) ? store.decide(Commands.decide(request, derived, at)) : derived
+    return isScopes(derived) ? decideIn(Commands.decide(request, derived, at)) : derived
   })
 
   const event = hot("Ledger.event", EventRequest, Decode.eventRequest, (request, at) => {
     const derived = owned("Ledger.event", request.tenant, request.subject)
-    return isScopes(derived) ? store.event(Commands.event(request, derived, at)) : derived
+    return isScopes(derived) ? eventIn(Commands.event(request, derived, at)) : derived
   })
 
   const balances = hot("Ledger.balances", BalancesRequest, Decode.balancesRequest, (request) => {
@@ -2311,7 +2341,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     if (!isScopes(derived)) return derived
     const query = request as { scopes?: ReadonlyArray<string> }
     query.scopes = derived
-    return store.balances(query as LedgerStore.BalancesQuery)
+    return balancesIn(query as LedgerStore.BalancesQuery)
   })
 
   const getReservation = hot("Ledger.getReservation", GetReservationRequest, Decode.getReservationRequest, (
@@ -2320,7 +2350,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
   ) => {
     const query = request as { now?: number }
     query.now = at
-    return store.getReservation(query as LedgerStore.GetReservationQuery)
+    return getReservationIn(query as LedgerStore.GetReservationQuery)
   })
 
   const decodeList = decoder(ListReservationsRequest, "Ledger.listReservations")

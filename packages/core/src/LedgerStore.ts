@@ -11,6 +11,7 @@
 import { Context, Effect, Layer, type Result } from "effect"
 import * as Admin from "./internal/ledger/admin.ts"
 import type * as Commands from "./internal/ledger/commands.ts"
+import * as Direct from "./internal/ledger/direct.ts"
 import type { LedgerErrorReason } from "./internal/ledger/errors.ts"
 import * as LedgerEvent from "./internal/ledger/event.ts"
 import type * as Model from "./internal/ledger/model.ts"
@@ -441,11 +442,9 @@ export class LedgerStore extends Context.Service<LedgerStore, Service>()("@timeb
 // Memory store
 // =============================================================================
 
-const run = <C, A>(
-  state: State.State,
-  operation: (state: State.State, command: C) => Result.Result<A, LedgerErrorReason>
-) =>
-(command: C): Effect.Effect<A, LedgerErrorReason> => Effect.suspend(() => Effect.fromResult(operation(state, command)))
+const run =
+  <C, A>(operation: (command: C) => Result.Result<A, LedgerErrorReason>) =>
+  (command: C): Effect.Effect<A, LedgerErrorReason> => Effect.suspend(() => Effect.fromResult(operation(command)))
 
 /**
  * A fresh in-memory store. Each operation is a synchronous, deterministic
@@ -485,22 +484,34 @@ const run = <C, A>(
  */
 export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
   const state = State.make()
-  return {
-    reserve: run(state, Reserve.reserve),
-    commit: run(state, Settle.commit),
-    release: run(state, Settle.release),
-    extend: run(state, Settle.extend),
-    decide: run(state, Reserve.decide),
-    event: run(state, LedgerEvent.event),
-    balances: run(state, Query.balances),
-    getReservation: run(state, Query.getReservation),
-    listReservations: run(state, Query.listReservations),
-    sweep: (command) => Effect.sync(() => Settle.sweep(state, command)),
-    createBudget: run(state, Admin.createBudget),
-    fundBudget: run(state, Admin.fundBudget),
-    setBudgetStatus: run(state, Admin.setBudgetStatus),
-    setOverdraftLimit: run(state, Admin.setOverdraftLimit)
+  const direct: Direct.Direct = {
+    reserve: (command) => Reserve.reserve(state, command),
+    commit: (command) => Settle.commit(state, command),
+    release: (command) => Settle.release(state, command),
+    extend: (command) => Settle.extend(state, command),
+    decide: (command) => Reserve.decide(state, command),
+    event: (command) => LedgerEvent.event(state, command),
+    balances: (query) => Query.balances(state, query),
+    getReservation: (query) => Query.getReservation(state, query)
   }
+  const service: Service = {
+    reserve: run(direct.reserve),
+    commit: run(direct.commit),
+    release: run(direct.release),
+    extend: run(direct.extend),
+    decide: run(direct.decide),
+    event: run(direct.event),
+    balances: run(direct.balances),
+    getReservation: run(direct.getReservation),
+    listReservations: run((command) => Query.listReservations(state, command)),
+    sweep: (command) => Effect.sync(() => Settle.sweep(state, command)),
+    createBudget: run((command) => Admin.createBudget(state, command)),
+    fundBudget: run((command) => Admin.fundBudget(state, command)),
+    setBudgetStatus: run((command) => Admin.setBudgetStatus(state, command)),
+    setOverdraftLimit: run((command) => Admin.setOverdraftLimit(state, command))
+  }
+  Direct.register(service, direct)
+  return service
 })
 
 /**
