@@ -25,7 +25,7 @@
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Ledger, LedgerStore } from "@timebox/core"
-import { Config, Effect, Layer, Result, Schema } from "effect"
+import { Config, Effect, Layer, Schema } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import * as Answers from "./internal/answers.ts"
 import * as Batch from "./internal/batch.ts"
@@ -208,37 +208,23 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
     }
 
     /**
-     * Runs `script` for `tenant` and decodes its answer with `answer` (by
-     * `fast` first, see `internal/answers.ts`), or its failure as a ledger
-     * reason.
+     * Runs one cold `script` (balances, reservations, the sweeper,
+     * administration) for `tenant` and decodes its JSON answer with the
+     * `answer` Schema, or its failure as a ledger reason; a reply that is not
+     * the script's is `StoreUnavailable`, saying what is wrong.
      */
     const call = <S extends Schema.Codec<unknown, unknown, never, never>>(
       script: Scripts.LedgerScript,
       tenant: string,
       args: ReadonlyArray<string>,
-      answer: S,
-      fast?: (parsed: unknown) => S["Type"] | undefined
-    ): Effect.Effect<S["Type"], Ledger.LedgerErrorReason> =>
-      Effect.flatMap(
-        Effect.mapError(redis.eval(script)(keys.tenant(tenant), args), storeFailed),
-        (raw): Effect.Effect<S["Type"], Ledger.LedgerErrorReason> => {
-          if (fast !== undefined && Array.isArray(raw) && raw[0] === "ok" && typeof raw[1] === "string") {
-            const parsed = Result.try(() => JSON.parse(raw[1] as string) as unknown)
-            const decoded = Result.isSuccess(parsed) ? fast(parsed.success) : undefined
-            if (decoded !== undefined) return Effect.succeed(decoded)
-          }
-          return decodeRaw(raw, answer)
-        }
-      )
-
-    /** The Schema path of `call`: any reply, any answer, and the errors that say what is wrong. */
-    const decodeRaw = <S extends Schema.Codec<unknown, unknown, never, never>>(
-      raw: unknown,
       answer: S
     ): Effect.Effect<S["Type"], Ledger.LedgerErrorReason> => {
       const decodeAnswer = decoderOf(answer)
-      return decodeReply(raw).pipe(
-        Effect.mapError((error) => unavailable(`unexpected reply: ${error.message}`)),
+      return Effect.mapError(redis.eval(script)(keys.tenant(tenant), args), storeFailed).pipe(
+        Effect.flatMap(decodeReply),
+        Effect.mapError((error) =>
+          error._tag === "StoreUnavailable" ? error : unavailable(`unexpected reply: ${error.message}`)
+        ),
         Effect.flatMap(([kind, json]) =>
           kind === "ok"
             ? decodeAnswer(json).pipe(Effect.mapError((error) => unavailable(`unexpected answer: ${error.message}`)))
