@@ -8,11 +8,15 @@
  *
  * - `KEYS[1]` is the tenant's key prefix `<prefix>:{tenant:<id>}:`; every key
  *   a script touches starts with it, so one script stays in one cluster slot.
- * - Amounts are decimal strings on the wire and in Redis, `{ high, low }`
- *   pairs inside a script. Times (epoch ms) are doubles: exact far beyond
- *   any clock value.
- * - A script answers `{ "ok", <answer JSON> }` or `{ "err", <reason JSON> }`;
- *   the reason JSON is the encoded form of one `LedgerErrorReason`.
+ * - Amounts are decimal strings on the wire and in Redis; inside the cold
+ *   scripts (balances, reservations, the sweeper, administration) they are
+ *   `{ high, low }` pairs, inside the hot ones `amt_*` values (`amount.ts`,
+ *   `hot.ts`). Times (epoch ms) are doubles: exact far beyond any clock
+ *   value.
+ * - A cold script answers `{ "ok", <answer JSON> }` or `{ "err", <reason
+ *   JSON> }`; the reason JSON is the encoded form of one `LedgerErrorReason`.
+ *   The hot scripts answer the same pair per operation of their batch, with
+ *   a compact answer for "ok" (`hot.ts`).
  *
  * @internal
  */
@@ -180,15 +184,6 @@ local function budget_save(b)
     "isOverLimit", over_flag(b))
 end
 
--- Writes what a charge changes (commit, event).
-local function budget_save_charge(b)
-  redis.call("HSET", budget_key(b.scope, b.unit),
-    "spent", amount_string(b.spent),
-    "reserved", amount_string(b.reserved),
-    "debt", amount_string(b.debt),
-    "isOverLimit", over_flag(b))
-end
-
 local function remaining(b)
   return amount_sub(amount_sub(amount_sub(b.allocated, b.spent), b.reserved), b.debt)
 end
@@ -247,19 +242,6 @@ local function lookup(scopes, unit)
   return nil, budget_not_found(scopes[#scopes] or "", unit)
 end
 
--- The first budget that cannot hold estimate, as the failure saying why.
-local function check(budgets, estimate)
-  for _, b in ipairs(budgets) do
-    if b.status == "frozen" then return budget_frozen(b.scope, b.unit) end
-    if b.status == "closed" then return budget_closed(b.scope, b.unit) end
-    if b.isOverLimit then return overdraft_limit_exceeded(b, AMOUNT_ZERO) end
-    if not amount_is_zero(b.debt) and amount_is_zero(b.overdraftLimit) then return debt_outstanding(b) end
-    local left = remaining(b)
-    if amount_cmp(left, estimate) < 0 then return budget_exceeded(b.scope, b.unit, estimate, left, nil) end
-  end
-  return nil
-end
-
 local DENY_REASONS = {
   BudgetFrozen = "budget-frozen",
   BudgetClosed = "budget-closed",
@@ -271,54 +253,6 @@ local DENY_REASONS = {
 local function deny_reason(failure)
   local tag = string.match(failure[2], '^{"_tag":"([^"]+)"')
   return DENY_REASONS[tag] or "budget-exceeded"
-end
-
--- Plans the charge of delta (> 0) under ALLOW_IF_AVAILABLE or
--- ALLOW_WITH_OVERDRAFT; checks only. Returns { charged, shares } or nil and
--- the failure.
-local function plan(budgets, delta, policy)
-  local lefts = {}
-  for i, b in ipairs(budgets) do lefts[i] = remaining(b) end
-  local charged = delta
-  local shares = {}
-  if policy == "ALLOW_IF_AVAILABLE" then
-    for _, left in ipairs(lefts) do charged = amount_min(charged, amount_max(left, AMOUNT_ZERO)) end
-    local short = amount_cmp(charged, delta) < 0
-    for i, left in ipairs(lefts) do
-      shares[i] = { funded = charged, deficit = AMOUNT_ZERO, overLimit = short and amount_cmp(left, delta) < 0 }
-    end
-    return { charged = charged, shares = shares }, nil
-  end
-  for i, b in ipairs(budgets) do
-    if amount_is_zero(b.overdraftLimit) and amount_cmp(lefts[i], delta) < 0 then
-      charged = amount_min(charged, amount_max(lefts[i], AMOUNT_ZERO))
-    end
-  end
-  for i, b in ipairs(budgets) do
-    local left = lefts[i]
-    local zero_limit_short = amount_is_zero(b.overdraftLimit) and amount_cmp(charged, delta) < 0 and amount_cmp(left, delta) < 0
-    if amount_cmp(left, charged) >= 0 then
-      shares[i] = { funded = charged, deficit = AMOUNT_ZERO, overLimit = zero_limit_short }
-    else
-      local funded = amount_max(left, AMOUNT_ZERO)
-      local deficit = amount_sub(charged, funded)
-      if not amount_is_zero(b.overdraftLimit) and amount_cmp(amount_add(b.debt, deficit), b.overdraftLimit) > 0 then
-        return nil, overdraft_limit_exceeded(b, deficit)
-      end
-      shares[i] = { funded = funded, deficit = deficit, overLimit = zero_limit_short }
-    end
-  end
-  return { charged = charged, shares = shares }, nil
-end
-
--- Applies a charge: spent grows by base + funded, debt by deficit.
-local function apply(budgets, base, charge)
-  for i, b in ipairs(budgets) do
-    local share = charge.shares[i]
-    b.spent = amount_add(b.spent, amount_add(base, share.funded))
-    b.debt = amount_add(b.debt, share.deficit)
-    if share.overLimit then b.isOverLimit = true end
-  end
 end
 
 -- Idempotency -----------------------------------------------------------------
@@ -489,28 +423,6 @@ local function reservation_finish(r, status, now, finalized, committed)
     redis.call("HSET", reservation_key(r.id), "status", status, "endedAtMs", at)
   end
   redis.call("RPUSH", P .. "ended", at .. " " .. r.id)
-end
-
--- The reservation id if it can still be settled at now: while
--- now <= expiresAt + grace (extend passes grace_counts = false).
-local function settleable(tenant, id, foreign, now, grace_counts)
-  if foreign == "1" then return nil, forbidden(tenant, "reservation " .. id) end
-  local r = reservation_load_settle(id)
-  if not r then return nil, reservation_not_found(id) end
-  if r.status == "committed" or r.status == "released" then
-    return nil, fail("ReservationFinalized", { '"reservationId":' .. js(id), '"status":' .. js(r.status) })
-  end
-  local grace = 0
-  if grace_counts then grace = r.graceMs end
-  if r.status == "expired" or now > r.expiresAtMs + grace then
-    return nil, fail("ReservationExpired", {
-      '"reservationId":' .. js(id),
-      '"expiresAtMs":' .. num(r.expiresAtMs),
-      '"graceMs":' .. num(grace),
-      '"nowMs":' .. num(now)
-    })
-  end
-  return r, nil
 end
 
 -- The next number of the tenant's sequence (reservation and event ids).
