@@ -20,6 +20,7 @@ import {
 } from "./errors.ts"
 import { mismatch, Remembered, sameRequest, sameValue } from "./idempotency.ts"
 import * as Intern from "./intern.ts"
+import * as Keys from "./keys.ts"
 import type { Balance, DecideAnswer, DenyReason, ReserveAnswer, Unit } from "./model.ts"
 import * as Reservations from "./reservations.ts"
 import * as Snapshots from "./snapshots.ts"
@@ -129,7 +130,7 @@ const answerDryRun = (
   answer: ReserveAnswer
 ): Result.Result<ReserveAnswer, LedgerErrorReason> => {
   if (command.idempotencyKey !== undefined) {
-    tenant.reserveKeys.set(command.idempotencyKey, new Remembered(command, answer, command.now))
+    Keys.set(tenant.reserveKeys, command.idempotencyKey, new Remembered(command, answer, command.now))
   }
   return S.ok(answer)
 }
@@ -143,7 +144,7 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
   const tenant = S.tenantState(state, command.tenant)
   const key = command.idempotencyKey
   if (key !== undefined) {
-    const first = tenant.reserveKeys.get(key)
+    const first = Keys.get(tenant.reserveKeys, key)
     if (first !== undefined) return replay(first, command, key)
   }
   const { estimate, scopes, now } = command
@@ -213,7 +214,7 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
   }
   Reservations.add(state.reservations, reservation)
   tenant.reservations.push(reservation)
-  if (key !== undefined) tenant.reserveKeys.set(key, reservation)
+  if (key !== undefined) Keys.set(tenant.reserveKeys, key, reservation)
   return S.ok(allowed(reservation, found.map(S.snapshot)))
 }
 

@@ -17,6 +17,7 @@ import {
   UnitMismatch
 } from "./errors.ts"
 import { mismatch, sameValue } from "./idempotency.ts"
+import * as Keys from "./keys.ts"
 import type { Balance, CommitAnswer, ExtendAnswer, ReleaseAnswer, SweepAnswer } from "./model.ts"
 import * as Overage from "./overage.ts"
 import * as Reservations from "./reservations.ts"
@@ -82,7 +83,7 @@ const settledBalances = (reservation: S.ReservationRecord): Array<Balance> =>
 /** Ends a settled reservation; with a key, keeps the answer's balances and points the key at it. */
 const settle = (
   state: S.State,
-  keys: Map<string, S.ReservationRecord>,
+  keys: Keys.Table<S.ReservationRecord>,
   key: string | undefined,
   reservation: S.ReservationRecord,
   now: number
@@ -91,7 +92,7 @@ const settle = (
   if (key !== undefined) {
     reservation.settleRow = Snapshots.save(state.snapshots, reservation.budgets)
     reservation.settleSnapshot = state.snapshots.chunk
-    keys.set(key, reservation)
+    Keys.set(keys, key, reservation)
   }
 }
 
@@ -100,7 +101,7 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
   const tenant = S.tenantState(state, command.tenant)
   const key = command.idempotencyKey
   if (key !== undefined) {
-    const first = tenant.commitKeys.get(key)
+    const first = Keys.get(tenant.commitKeys, key)
     if (first !== undefined) {
       return S.idOf(first) === command.reservationId &&
           first.unit === command.actual.unit &&
@@ -155,7 +156,7 @@ export const release = (state: S.State, command: ReleaseCommand): Result.Result<
   const tenant = S.tenantState(state, command.tenant)
   const key = command.idempotencyKey
   if (key !== undefined) {
-    const first = tenant.releaseKeys.get(key)
+    const first = Keys.get(tenant.releaseKeys, key)
     if (first !== undefined) {
       return S.idOf(first) === command.reservationId && first.settledReason === command.reason
         ? S.ok(released(first, command.reservationId, settledBalances(first)))

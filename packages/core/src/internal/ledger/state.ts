@@ -14,6 +14,7 @@ import { Result } from "effect"
 import type { LedgerErrorReason } from "./errors.ts"
 import { mismatch, Remembered, sameRequest } from "./idempotency.ts"
 import * as Intern from "./intern.ts"
+import * as Keys from "./keys.ts"
 import type {
   Action,
   Amount,
@@ -100,17 +101,17 @@ export interface TenantState {
   /** Reservations in creation order. */
   reservations: Array<ReservationRecord>
   /** reserve's idempotency keys: the reservation each made, or a dry run's answer. */
-  readonly reserveKeys: Map<string, ReservationRecord | Remembered>
+  readonly reserveKeys: Keys.Table<ReservationRecord | Remembered>
   /** commit's idempotency keys: the reservation each committed. */
-  readonly commitKeys: Map<string, ReservationRecord>
+  readonly commitKeys: Keys.Table<ReservationRecord>
   /** release's idempotency keys: the reservation each released. */
-  readonly releaseKeys: Map<string, ReservationRecord>
+  readonly releaseKeys: Keys.Table<ReservationRecord>
   /**
    * The other operations' keys: operation → idempotency key → the first
    * answer (a map per operation, so that looking a key up builds no
    * composite key).
    */
-  readonly remembered: Map<string, Map<string, Remembered>>
+  readonly remembered: Map<string, Keys.Table<Remembered>>
 }
 
 /** The whole ledger. */
@@ -151,9 +152,9 @@ export const tenantState = (state: State, tenant: string): TenantState => {
       budgets: new Map(),
       budgetsFound: new Map(),
       reservations: [],
-      reserveKeys: new Map(),
-      commitKeys: new Map(),
-      releaseKeys: new Map(),
+      reserveKeys: Keys.make(),
+      commitKeys: Keys.make(),
+      releaseKeys: Keys.make(),
       remembered: new Map()
     }
     state.tenants.set(tenant, found)
@@ -256,7 +257,8 @@ export const recall = <A>(
   request: object
 ): Result.Result<A, LedgerErrorReason> | undefined => {
   if (key === undefined) return undefined
-  const record = tenant.remembered.get(operation)?.get(key)
+  const keys = tenant.remembered.get(operation)
+  const record = keys === undefined ? undefined : Keys.get(keys, key)
   if (record === undefined) return undefined
   return sameRequest(record.request, request) ? ok(record.answer as A) : fail(mismatch(operation, key))
 }
@@ -273,25 +275,12 @@ export const remember = <A>(
   if (key !== undefined) {
     let keys = tenant.remembered.get(operation)
     if (keys === undefined) {
-      keys = new Map()
+      keys = Keys.make()
       tenant.remembered.set(operation, keys)
     }
-    keys.set(key, new Remembered(request, answer, now))
+    Keys.set(keys, key, new Remembered(request, answer, now))
   }
   return ok(answer)
-}
-
-/** Forgets the keys of `keys` first used at or before `cutoff` (in first-use order), except those `keep` holds on to. */
-const forget = <V>(
-  keys: Map<string, V>,
-  cutoff: number,
-  firstUsedAt: (value: V) => number,
-  keep: (value: V) => boolean
-): void => {
-  for (const [key, value] of keys) {
-    if (firstUsedAt(value) > cutoff) break
-    if (!keep(value)) keys.delete(key)
-  }
 }
 
 const usedAt = (value: ReservationRecord | Remembered): number =>
@@ -317,10 +306,10 @@ export const prune = (state: State, now: number): void => {
   state.lastPruneMs = now
   const cutoff = now - retentionMs
   for (const tenant of state.tenants.values()) {
-    forget(tenant.reserveKeys, cutoff, usedAt, isActive)
-    forget(tenant.commitKeys, cutoff, settledAt, never)
-    forget(tenant.releaseKeys, cutoff, settledAt, never)
-    for (const keys of tenant.remembered.values()) forget(keys, cutoff, rememberedAt, never)
+    Keys.forget(tenant.reserveKeys, cutoff, usedAt, isActive)
+    Keys.forget(tenant.commitKeys, cutoff, settledAt, never)
+    Keys.forget(tenant.releaseKeys, cutoff, settledAt, never)
+    for (const keys of tenant.remembered.values()) Keys.forget(keys, cutoff, rememberedAt, never)
     const old = (r: ReservationRecord): boolean => r.endedAtMs !== undefined && r.endedAtMs <= cutoff
     if (tenant.reservations.some(old)) {
       Reservations.drop(state.reservations, tenant.reservations.filter(old))
