@@ -28,20 +28,12 @@ export interface Table<V> {
   first: number
   /** Entries not deleted. */
   size: number
+  /** The last key hashed and its hash (a new key is looked up, then set). */
+  lastKey: string
+  lastHash: number
 }
 
 const initialSlots = 1_024
-
-/** An empty table. */
-export const make = <V>(): Table<V> => ({
-  slots: new Int32Array(2 * initialSlots),
-  mask: initialSlots - 1,
-  used: 0,
-  keys: [],
-  values: [],
-  first: 0,
-  size: 0
-})
 
 /** A 32-bit hash of `key` (FNV-1a over its UTF-16 code units, then mixed). */
 const hashOf = (key: string): number => {
@@ -51,6 +43,28 @@ const hashOf = (key: string): number => {
   hash = Math.imul(hash, 0x85ebca6b)
   hash ^= hash >>> 13
   return hash | 0
+}
+
+/** An empty table. */
+export const make = <V>(): Table<V> => ({
+  slots: new Int32Array(2 * initialSlots),
+  mask: initialSlots - 1,
+  used: 0,
+  keys: [],
+  values: [],
+  first: 0,
+  size: 0,
+  lastKey: "",
+  lastHash: hashOf("")
+})
+
+/** The hash of `key`, remembered until the next key is hashed. */
+const hashIn = <V>(table: Table<V>, key: string): number => {
+  if (key === table.lastKey) return table.lastHash
+  const hash = hashOf(key)
+  table.lastKey = key
+  table.lastHash = hash
+  return hash
 }
 
 /** The entry number of `key` (whose hash is `hash`), or -1. */
@@ -67,7 +81,7 @@ const find = <V>(table: Table<V>, key: string, hash: number): number => {
 
 /** The value of `key`, or `undefined`. */
 export const get = <V>(table: Table<V>, key: string): V | undefined => {
-  const entry = find(table, key, hashOf(key))
+  const entry = find(table, key, hashIn(table, key))
   return entry < 0 ? undefined : table.values[entry]
 }
 
@@ -81,21 +95,39 @@ const place = (slots: Int32Array, mask: number, hash: number, entry: number): vo
 
 /**
  * Rebuilds the slots for the entries not deleted, with room for as many
- * again, and drops the deleted entries (keeping the order).
+ * again, and drops the deleted entries (keeping the order). Without deleted
+ * entries past `first`, the hashes are taken from the old slots.
  */
 const rebuild = <V>(table: Table<V>): void => {
-  const keys: Array<string | undefined> = []
-  const values: Array<V | undefined> = []
-  for (let entry = table.first; entry < table.keys.length; entry++) {
-    const key = table.keys[entry]
-    if (key === undefined) continue
-    keys.push(key)
-    values.push(table.values[entry])
+  const { first } = table
+  const compact = table.keys.length - first === table.size
+  const keys: Array<string | undefined> = compact ? table.keys : []
+  const values: Array<V | undefined> = compact ? table.values : []
+  if (compact) {
+    if (first > 0) {
+      keys.splice(0, first)
+      values.splice(0, first)
+    }
+  } else {
+    for (let entry = first; entry < table.keys.length; entry++) {
+      const key = table.keys[entry]
+      if (key === undefined) continue
+      keys.push(key)
+      values.push(table.values[entry])
+    }
   }
   let capacity = initialSlots
   while (capacity < 4 * (keys.length + 1)) capacity *= 2
   const slots = new Int32Array(2 * capacity)
-  for (let entry = 0; entry < keys.length; entry++) place(slots, capacity - 1, hashOf(keys[entry]!), entry)
+  if (compact) {
+    const old = table.slots
+    for (let slot = 0; slot < old.length; slot += 2) {
+      const entry = old[slot + 1]!
+      if (entry > 0) place(slots, capacity - 1, old[slot]!, entry - 1 - first)
+    }
+  } else {
+    for (let entry = 0; entry < keys.length; entry++) place(slots, capacity - 1, hashOf(keys[entry]!), entry)
+  }
   table.slots = slots
   table.mask = capacity - 1
   table.used = keys.length
@@ -107,7 +139,7 @@ const rebuild = <V>(table: Table<V>): void => {
 
 /** Sets `key` to `value`: a new key goes last, a known one keeps its place. */
 export const set = <V>(table: Table<V>, key: string, value: V): void => {
-  const hash = hashOf(key)
+  const hash = hashIn(table, key)
   const entry = find(table, key, hash)
   if (entry >= 0) {
     table.values[entry] = value
