@@ -12,23 +12,7 @@ import { Exit, Schema } from "effect"
 import { Ledger } from "../src/index.ts"
 import * as Decode from "../src/internal/ledger/decode.ts"
 import * as Fingerprint from "../src/internal/ledger/fingerprint.ts"
-
-/** mulberry32, as in the property tests. */
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  const next = () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-  const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1))
-  const pick = <A>(items: ReadonlyArray<A>): A => items[Math.floor(next() * items.length)]!
-  return { next, int, pick, chance: (p: number) => next() < p }
-}
-
-type Random = ReturnType<typeof prng>
+import { prng, type Random } from "./random.ts"
 
 /** Values that break some field somewhere (or, by luck, fit it). */
 const oddities: ReadonlyArray<unknown> = [

@@ -16,21 +16,9 @@ import * as Idempotency from "../src/internal/ledger/idempotency.ts"
 import type * as Model from "../src/internal/ledger/model.ts"
 import * as Scope from "../src/internal/ledger/scope.ts"
 import * as Snapshots from "../src/internal/ledger/snapshots.ts"
+import { prng } from "./random.ts"
 
-/** mulberry32, as in the property tests. */
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  const next = () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-  return <A>(items: ReadonlyArray<A>): A => items[Math.floor(next() * items.length)]!
-}
-
-type Pick = ReturnType<typeof prng>
+type Pick = ReturnType<typeof prng>["pick"]
 
 const subjects: ReadonlyArray<Model.Subject> = [
   { tenant: "acme" },
@@ -118,7 +106,7 @@ const isMismatch = <A>(exit: Exit.Exit<A, unknown>): boolean =>
 
 describe("memory store idempotency", () => {
   it("sameRequest holds exactly when the fingerprints are equal", () => {
-    const pick = prng(7)
+    const { pick } = prng(7)
     for (let i = 0; i < 2_000; i++) {
       const request = reserveRequest(pick, pick([true, false]))
       const a = reserveCommand(request, 1)
@@ -129,7 +117,7 @@ describe("memory store idempotency", () => {
 
   it.effect("reserve (made or dry run): a second use of the key replays the first answer iff the fingerprints match", () =>
     Effect.gen(function*() {
-      const pick = prng(11)
+      const { pick } = prng(11)
       let replays = 0
       for (let i = 0; i < 400; i++) {
         const store = yield* fresh
@@ -153,7 +141,7 @@ describe("memory store idempotency", () => {
 
   it.effect("commit and release: a second use of the key replays the first answer iff the fingerprints match", () =>
     Effect.gen(function*() {
-      const pick = prng(13)
+      const { pick } = prng(13)
       for (let i = 0; i < 400; i++) {
         const store = yield* fresh
         const held = (yield* store.reserve(

@@ -28,6 +28,7 @@ import { Duration, Effect, type Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Ledger } from "../src/index.ts"
 import { freshTenant, identity } from "./LedgerStoreTest.ts"
+import { prng } from "./random.ts"
 
 /** Options of a property run. */
 export interface Options {
@@ -35,23 +36,6 @@ export interface Options {
   readonly operationsPerWorker?: number
   readonly seeds?: ReadonlyArray<number>
   readonly advance?: (duration: Duration.Input) => Effect.Effect<void>
-}
-
-/** A small, fast, seeded PRNG (mulberry32). */
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  const next = () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-  return {
-    next,
-    int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
-    pick: <A>(items: ReadonlyArray<A>): A => items[Math.floor(next() * items.length)]!
-  }
 }
 
 type Record =

@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Ledger, LedgerStore } from "@timebox/core"
 import { Effect, Exit, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import { prng } from "timebox-test/random"
 import { inject } from "vitest"
 import { RedisLedgerStore } from "../src/index.ts"
 
@@ -17,24 +18,6 @@ const run = Math.random().toString(36).slice(2, 8)
 const action: Ledger.Action = { kind: "llm.completion", name: "differential" }
 const units = ["TOKENS", "CREDITS"] as const
 const policies = ["REJECT", "ALLOW_IF_AVAILABLE", "ALLOW_WITH_OVERDRAFT"] as const
-
-/** mulberry32 */
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  const next = () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-  return {
-    next,
-    chance: (p: number) => next() < p,
-    int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
-    pick: <A>(items: ReadonlyArray<A>): A => items[Math.floor(next() * items.length)]!
-  }
-}
 
 /** JSON with bigints as strings and keys sorted, so equal values print equal. */
 const canonical = (value: unknown): string =>

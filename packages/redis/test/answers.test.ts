@@ -10,23 +10,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Ledger, type LedgerStore } from "@timebox/core"
 import { Exit, Schema } from "effect"
+import { prng, type Random } from "timebox-test/random"
 import * as Answers from "../src/internal/answers.ts"
-
-/** mulberry32. */
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  const next = () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-  const pick = <A>(items: ReadonlyArray<A>): A => items[Math.floor(next() * items.length)]!
-  return { pick, chance: (p: number) => next() < p, int: (n: number) => Math.floor(next() * n) }
-}
-
-type Random = ReturnType<typeof prng>
 
 const MAX = 2n ** 63n - 1n
 const amounts = [0n, 7n, 420_000n, 2n ** 53n + 1n, 2n ** 62n, MAX]
@@ -106,7 +91,7 @@ const wellFormed = (random: Random, kind: Kind): Case => {
       const estimate = { unit: u, amount: random.pick(amounts) }
       const command = { tenant: "a", estimate, scopes }
       const base = { scopePath: scopes.at(-1)!, affectedScopes: scopes, balances }
-      switch (random.int(3)) {
+      switch (random.int(0, 2)) {
         case 0:
           return {
             fields: ["allow", "", "rsv_a_1", "1764000060000", ...snapshots],
@@ -187,8 +172,8 @@ const wellFormed = (random: Random, kind: Kind): Case => {
 /** Breaks one field: replaced by an oddity, dropped, or one more added. */
 const breakOne = (random: Random, fields: Array<string>): Array<string> => {
   const copy = fields.slice()
-  const at = random.int(copy.length + 1)
-  const roll = random.int(3)
+  const at = random.int(0, copy.length)
+  const roll = random.int(0, 2)
   if (roll === 0 && at < copy.length) copy[at] = random.pick(oddities)
   else if (roll === 1 && at < copy.length) copy.splice(at, 1)
   else copy.splice(at, 0, random.pick(oddities))
