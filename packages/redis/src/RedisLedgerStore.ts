@@ -182,15 +182,23 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
     const keys = Keys.make(options.prefix)
     const registered = new Set<string>()
 
-    /** Records `tenant` in the tenant set once per process, so a sweep of all tenants finds it. */
-    const register = (tenant: string): Effect.Effect<void, Ledger.StoreUnavailable> =>
+    /**
+     * `effect`, after recording `tenant` in the tenant set the first time
+     * this process sees it, so a sweep of all tenants finds it.
+     */
+    const withTenant = <A, E>(
+      tenant: string,
+      effect: Effect.Effect<A, E>
+    ): Effect.Effect<A, E | Ledger.StoreUnavailable> =>
       registered.has(tenant)
-        ? Effect.void
+        ? effect
         : redis.send("SADD", keys.tenants, tenant).pipe(
           Effect.mapError((error) => unavailable(describe(error.cause))),
           Effect.tap(() => Effect.sync(() => registered.add(tenant))),
-          Effect.asVoid
+          Effect.andThen(effect)
         )
+
+    const notForeign = Effect.succeed("0")
 
     /**
      * "1" when `id` is a reservation of another tenant (Forbidden), else "0"
@@ -199,8 +207,9 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
      * reservation disappears only when pruned, a day after it ended.
      */
     const foreign = (tenant: string, id: string): Effect.Effect<string, Ledger.StoreUnavailable> => {
+      if (Keys.isReservationOf(id, tenant)) return notForeign
       const owner = Keys.reservationTenant(id)
-      if (owner === undefined || owner === tenant) return Effect.succeed("0")
+      if (owner === undefined || owner === tenant) return notForeign
       return redis.send<number>("EXISTS", `${keys.tenant(owner)}reservation:${id}`).pipe(
         Effect.map((exists) => flag(exists === 1)),
         Effect.mapError((error) => unavailable(describe(error.cause)))
@@ -268,52 +277,61 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
       })
 
     const reserve = (command: LedgerStore.ReserveCommand) =>
-      register(command.tenant).pipe(Effect.andThen(hot(
-        Scripts.reserve,
-        command,
-        [
-          command.idempotencyKey ?? "",
-          Keys.fingerprintDigest(command),
-          command.estimate.unit,
-          command.estimate.amount.toString(),
-          String(command.now),
-          String(command.now + command.ttlMs),
-          String(command.graceMs),
-          command.overagePolicy,
-          flag(command.dryRun),
-          // a subject of levels only is its scope path; only one with dimensions is kept whole
-          command.subject.dimensions === undefined ? "" : JSON.stringify(command.subject),
-          JSON.stringify(command.action),
-          command.metadata === undefined ? "" : JSON.stringify(command.metadata),
-          ...command.scopes
-        ],
-        Answers.reserveAnswer
-      )))
+      withTenant(
+        command.tenant,
+        hot(
+          Scripts.reserve,
+          command,
+          [
+            command.idempotencyKey ?? "",
+            Keys.fingerprintDigest(command),
+            command.estimate.unit,
+            command.estimate.amount.toString(),
+            String(command.now),
+            String(command.now + command.ttlMs),
+            String(command.graceMs),
+            command.overagePolicy,
+            flag(command.dryRun),
+            // a subject of levels only is its scope path; only one with dimensions is kept whole
+            command.subject.dimensions === undefined ? "" : JSON.stringify(command.subject),
+            JSON.stringify(command.action),
+            command.metadata === undefined ? "" : JSON.stringify(command.metadata),
+            ...command.scopes
+          ],
+          Answers.reserveAnswer
+        )
+      )
 
-    // The leading arguments of every script that settles an existing reservation.
+    // The arguments of every script that settles an existing reservation: these four, then `rest`.
     const settleArgs = (
       command: {
         readonly idempotencyKey?: string | undefined
         readonly fingerprint: string
         readonly reservationId: string
       },
-      other: string
-    ): Array<string> => [command.idempotencyKey ?? "", Keys.fingerprintDigest(command), command.reservationId, other]
+      other: string,
+      ...rest: Array<string>
+    ): Array<string> => [
+      command.idempotencyKey ?? "",
+      Keys.fingerprintDigest(command),
+      command.reservationId,
+      other,
+      ...rest
+    ]
 
     const commit = (command: LedgerStore.CommitCommand) =>
       Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
         hot(
           Scripts.commit,
           command,
-          [...settleArgs(command, other), command.actual.unit, command.actual.amount.toString(), String(command.now)],
+          settleArgs(command, other, command.actual.unit, command.actual.amount.toString(), String(command.now)),
           Answers.commitAnswer
         ))
 
     const release = (command: LedgerStore.ReleaseCommand) =>
       Effect.flatMap(
         foreign(command.tenant, command.reservationId),
-        (other) =>
-          hot(Scripts.release, command, [...settleArgs(command, other), String(command.now)], Answers.releaseAnswer)
+        (other) => hot(Scripts.release, command, settleArgs(command, other, String(command.now)), Answers.releaseAnswer)
       )
 
     const extend = (command: LedgerStore.ExtendCommand) =>
@@ -321,24 +339,27 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         hot(
           Scripts.extend,
           command,
-          [...settleArgs(command, other), String(command.extendByMs), String(command.now)],
+          settleArgs(command, other, String(command.extendByMs), String(command.now)),
           Answers.extendAnswer
         ))
 
     const decide = (command: LedgerStore.DecideCommand) =>
-      register(command.tenant).pipe(Effect.andThen(hot(
-        Scripts.decide,
-        command,
-        [
-          command.idempotencyKey ?? "",
-          Keys.fingerprintDigest(command),
-          command.estimate.unit,
-          command.estimate.amount.toString(),
-          String(command.now),
-          ...command.scopes
-        ],
-        Answers.decideAnswer
-      )))
+      withTenant(
+        command.tenant,
+        hot(
+          Scripts.decide,
+          command,
+          [
+            command.idempotencyKey ?? "",
+            Keys.fingerprintDigest(command),
+            command.estimate.unit,
+            command.estimate.amount.toString(),
+            String(command.now),
+            ...command.scopes
+          ],
+          Answers.decideAnswer
+        )
+      )
 
     const event = (command: LedgerStore.EventCommand) =>
       hot(
@@ -417,12 +438,15 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         })
 
     const createBudget = (command: LedgerStore.CreateBudgetCommand) =>
-      register(command.tenant).pipe(Effect.andThen(call(Scripts.createBudget, command.tenant, [
-        command.scope,
-        command.unit,
-        command.allocated.toString(),
-        command.overdraftLimit.toString()
-      ], Ledger.BudgetAnswer)))
+      withTenant(
+        command.tenant,
+        call(Scripts.createBudget, command.tenant, [
+          command.scope,
+          command.unit,
+          command.allocated.toString(),
+          command.overdraftLimit.toString()
+        ], Ledger.BudgetAnswer)
+      )
 
     const fundBudget = (command: LedgerStore.FundBudgetCommand) =>
       call(Scripts.fundBudget, command.tenant, [
