@@ -43,7 +43,8 @@ export const createBudget = (
     reserved: 0n,
     debt: 0n,
     overdraftLimit: command.overdraftLimit,
-    isOverLimit: false
+    isOverLimit: false,
+    remaining: command.allocated
   }
   units.set(unit, budget)
   S.budgetCreated(tenant)
@@ -95,11 +96,11 @@ export const fundBudget = (
     }
   }
   if (allocated > Amount.MAX) return S.fail(invalid("amount", amount, `allocated would be ${allocated}, above 2^63-1`))
-  if (!Amount.fits(allocated - budget.spent - budget.reserved - debt)) {
-    return S.fail(invalid("amount", amount, "remaining would fall below -2^63"))
-  }
+  const remaining = allocated - budget.spent - budget.reserved - debt
+  if (!Amount.fits(remaining)) return S.fail(invalid("amount", amount, "remaining would fall below -2^63"))
   budget.allocated = allocated
   budget.debt = debt
+  budget.remaining = remaining
   budget.isOverLimit = debt > budget.overdraftLimit
   const answer: FundAnswer = { operation, previous, balances: [S.snapshot(budget)] }
   return S.remember(tenant, "fund", command.idempotencyKey, command, answer, command.now)

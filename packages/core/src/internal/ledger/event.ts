@@ -27,14 +27,17 @@ export const event = (state: S.State, command: EventCommand): Result.Result<Even
   let charged = actual.amount
   if (command.overagePolicy === "REJECT") {
     for (const budget of budgets) {
-      const left = S.remaining(budget)
+      const left = budget.remaining
       if (left < actual.amount) {
         return S.fail(
           new BudgetExceeded({ scope: budget.scope, unit: budget.unit, requested: actual.amount, remaining: left })
         )
       }
     }
-    for (const budget of budgets) budget.spent += actual.amount
+    for (const budget of budgets) {
+      budget.spent += actual.amount
+      budget.remaining -= actual.amount
+    }
   } else if (actual.amount > 0n) {
     const charge = Overage.plan(budgets, actual.amount, command.overagePolicy)
     if ("_tag" in charge) return S.fail(charge)

@@ -39,7 +39,7 @@ export const plan = (
   delta: bigint,
   policy: "ALLOW_IF_AVAILABLE" | "ALLOW_WITH_OVERDRAFT"
 ): Charge | OverdraftLimitExceeded => {
-  const lefts = budgets.map(S.remaining)
+  const lefts = budgets.map((budget) => budget.remaining)
   let charged = delta
   if (policy === "ALLOW_IF_AVAILABLE") {
     for (const left of lefts) charged = Amount.min(charged, Amount.max(left, 0n))
@@ -85,5 +85,6 @@ export const apply = (budgets: ReadonlyArray<S.BudgetRecord>, base: bigint, char
     budget.spent += base + share.funded
     budget.debt += share.deficit
     if (share.overLimit) budget.isOverLimit = true
+    S.recount(budget)
   }
 }

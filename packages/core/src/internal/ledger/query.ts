@@ -58,24 +58,28 @@ export const balances = (state: S.State, query: BalancesQuery): Result.Result<Ba
   )
 }
 
-const detail = (reservation: S.ReservationRecord): Reservation => ({
-  reservationId: S.idOf(reservation),
-  status: reservation.status,
-  subject: reservation.subject,
-  action: reservation.action,
-  reserved: S.estimateOf(reservation),
-  ...(reservation.charged === undefined ? {} : { committed: { unit: reservation.unit, amount: reservation.charged } }),
-  createdAtMs: reservation.createdAtMs,
-  expiresAtMs: reservation.expiresAtMs,
-  ...(S.finalizedAtOf(reservation) === undefined ? {} : { finalizedAtMs: S.finalizedAtOf(reservation)! }),
-  graceMs: reservation.graceMs,
-  overagePolicy: reservation.overagePolicy,
-  extensions: reservation.extensions,
-  scopePath: S.scopePathOf(reservation),
-  affectedScopes: reservation.affectedScopes,
-  ...(reservation.idempotencyKey === undefined ? {} : { idempotencyKey: reservation.idempotencyKey }),
-  ...(reservation.metadata === undefined ? {} : { metadata: reservation.metadata })
-})
+const detail = (reservation: S.ReservationRecord): Reservation => {
+  const { terms } = reservation
+  const charged = S.chargedOf(reservation)
+  return {
+    reservationId: S.idOf(reservation),
+    status: reservation.status,
+    subject: terms.subject,
+    action: terms.action,
+    reserved: S.estimateOf(reservation),
+    ...(charged === undefined ? {} : { committed: { unit: terms.unit, amount: charged } }),
+    createdAtMs: reservation.createdAtMs,
+    expiresAtMs: reservation.expiresAtMs,
+    ...(S.finalizedAtOf(reservation) === undefined ? {} : { finalizedAtMs: S.finalizedAtOf(reservation)! }),
+    graceMs: terms.graceMs,
+    overagePolicy: terms.overagePolicy,
+    extensions: S.extensionsOf(reservation),
+    scopePath: S.scopePathOf(reservation),
+    affectedScopes: terms.affectedScopes,
+    ...(reservation.idempotencyKey === undefined ? {} : { idempotencyKey: reservation.idempotencyKey }),
+    ...(terms.metadata === undefined ? {} : { metadata: terms.metadata })
+  }
+}
 
 /** One reservation of the caller's tenant; an expired one answers reservation-expired. */
 export const getReservation = (
@@ -84,7 +88,7 @@ export const getReservation = (
 ): Result.Result<Reservation, LedgerErrorReason> => {
   const reservation = Reservations.find(state.reservations, query.reservationId)
   if (reservation === undefined) return S.fail(new NotFound({ resource: "reservation", id: query.reservationId }))
-  if (reservation.tenant !== query.tenant) {
+  if (reservation.terms.tenant !== query.tenant) {
     return S.fail(new Forbidden({ tenant: query.tenant, resource: `reservation ${query.reservationId}` }))
   }
   if (reservation.status === "expired") {
@@ -92,7 +96,7 @@ export const getReservation = (
       new ReservationExpired({
         reservationId: query.reservationId,
         expiresAtMs: reservation.expiresAtMs,
-        graceMs: reservation.graceMs,
+        graceMs: reservation.terms.graceMs,
         nowMs: query.now
       })
     )
@@ -120,7 +124,7 @@ export const listReservations = (
     if (query.idempotencyKey !== undefined && reservation.idempotencyKey !== query.idempotencyKey) continue
     if (
       subject !== undefined &&
-      Scope.levels.some((level) => subject[level] !== undefined && subject[level] !== reservation.subject[level])
+      Scope.levels.some((level) => subject[level] !== undefined && subject[level] !== reservation.terms.subject[level])
     ) {
       continue
     }

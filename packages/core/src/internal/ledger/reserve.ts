@@ -62,7 +62,7 @@ export const check = (budgets: ReadonlyArray<S.BudgetRecord>, estimate: bigint):
       })
     }
     if (budget.debt > 0n && budget.overdraftLimit === 0n) return new DebtOutstanding({ scope, unit, debt: budget.debt })
-    const left = S.remaining(budget)
+    const left = budget.remaining
     if (left < estimate) return new BudgetExceeded({ scope, unit, requested: estimate, remaining: left })
   }
   return undefined
@@ -91,24 +91,24 @@ const allowed = (reservation: S.ReservationRecord, balances: Array<Balance>): Re
   decision: "allow",
   reservationId: S.idOf(reservation),
   reserved: S.estimateOf(reservation),
-  expiresAtMs: reservation.createdAtMs + reservation.ttlMs,
+  expiresAtMs: reservation.createdAtMs + reservation.terms.ttlMs,
   scopePath: S.scopePathOf(reservation),
-  affectedScopes: reservation.affectedScopes,
+  affectedScopes: reservation.terms.affectedScopes,
   balances
 })
 
 /** Whether `command` is the request that made `reservation` (equal fingerprints). */
-const madeBy = (reservation: S.ReservationRecord, command: ReserveCommand): boolean =>
+const madeBy = ({ terms }: S.ReservationRecord, command: ReserveCommand): boolean =>
   !command.dryRun &&
-  reservation.tenant === command.tenant &&
-  reservation.ttlMs === command.ttlMs &&
-  reservation.unit === command.estimate.unit &&
-  reservation.estimated === command.estimate.amount &&
-  reservation.graceMs === command.graceMs &&
-  reservation.overagePolicy === command.overagePolicy &&
-  sameValue(reservation.subject, command.subject) &&
-  sameValue(reservation.action, command.action) &&
-  sameValue(reservation.metadata, command.metadata)
+  terms.tenant === command.tenant &&
+  terms.ttlMs === command.ttlMs &&
+  terms.unit === command.estimate.unit &&
+  terms.estimated === command.estimate.amount &&
+  terms.graceMs === command.graceMs &&
+  terms.overagePolicy === command.overagePolicy &&
+  sameValue(terms.subject, command.subject) &&
+  sameValue(terms.action, command.action) &&
+  sameValue(terms.metadata, command.metadata)
 
 /** A reserve whose key was used before: the first answer for the same request, else a mismatch. */
 const replay = (
@@ -119,8 +119,55 @@ const replay = (
   if (first instanceof Remembered) {
     return sameRequest(first.request, command) ? S.ok(first.answer as ReserveAnswer) : S.fail(mismatch("reserve", key))
   }
-  if (!madeBy(first, command) || first.reserveSnapshot === undefined) return S.fail(mismatch("reserve", key))
-  return S.ok(allowed(first, Snapshots.read(first.reserveSnapshot, first.reserveRow, first.budgets)))
+  if (!madeBy(first, command) || first.snapshot === undefined) return S.fail(mismatch("reserve", key))
+  return S.ok(allowed(first, Snapshots.read(first.snapshot, first.row, first.terms.budgets)))
+}
+
+/**
+ * The terms of a reservation `command` makes on `budgets`: the tenant's last
+ * ones when all the same (subject and action compared as `Intern` shares
+ * them), else new ones, which become the last.
+ */
+const termsOf = (
+  state: S.State,
+  tenant: S.TenantState,
+  command: ReserveCommand,
+  budgets: ReadonlyArray<S.BudgetRecord>
+): S.Terms => {
+  const scopes = command.scopes
+  const subject = Intern.subject(state.interned, command.subject, scopes.at(-1) ?? "")
+  const action = Intern.action(state.interned, command.action)
+  const { estimate } = command
+  const last = tenant.lastTerms
+  if (
+    last !== undefined &&
+    last.budgets === budgets &&
+    last.subject === subject &&
+    last.action === action &&
+    last.estimated === estimate.amount &&
+    last.unit === estimate.unit &&
+    last.ttlMs === command.ttlMs &&
+    last.graceMs === command.graceMs &&
+    last.overagePolicy === command.overagePolicy &&
+    last.affectedScopes === scopes &&
+    last.metadata === command.metadata &&
+    last.tenant === command.tenant
+  ) return last
+  const terms: S.Terms = {
+    tenant: command.tenant,
+    subject,
+    action,
+    unit: estimate.unit,
+    estimated: estimate.amount,
+    ttlMs: command.ttlMs,
+    graceMs: command.graceMs,
+    overagePolicy: command.overagePolicy,
+    affectedScopes: scopes,
+    budgets,
+    metadata: command.metadata
+  }
+  tenant.lastTerms = terms
+  return terms
 }
 
 /** A dry run's answer, remembered under its key. */
@@ -179,36 +226,27 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
     )
   }
   if (failure !== undefined) return S.fail(failure)
-  for (const budget of found) budget.reserved += estimate.amount
+  for (const budget of found) {
+    budget.reserved += estimate.amount
+    budget.remaining -= estimate.amount
+  }
   const seq = Reservations.nextSeq(state.reservations)
-  const reserveRow = key === undefined ? 0 : Snapshots.save(state.snapshots, found)
+  const snapshots = state.snapshots
+  // A keyed reservation gets the rows of both its answers now: the settle answer's follow the reserve answer's.
+  const row = key === undefined ? 0 : Snapshots.allocate(snapshots, 2 * found.length)
+  if (key !== undefined) Snapshots.write(snapshots.chunk, row, found)
   const reservation: S.ReservationRecord = {
     seq,
-    tenant: command.tenant,
-    subject: Intern.subject(state.interned, command.subject, scopePath),
-    action: Intern.action(state.interned, command.action),
-    unit: estimate.unit,
-    estimated: estimate.amount,
+    terms: termsOf(state, tenant, command, found),
     createdAtMs: now,
-    graceMs: command.graceMs,
-    overagePolicy: command.overagePolicy,
-    affectedScopes: scopes,
-    budgets: found,
     idempotencyKey: key,
-    metadata: command.metadata,
-    ttlMs: command.ttlMs,
-    reserveSnapshot: key === undefined ? undefined : state.snapshots.chunk,
-    reserveRow,
+    snapshot: key === undefined ? undefined : snapshots.chunk,
+    row,
     status: "active",
     expiresAtMs: now + command.ttlMs,
-    extensions: 0,
-    charged: undefined,
     endedAtMs: undefined,
-    settledActual: undefined,
-    settledMetadata: undefined,
-    settledReason: undefined,
-    settleSnapshot: undefined,
-    settleRow: 0,
+    actual: undefined,
+    extras: undefined,
     previousActive: undefined,
     nextActive: undefined
   }

@@ -37,11 +37,11 @@ export const settleable = (
 ): S.ReservationRecord | LedgerErrorReason => {
   const reservation = Reservations.find(state.reservations, id)
   if (reservation === undefined) return new NotFound({ resource: "reservation", id })
-  if (reservation.tenant !== tenant) return new Forbidden({ tenant, resource: `reservation ${id}` })
+  if (reservation.terms.tenant !== tenant) return new Forbidden({ tenant, resource: `reservation ${id}` })
   if (reservation.status === "committed" || reservation.status === "released") {
     return new ReservationFinalized({ reservationId: id, status: reservation.status })
   }
-  const graceMs = graceCounts ? reservation.graceMs : 0
+  const graceMs = graceCounts ? reservation.terms.graceMs : 0
   if (reservation.status === "expired" || now > reservation.expiresAtMs + graceMs) {
     return new ReservationExpired({ reservationId: id, expiresAtMs: reservation.expiresAtMs, graceMs, nowMs: now })
   }
@@ -57,12 +57,12 @@ const finish = (state: S.State, reservation: S.ReservationRecord, now: number): 
 
 /** The answer of a commit, as first given and as replayed. */
 const committed = (reservation: S.ReservationRecord, id: string, balances: Array<Balance>): CommitAnswer => {
-  const { unit } = reservation
-  const delta = reservation.settledActual! - reservation.estimated
+  const { unit } = reservation.terms
+  const delta = reservation.actual! - reservation.terms.estimated
   return {
     status: "committed",
     reservationId: id,
-    charged: { unit, amount: reservation.charged! },
+    charged: { unit, amount: S.chargedOf(reservation)! },
     released: { unit, amount: delta < 0n ? -delta : 0n },
     balances
   }
@@ -77,10 +77,19 @@ const released = (reservation: S.ReservationRecord, id: string, balances: Array<
 })
 
 /** The balances a settle answer carried, kept when it had a key. */
-const settledBalances = (reservation: S.ReservationRecord): Array<Balance> =>
-  Snapshots.read(reservation.settleSnapshot!, reservation.settleRow, reservation.budgets)
+const settledBalances = (reservation: S.ReservationRecord): Array<Balance> => {
+  const { budgets } = reservation.terms
+  const extras = reservation.extras
+  return extras?.settleSnapshot === undefined
+    ? Snapshots.read(reservation.snapshot!, reservation.row + budgets.length, budgets)
+    : Snapshots.read(extras.settleSnapshot, extras.settleRow, budgets)
+}
 
-/** Ends a settled reservation; with a key, keeps the answer's balances and points the key at it. */
+/**
+ * Ends a settled reservation; with a key, keeps the answer's balances (in the
+ * rows reserve set aside, or new ones when reserve had no key) and points the
+ * key at it.
+ */
 const settle = (
   state: S.State,
   keys: Keys.Table<S.ReservationRecord>,
@@ -90,8 +99,14 @@ const settle = (
 ): void => {
   finish(state, reservation, now)
   if (key !== undefined) {
-    reservation.settleRow = Snapshots.save(state.snapshots, reservation.budgets)
-    reservation.settleSnapshot = state.snapshots.chunk
+    const { budgets } = reservation.terms
+    if (reservation.snapshot === undefined) {
+      const extras = S.extrasOf(reservation)
+      extras.settleRow = Snapshots.save(state.snapshots, budgets)
+      extras.settleSnapshot = state.snapshots.chunk
+    } else {
+      Snapshots.write(reservation.snapshot, reservation.row + budgets.length, budgets)
+    }
     Keys.set(keys, key, reservation)
   }
 }
@@ -104,16 +119,16 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
     const first = Keys.get(tenant.commitKeys, key)
     if (first !== undefined) {
       return S.idOf(first) === command.reservationId &&
-          first.unit === command.actual.unit &&
-          first.settledActual === command.actual.amount &&
-          sameValue(first.settledMetadata, command.metadata)
+          first.terms.unit === command.actual.unit &&
+          first.actual === command.actual.amount &&
+          sameValue(first.extras?.settledMetadata, command.metadata)
         ? S.ok(committed(first, command.reservationId, settledBalances(first)))
         : S.fail(mismatch("commit", key))
     }
   }
   const found = settleable(state, command.tenant, command.reservationId, command.now, true)
   if (isReason(found)) return S.fail(found)
-  const { budgets, estimated, unit } = found
+  const { budgets, estimated, unit, overagePolicy } = found.terms
   const { actual } = command
   if (actual.unit !== unit) {
     return S.fail(new UnitMismatch({ scope: S.scopePathOf(found), requested: actual.unit, expected: [unit] }))
@@ -121,7 +136,7 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
   const delta = actual.amount - estimated
   let charged = actual.amount
   if (delta > 0n) {
-    if (found.overagePolicy === "REJECT") {
+    if (overagePolicy === "REJECT") {
       return S.fail(
         new BudgetExceeded({
           scope: S.scopePathOf(found),
@@ -132,7 +147,7 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
         })
       )
     }
-    const charge = Overage.plan(budgets, delta, found.overagePolicy)
+    const charge = Overage.plan(budgets, delta, overagePolicy)
     if ("_tag" in charge) return S.fail(charge)
     for (const budget of budgets) budget.reserved -= estimated
     Overage.apply(budgets, estimated, charge)
@@ -141,12 +156,13 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
     for (const budget of budgets) {
       budget.reserved -= estimated
       budget.spent += actual.amount
+      budget.remaining -= delta
     }
   }
   found.status = "committed"
-  found.charged = charged
-  found.settledActual = actual.amount
-  found.settledMetadata = command.metadata
+  found.actual = actual.amount
+  if (charged !== actual.amount) S.extrasOf(found).charged = charged
+  if (command.metadata !== undefined) S.extrasOf(found).settledMetadata = command.metadata
   settle(state, tenant.commitKeys, key, found, command.now)
   return S.ok(committed(found, command.reservationId, budgets.map(S.snapshot)))
 }
@@ -158,18 +174,22 @@ export const release = (state: S.State, command: ReleaseCommand): Result.Result<
   if (key !== undefined) {
     const first = Keys.get(tenant.releaseKeys, key)
     if (first !== undefined) {
-      return S.idOf(first) === command.reservationId && first.settledReason === command.reason
+      return S.idOf(first) === command.reservationId && first.extras?.settledReason === command.reason
         ? S.ok(released(first, command.reservationId, settledBalances(first)))
         : S.fail(mismatch("release", key))
     }
   }
   const found = settleable(state, command.tenant, command.reservationId, command.now, true)
   if (isReason(found)) return S.fail(found)
-  for (const budget of found.budgets) budget.reserved -= found.estimated
+  const { budgets, estimated } = found.terms
+  for (const budget of budgets) {
+    budget.reserved -= estimated
+    budget.remaining += estimated
+  }
   found.status = "released"
-  found.settledReason = command.reason
+  if (command.reason !== undefined) S.extrasOf(found).settledReason = command.reason
   settle(state, tenant.releaseKeys, key, found, command.now)
-  return S.ok(released(found, command.reservationId, found.budgets.map(S.snapshot)))
+  return S.ok(released(found, command.reservationId, budgets.map(S.snapshot)))
 }
 
 /** extend: move `expiresAt` forward by `extendByMs`, while `now ≤ expiresAt`, at most 10 times. */
@@ -179,17 +199,18 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
   if (replayed !== undefined) return replayed
   const found = settleable(state, command.tenant, command.reservationId, command.now, false)
   if (isReason(found)) return S.fail(found)
-  if (found.extensions >= S.maxExtensions) {
-    return S.fail(new MaxExtensionsExceeded({ reservationId: command.reservationId, extensions: found.extensions }))
+  const extensions = S.extensionsOf(found)
+  if (extensions >= S.maxExtensions) {
+    return S.fail(new MaxExtensionsExceeded({ reservationId: command.reservationId, extensions }))
   }
   found.expiresAtMs += command.extendByMs
-  found.extensions += 1
+  S.extrasOf(found).extensions = extensions + 1
   const answer: ExtendAnswer = {
     status: "active",
     reservationId: command.reservationId,
     expiresAtMs: found.expiresAtMs,
-    extensions: found.extensions,
-    balances: found.budgets.map(S.snapshot)
+    extensions: extensions + 1,
+    balances: found.terms.budgets.map(S.snapshot)
   }
   return S.remember(tenant, "extend", command.idempotencyKey, command, answer, command.now)
 }
@@ -202,9 +223,13 @@ export const sweep = (state: S.State, command: SweepCommand): SweepAnswer => {
     const reservation = next
     next = reservation.nextActive
     if (expired.length >= command.limit) break
-    if (command.tenant !== undefined && reservation.tenant !== command.tenant) continue
-    if (command.now <= reservation.expiresAtMs + reservation.graceMs) continue
-    for (const budget of reservation.budgets) budget.reserved -= reservation.estimated
+    const { terms } = reservation
+    if (command.tenant !== undefined && terms.tenant !== command.tenant) continue
+    if (command.now <= reservation.expiresAtMs + terms.graceMs) continue
+    for (const budget of terms.budgets) {
+      budget.reserved -= terms.estimated
+      budget.remaining += terms.estimated
+    }
     reservation.status = "expired"
     finish(state, reservation, command.now)
     expired.push(S.idOf(reservation))

@@ -40,6 +40,47 @@ export interface BudgetRecord {
   debt: bigint
   overdraftLimit: bigint
   isOverLimit: boolean
+  /**
+   * allocated − spent − reserved − debt (may be negative), kept in step by
+   * whatever changes those (`recount` after a rare change), so that checks
+   * and answers read it without bigint arithmetic.
+   */
+  remaining: bigint
+}
+
+/**
+ * What a reserve request fixed: the same for every reservation made with the
+ * same terms, so consecutive reservations share one copy (`termsOf`) and a
+ * reservation record, which lives for 24 hours, stays small.
+ */
+export interface Terms {
+  readonly tenant: string
+  readonly subject: Subject
+  readonly action: Action
+  /** The unit, and the amount held (the estimate). */
+  readonly unit: Unit
+  readonly estimated: bigint
+  /** The requested time to live (the reserve answer's `expiresAtMs` is `createdAtMs + ttlMs`). */
+  readonly ttlMs: number
+  readonly graceMs: number
+  readonly overagePolicy: OveragePolicy
+  readonly affectedScopes: ReadonlyArray<string>
+  /** The affected scopes that had a budget in the unit when it was made: the ones it holds money in. */
+  readonly budgets: ReadonlyArray<BudgetRecord>
+  readonly metadata: Metadata | undefined
+}
+
+/** What few reservations need: set on first need (`extrasOf`). */
+export interface Extras {
+  extensions: number
+  /** What a commit charged, when not its `actual` amount (an overage). */
+  charged: bigint | undefined
+  /** The commit request's `metadata`, or the release request's `reason` (for replays). */
+  settledMetadata: Metadata | undefined
+  settledReason: string | undefined
+  /** Where a keyed settle answer's balances are kept when its reserve had no key (so no rows). */
+  settleSnapshot: Snapshots.Chunk | undefined
+  settleRow: number
 }
 
 /**
@@ -50,39 +91,23 @@ export interface BudgetRecord {
 export interface ReservationRecord {
   /** Its number, in creation order (the list cursor). */
   readonly seq: number
-  readonly tenant: string
-  readonly subject: Subject
-  readonly action: Action
-  /** The unit, and the amount held (the estimate). */
-  readonly unit: Unit
-  readonly estimated: bigint
+  readonly terms: Terms
   readonly createdAtMs: number
-  readonly graceMs: number
-  readonly overagePolicy: OveragePolicy
-  readonly affectedScopes: ReadonlyArray<string>
-  /** The affected scopes that had a budget in the unit when it was made: the ones it holds money in. */
-  readonly budgets: ReadonlyArray<BudgetRecord>
   readonly idempotencyKey: string | undefined
-  readonly metadata: Metadata | undefined
-  /** The requested time to live (the reserve answer's `expiresAtMs` is `createdAtMs + ttlMs`). */
-  readonly ttlMs: number
-  /** With an idempotency key: where the reserve answer's balances are kept (rows `reserveRow`, …). */
-  readonly reserveSnapshot: Snapshots.Chunk | undefined
-  readonly reserveRow: number
+  /**
+   * With an idempotency key: where the answers' balances are kept, the
+   * reserve answer's at rows `row`, …, and a keyed commit or release
+   * answer's at `row + budgets.length`, … (both allocated by reserve).
+   */
+  readonly snapshot: Snapshots.Chunk | undefined
+  readonly row: number
   status: ReservationStatus
   expiresAtMs: number
-  extensions: number
-  /** What a commit charged (in `unit`). */
-  charged: bigint | undefined
   /** When it stopped being active (committed, released or expired). */
   endedAtMs: number | undefined
-  /** The commit request's `actual` amount (in `unit`) and `metadata`, or the release request's `reason` (for replays). */
-  settledActual: bigint | undefined
-  settledMetadata: Metadata | undefined
-  settledReason: string | undefined
-  /** With an idempotency key: where the commit or release answer's balances are kept. */
-  settleSnapshot: Snapshots.Chunk | undefined
-  settleRow: number
+  /** The commit request's `actual` amount (in `unit`), which is what it charged unless `extras` says otherwise. */
+  actual: bigint | undefined
+  extras: Extras | undefined
   /** Its neighbours on the active list, while it is active. */
   previousActive: ReservationRecord | undefined
   nextActive: ReservationRecord | undefined
@@ -100,6 +125,8 @@ export interface TenantState {
   readonly budgetsFound: Map<string, Map<Unit, ReadonlyArray<BudgetRecord>>>
   /** Reservations in creation order. */
   reservations: Array<ReservationRecord>
+  /** The terms of the last reservation made, shared by the next one when the same. */
+  lastTerms: Terms | undefined
   /** reserve's idempotency keys: the reservation each made, or a dry run's answer. */
   readonly reserveKeys: Keys.Table<ReservationRecord | Remembered>
   /** commit's idempotency keys: the reservation each committed. */
@@ -152,6 +179,7 @@ export const tenantState = (state: State, tenant: string): TenantState => {
       budgets: new Map(),
       budgetsFound: new Map(),
       reservations: [],
+      lastTerms: undefined,
       reserveKeys: Keys.make(),
       commitKeys: Keys.make(),
       releaseKeys: Keys.make(),
@@ -166,24 +194,43 @@ export const tenantState = (state: State, tenant: string): TenantState => {
 export const idOf = (reservation: ReservationRecord): string => Reservations.idOf(reservation.seq)
 
 /** The scope path of a reservation: the subject's own scope. */
-export const scopePathOf = (reservation: ReservationRecord): string => reservation.affectedScopes.at(-1) ?? ""
+export const scopePathOf = (reservation: ReservationRecord): string => reservation.terms.affectedScopes.at(-1) ?? ""
 
 /** The estimate a reservation holds. */
 export const estimateOf = (reservation: ReservationRecord): Amount => ({
-  unit: reservation.unit,
-  amount: reservation.estimated
+  unit: reservation.terms.unit,
+  amount: reservation.terms.estimated
 })
 
 /** When a committed or released reservation was finalized. */
 export const finalizedAtOf = (reservation: ReservationRecord): number | undefined =>
   reservation.status === "committed" || reservation.status === "released" ? reservation.endedAtMs : undefined
 
+/** What a committed reservation charged. */
+export const chargedOf = (reservation: ReservationRecord): bigint | undefined =>
+  reservation.extras?.charged ?? reservation.actual
+
+/** How many times a reservation was extended. */
+export const extensionsOf = (reservation: ReservationRecord): number => reservation.extras?.extensions ?? 0
+
+/** A reservation's extras, created on first need. */
+export const extrasOf = (reservation: ReservationRecord): Extras =>
+  reservation.extras ??= {
+    extensions: 0,
+    charged: undefined,
+    settledMetadata: undefined,
+    settledReason: undefined,
+    settleSnapshot: undefined,
+    settleRow: 0
+  }
+
 /** The next event identifier (`evt_1`, `evt_2`, …). */
 export const nextEventId = (state: State): string => `evt_${++state.sequence}`
 
-/** What a budget has left: allocated − spent − reserved − debt (may be negative). */
-export const remaining = (budget: BudgetRecord): bigint =>
-  budget.allocated - budget.spent - budget.reserved - budget.debt
+/** Sets a budget's `remaining` from its figures, after a change other than the hot ones. */
+export const recount = (budget: BudgetRecord): void => {
+  budget.remaining = budget.allocated - budget.spent - budget.reserved - budget.debt
+}
 
 /** A snapshot of a budget, as answers carry it. */
 export const snapshot = (budget: BudgetRecord): Balance => ({
@@ -195,7 +242,7 @@ export const snapshot = (budget: BudgetRecord): Balance => ({
   reserved: budget.reserved,
   debt: budget.debt,
   overdraftLimit: budget.overdraftLimit,
-  remaining: remaining(budget),
+  remaining: budget.remaining,
   isOverLimit: budget.isOverLimit
 })
 
