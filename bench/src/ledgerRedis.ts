@@ -71,6 +71,16 @@ export const serverCpuSeconds = Effect.gen(function*() {
   return field("used_cpu_user") + field("used_cpu_sys")
 })
 
+/** How many `EVALSHA` calls the server has run so far (`INFO commandstats`; 0 before the first). */
+export const serverScriptCalls = Effect.gen(function*() {
+  const redis = yield* Redis.Redis
+  const info = yield* redis.send<string>("INFO", "commandstats")
+  return Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(info)?.[1] ?? 0)
+})
+
+/** The server's CPU seconds and script calls so far, for a case's per-step figures. */
+export const serverStats = Effect.all({ cpuSeconds: serverCpuSeconds, scriptCalls: serverScriptCalls })
+
 /** The server's version, for the header. */
 export const serverVersion = Effect.gen(function*() {
   const redis = yield* Redis.Redis
