@@ -103,28 +103,28 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
         assert.deepStrictEqual(swept.expired, [expiring.reservationId!])
         yield* ledger.reserve({ tenant, subject, action, estimate: { unit: "TOKENS", amount: 7 } })
 
-        const keys = yield* scan(`${prefix}:{tenant:${tenant}}:*`)
+        const keys = yield* scan(`${prefix}:v2:{tenant:${tenant}}:*`)
         const tag = `{tenant:${tenant}}`
         assert.isAtLeast(keys.length, 10)
         for (const key of keys) {
-          assert.isTrue(key.startsWith(`${prefix}:${tag}:`), key)
+          assert.isTrue(key.startsWith(`${prefix}:v2:${tag}:`), key)
           assert.strictEqual(slot(key), slot(tag), key)
           assert.strictEqual(yield* redis.send<number>("PTTL", key), -1, `${key} has no TTL`)
         }
-        const kinds = new Set(keys.map((key) => key.slice(`${prefix}:${tag}:`.length).split(":")[0]))
+        const kinds = new Set(keys.map((key) => key.slice(`${prefix}:v2:${tag}:`.length).split(":")[0]))
         for (
           const kind of ["budget", "budgets", "reservation", "reservations", "expiries", "ended", "idem", "idempotency"]
         ) {
           assert.isTrue(kinds.has(kind), `a ${kind} key`)
         }
-        assert.include(keys, `${prefix}:${tag}:budget:tenant:${tenant}/app:support:TOKENS`)
-        assert.include(keys, `${prefix}:${tag}:reservation:${held.reservationId}`)
-        assert.include(keys, `${prefix}:${tag}:idem:commit:c-1`)
+        assert.include(keys, `${prefix}:v2:${tag}:budget:tenant:${tenant}/app:support:TOKENS`)
+        assert.include(keys, `${prefix}:v2:${tag}:reservation:${held.reservationId}`)
+        assert.include(keys, `${prefix}:v2:${tag}:idem:commit:c-1`)
 
         for (const key of yield* scan(`${prefix}:*`)) {
-          assert.isTrue(key === `${prefix}:tenants` || key.startsWith(`${prefix}:{tenant:`), key)
+          assert.isTrue(key === `${prefix}:v2:tenants` || key.startsWith(`${prefix}:v2:{tenant:`), key)
         }
-        assert.isTrue((yield* redis.send<ReadonlyArray<string>>("SMEMBERS", `${prefix}:tenants`)).includes(tenant))
+        assert.isTrue((yield* redis.send<ReadonlyArray<string>>("SMEMBERS", `${prefix}:v2:tenants`)).includes(tenant))
       }))
 
     it.effect("amounts are stored as exact decimal strings", () =>
@@ -146,11 +146,38 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
         })
         const stored = yield* redis.send<ReadonlyArray<string>>(
           "HMGET",
-          `${prefix}:{tenant:${tenant}}:budget:tenant:${tenant}:TOKENS`,
+          `${prefix}:v2:{tenant:${tenant}}:budget:tenant:${tenant}:TOKENS`,
           "allocated",
           "reserved"
         )
         assert.deepStrictEqual(stored, ["9223372036854775807", "9007199254740993"])
+      }))
+
+    it.effect("the sweeper's index holds only active reservations, however many were settled in batches", () =>
+      Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        const redis = yield* Redis.Redis
+        const tenant = `index-${Math.random().toString(36).slice(2, 8)}`
+        const subject = { tenant }
+        yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 1_000_000 })
+        const reserve = ledger.reserve({ tenant, subject, action, estimate: { unit: "TOKENS", amount: 10 } })
+        // 40 lifecycles, 20 at a time, so commits and releases travel in batches
+        yield* Effect.forEach(
+          Array.from({ length: 40 }, (_, i) => i),
+          (i) =>
+            Effect.flatMap(reserve, ({ reservationId }): Effect.Effect<unknown, Ledger.LedgerError> =>
+              i % 2 === 0
+                ? ledger.commit({ tenant, reservationId: reservationId!, actual: { unit: "TOKENS", amount: 5 } })
+                : ledger.release({ tenant, reservationId: reservationId! })),
+          { concurrency: 20, discard: true }
+        )
+        const held = yield* reserve
+        const base = `${prefix}:v2:{tenant:${tenant}}:`
+        assert.deepStrictEqual(yield* redis.send<ReadonlyArray<string>>("ZRANGE", `${base}expiries`, "0", "-1"), [
+          held.reservationId!
+        ])
+        assert.strictEqual(yield* redis.send<number>("ZCARD", `${base}reservations`), 41)
+        assert.strictEqual(yield* redis.send<number>("LLEN", `${base}ended`), 40)
       }))
   })
 })

@@ -148,6 +148,41 @@ describe("RedisLedgerStore batching", () => {
       assert.isTrue(second?._tag === "Success" && second.success === "b")
     }))
 
+  it.effect(
+    "a caller interrupted while its batch waits for a place in flight is taken out of it",
+    () =>
+      Effect.gen(function*() {
+        const release = yield* Deferred.make<void>()
+        const sent: Array<Array<string>> = []
+        const batcher = Batch.make<string, string>(
+          (_kind, _tenant, argv) =>
+            Effect.gen(function*() {
+              sent.push(operationsOf(argv).map((args) => args[0]!))
+              yield* Deferred.await(release)
+              return echo(argv)
+            }),
+          unavailable
+        )
+        // fill every place in flight, then queue one more batch behind them
+        const busy = yield* Effect.forEach(
+          Array.from({ length: Batch.maxBatch * Batch.maxInFlight }, (_, i) => String(i)),
+          (name) => batcher.submit("reserve", "acme", [name], decode),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.forkChild)
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+        const doomed = yield* batcher.submit("reserve", "acme", ["doomed"], decode).pipe(Effect.forkChild)
+        const kept = yield* batcher.submit("reserve", "acme", ["kept"], decode).pipe(Effect.forkChild)
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+        assert.strictEqual(sent.length, Batch.maxInFlight, "the last batch waits")
+        yield* Fiber.interrupt(doomed)
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(busy)
+        assert.strictEqual(yield* Fiber.join(kept), "kept")
+        assert.isFalse(sent.flat().includes("doomed"), JSON.stringify(sent))
+      }),
+    { timeout: 10_000 }
+  )
+
   it.effect("a caller interrupted before its batch leaves is taken out of it", () =>
     Effect.gen(function*() {
       const { batcher, calls } = recording()

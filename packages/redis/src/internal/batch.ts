@@ -17,9 +17,10 @@
  * - Each operation keeps its own answer, its own failure and its own
  *   atomicity: Redis runs a script without interleaving anything, and the
  *   script checks each operation fully before it writes.
- * - A caller interrupted before its batch leaves is taken out of it; once
- *   the batch has left, the operation runs (as a single command would) and
- *   its answer is dropped.
+ * - A caller interrupted before its batch leaves (while it gathers, or
+ *   while it waits for a place in flight) is taken out of it; once the
+ *   batch has left, the operation runs (as a single command would) and its
+ *   answer is dropped.
  *
  * @internal
  */
@@ -129,7 +130,10 @@ export const make = <K, S>(
     setImmediate(deliverNext)
   }
 
-  const send = (batch: Batch<K, S>, operations: ReadonlyArray<Pending<S>>) => {
+  /** Sends the operations of a batch still wanted (a caller may have left while it waited); whether any. */
+  const send = (batch: Batch<K, S>, queued: ReadonlyArray<Pending<S>>): boolean => {
+    const operations = queued.filter((operation) => !operation.cancelled)
+    if (operations.length === 0) return false
     const argv: Array<string> = [batch.tenant]
     for (const operation of operations) {
       argv.push(String(operation.args.length))
@@ -146,6 +150,7 @@ export const make = <K, S>(
         }
       }
     })
+    return true
   }
 
   // Batches ready to leave, oldest first, and how many are in flight.
@@ -157,7 +162,7 @@ export const make = <K, S>(
     while (inFlight < maxInFlight && ready.length > 0) {
       const [batch, operations] = ready.shift()!
       inFlight++
-      send(batch, operations)
+      if (!send(batch, operations)) inFlight--
     }
   }
 

@@ -40,6 +40,7 @@ local HOT_LOG_IDEMPOTENCY = {}
 local HOT_LOG_ENDED = {}
 local HOT_RESERVATIONS = {}
 local HOT_EXPIRIES = {}
+local HOT_FINISHED = {}
 
 -- The snapshot fields after reserved: debt, overdraftLimit, isOverLimit.
 local function hot_tail(b)
@@ -104,8 +105,15 @@ local function hot_push(list, a, b)
   list[#list + 1] = b
 end
 
--- Writes back every budget the batch changed, and the batch's other writes.
+-- Writes the batch's deferred writes: the indexes first (what the sweeper
+-- and listReservations need to find a reservation), then the budgets, the
+-- idempotency records and the pruning logs. Once a script has written,
+-- Redis lets it write on even when out of memory, and these keys have the
+-- types the scripts give them, so in practice all of it is written.
 local function hot_flush()
+  if #HOT_EXPIRIES > 0 then redis.call("ZADD", P .. "expiries", unpack(HOT_EXPIRIES)) end
+  if #HOT_FINISHED > 0 then redis.call("ZREM", P .. "expiries", unpack(HOT_FINISHED)) end
+  if #HOT_RESERVATIONS > 0 then redis.call("ZADD", P .. "reservations", unpack(HOT_RESERVATIONS)) end
   for _, b in ipairs(HOT_DIRTY) do
     local over = "0"
     if b.isOverLimit then over = "1" end
@@ -114,8 +122,6 @@ local function hot_flush()
   if #HOT_MSET > 0 then redis.call("MSET", unpack(HOT_MSET)) end
   if #HOT_LOG_IDEMPOTENCY > 0 then redis.call("RPUSH", P .. "idempotency", unpack(HOT_LOG_IDEMPOTENCY)) end
   if #HOT_LOG_ENDED > 0 then redis.call("RPUSH", P .. "ended", unpack(HOT_LOG_ENDED)) end
-  if #HOT_RESERVATIONS > 0 then redis.call("ZADD", P .. "reservations", unpack(HOT_RESERVATIONS)) end
-  if #HOT_EXPIRIES > 0 then redis.call("ZADD", P .. "expiries", unpack(HOT_EXPIRIES)) end
 end
 
 -- What a budget holds and owes: spent + reserved + debt (small in practice,
@@ -344,6 +350,7 @@ local function hot_finish(id, status, now, committed)
     redis.call("HSET", reservation_key(id), "status", status, "endedAtMs", now, "finalizedAtMs", now)
   end
   HOT_LOG_ENDED[#HOT_LOG_ENDED + 1] = now .. " " .. id
+  HOT_FINISHED[#HOT_FINISHED + 1] = id
 end
 
 -- Runs operation(first, count) on every operation of the batch: ARGV is the

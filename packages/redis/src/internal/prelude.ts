@@ -409,9 +409,9 @@ end
 
 -- Ends a reservation: no longer active (the sweeper forgets it), pruned
 -- RETENTION_MS after now. committed: the charged amount string of a commit.
--- The log "ended" lists "<now> <id>" in the order they ended. The index
--- "expiries" keeps the id until the sweeper reaches it (a commit or release
--- does not pay to remove it there).
+-- The log "ended" lists "<now> <id>" in the order they ended. Only the
+-- sweeper ends reservations here, and it takes them out of "expiries"
+-- itself; the batched commit and release do it at the end of their batch.
 local function reservation_finish(r, status, now, finalized, committed)
   r.status = status
   local at = num(now)
