@@ -172,9 +172,10 @@ export const make = <K, S>(
     open = new Map()
     for (const byTenant of batches.values()) {
       for (const batch of byTenant.values()) {
-        const live = batch.operations.filter((operation) => !operation.cancelled)
-        for (let start = 0; start < live.length; start += maxBatch) {
-          ready.push([batch, live.slice(start, start + maxBatch)])
+        // callers that left are dropped when the batch is sent (`send`), wherever they left
+        const { operations } = batch
+        for (let start = 0; start < operations.length; start += maxBatch) {
+          ready.push([batch, operations.slice(start, start + maxBatch)])
         }
       }
     }
