@@ -12,8 +12,13 @@ export const url = process.env.REDIS_URL !== undefined && process.env.REDIS_URL 
   ? process.env.REDIS_URL
   : "redis://127.0.0.1:6379"
 
-/** The client every Redis case shares: the store's `Redis` service over one node-redis connection. */
-export const layer = NodeRedis.layer({ url, disableOfflineQueue: true })
+/**
+ * The client every Redis case shares: the store's `Redis` service over one
+ * node-redis connection, configured as `RedisLedgerStore.layerUrl`'s (the
+ * store times its commands itself, so node-redis's per-command timeout is
+ * off; the ceiling runs on the same client).
+ */
+export const layer = NodeRedis.layer({ url, disableOfflineQueue: true, commandOptions: { timeout: 0 } })
 
 /** The trivial script of the ceiling. */
 const trivial = Redis.script(() => [], { numberOfKeys: 0, lua: "return 1" }).withReturnType<number>()

@@ -1,11 +1,13 @@
 // A Redis that cannot be reached, or goes away mid-run, is the StoreUnavailable
 // reason (fail closed), never a hang; once it is back the store works again,
-// reloading its scripts (NOSCRIPT).
+// reloading its scripts (NOSCRIPT). A Redis that stops answering fails the call
+// after the store's timeout, on the wall clock even under TestClock.
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { assert, describe, it } from "@effect/vitest"
 import { Ledger } from "@timebox/core"
-import { Config, ConfigProvider, Duration, Effect, Layer, Schedule } from "effect"
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, Schedule } from "effect"
 import * as Redis from "effect/persistence/Redis"
+import * as Net from "node:net"
 import { inject } from "vitest"
 import { RedisLedgerStore } from "../src/index.ts"
 import { freePort, hasRedisServer, startRedisServer, stopRedisServer } from "./redisServer.ts"
@@ -25,7 +27,104 @@ const reasonOf = <A>(effect: Effect.Effect<A, Ledger.LedgerError>) =>
     Effect.map((error) => error.reason)
   )
 
+/** The commands (RESP arrays of bulk strings) at the start of `buffer`, and how many bytes they take. */
+const commandsIn = (buffer: Buffer): { readonly count: number; readonly used: number } => {
+  let count = 0
+  let at = 0
+  for (;;) {
+    const start = at
+    const line = (from: number): [string, number] | undefined => {
+      const end = buffer.indexOf("\r\n", from)
+      return end < 0 ? undefined : [buffer.toString("latin1", from, end), end + 2]
+    }
+    const header = line(at)
+    if (header === undefined) return { count, used: start }
+    let next = header[1]
+    let complete = true
+    for (let i = Number(header[0].slice(1)); i > 0 && complete; i--) {
+      const length = line(next)
+      if (length === undefined || next + Number(length[0].slice(1)) + 2 > buffer.length) complete = false
+      else next = length[1] + Number(length[0].slice(1)) + 2
+    }
+    if (!complete) return { count, used: start }
+    count++
+    at = next
+  }
+}
+
+/**
+ * A server on a free port that answers \`+OK\` to every command (enough for a
+ * client to connect), and while silenced (\`silence(true)\`) reads and never
+ * answers: a Redis that hangs. \`silence(false)\` answers what it owes, late.
+ */
+const hangingRedis = Effect.acquireRelease(
+  Effect.callback<{ readonly port: number; readonly silence: (on: boolean) => void; readonly server: Net.Server }>(
+    (resume) => {
+      let silent = false
+      const owed = new Map<Net.Socket, number>()
+      const server = Net.createServer((socket) => {
+        let pending = Buffer.alloc(0)
+        owed.set(socket, 0)
+        socket.on("error", () => {})
+        socket.on("close", () => owed.delete(socket))
+        socket.on("data", (data) => {
+          pending = Buffer.concat([pending, data])
+          const { count, used } = commandsIn(pending)
+          pending = pending.subarray(used)
+          if (silent) owed.set(socket, (owed.get(socket) ?? 0) + count)
+          else socket.write("+OK\r\n".repeat(count))
+        })
+      })
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({
+          port: (server.address() as Net.AddressInfo).port,
+          silence: (on) => {
+            silent = on
+            if (on) return
+            for (const [socket, count] of owed) {
+              socket.write("+OK\r\n".repeat(count))
+              owed.set(socket, 0)
+            }
+          },
+          server
+        })))
+    }
+  ),
+  ({ server }) =>
+    Effect.callback<void>((resume) => {
+      server.close(() => resume(Effect.void))
+    })
+)
+
 describe("RedisLedgerStore connection", () => {
+  it.effect("a Redis that stops answering fails the call with StoreUnavailable after the timeout (wall clock, under TestClock)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { port, silence } = yield* hangingRedis
+      const context = yield* Layer.build(
+        Ledger.layer.pipe(
+          Layer.provide(RedisLedgerStore.layerUrl({ url: `redis://127.0.0.1:${port}`, timeout: "150 millis" })),
+          Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+        )
+      )
+      // the client waits for the replies of its commands when it closes: the server answers them first
+      yield* Effect.addFinalizer(() => Effect.sync(() => silence(false)))
+      silence(true)
+      const ledger = Context.get(context, Ledger.Ledger)
+      const started = Date.now()
+      const error = yield* Effect.flip(
+        ledger.reserve({
+          tenant: "acme",
+          subject: { tenant: "acme" },
+          action,
+          estimate: { unit: "TOKENS", amount: 1 }
+        })
+      )
+      const waited = Date.now() - started
+      assert.strictEqual(error.reason._tag, "StoreUnavailable")
+      assert.include(error.message, "no reply from Redis within 150ms")
+      assert.isAtLeast(waited, 140, "it waited for the timeout")
+    })))
+
   it.effect("an unreachable Redis fails the layer with the StoreUnavailable reason, naming the URL without its password", () =>
     Effect.gen(function*() {
       const port = yield* Effect.promise(freePort)
