@@ -35,6 +35,12 @@ local HOT_DIRTY = {}
 -- idempotency records (MSET, and HOT_RECORDS to find them in the batch),
 -- log entries, and index members.
 local HOT_RECORDS = {}
+-- The idempotency records of the batch's keys as they were when it started
+-- (false: none), read in one MGET (hot_prefetch).
+local HOT_FETCHED = {}
+-- The tenant's sequence, read once per batch and written back at its end
+-- (false until the batch needs it).
+local HOT_SEQUENCE = false
 local HOT_MSET = {}
 local HOT_LOG_IDEMPOTENCY = {}
 local HOT_LOG_ENDED = {}
@@ -111,6 +117,8 @@ end
 -- Redis lets it write on even when out of memory, and these keys have the
 -- types the scripts give them, so in practice all of it is written.
 local function hot_flush()
+  -- first: a later write failing must not leave ids to be handed out again
+  if HOT_SEQUENCE then redis.call("SET", P .. "sequence", num(HOT_SEQUENCE)) end
   if #HOT_EXPIRIES > 0 then redis.call("ZADD", P .. "expiries", unpack(HOT_EXPIRIES)) end
   if #HOT_FINISHED > 0 then redis.call("ZREM", P .. "expiries", unpack(HOT_FINISHED)) end
   if #HOT_RESERVATIONS > 0 then redis.call("ZADD", P .. "reservations", unpack(HOT_RESERVATIONS)) end
@@ -270,11 +278,35 @@ local function hot_apply(budgets, base, charge)
   end
 end
 
+-- The next number of the tenant's sequence (next_sequence in the prelude),
+-- counted in Lua memory during the batch.
+local function hot_next_sequence()
+  if not HOT_SEQUENCE then HOT_SEQUENCE = tonumber(redis.call("GET", P .. "sequence")) or 0 end
+  HOT_SEQUENCE = HOT_SEQUENCE + 1
+  return HOT_SEQUENCE
+end
+
+-- Reads the idempotency records of every key of the batch (operation's keys,
+-- each operation's first argument) in one MGET, for hot_recall.
+local function hot_prefetch(operation)
+  local names = {}
+  local at = 2
+  while at <= #ARGV do
+    local key = ARGV[at + 1]
+    if key ~= nil and key ~= "" then names[#names + 1] = P .. "idem:" .. operation .. ":" .. key end
+    at = at + 1 + tonumber(ARGV[at])
+  end
+  if #names == 0 then return end
+  local values = redis.call("MGET", unpack(names))
+  for i, name in ipairs(names) do HOT_FETCHED[name] = values[i] end
+end
+
 -- recall (prelude), seeing the records of the batch too.
 local function hot_recall(operation, key, fingerprint)
   if key == "" then return nil end
   local name = P .. "idem:" .. operation .. ":" .. key
   local record = HOT_RECORDS[name]
+  if record == nil then record = HOT_FETCHED[name] end
   if record == nil then record = redis.call("GET", name) end
   if not record then return nil end
   local length = #fingerprint
@@ -353,12 +385,14 @@ local function hot_finish(id, status, now, committed)
   HOT_FINISHED[#HOT_FINISHED + 1] = id
 end
 
--- Runs operation(first, count) on every operation of the batch: ARGV is the
--- tenant, then per operation its argument count and its arguments. Answers
+-- Runs operation(first, count) on every operation of the batch named name:
+-- ARGV is the tenant, then per operation its argument count and its
+-- arguments, the idempotency key first (read for all at once). Answers
 -- { kind, text } per operation: "ok" and the compact answer, "err" and the
 -- reason JSON, or "crash" and the Lua error of an operation that failed
 -- unexpectedly (the batch goes on). Then writes the budgets back.
-local function hot_batch(operation)
+local function hot_batch(name, operation)
+  hot_prefetch(name)
   local out = {}
   local at = 2
   while at <= #ARGV do

@@ -105,7 +105,7 @@ local function reserve_one(a, count)
     return hot_remember("reserve", key, fingerprint, head .. TAB .. hot_snapshots(budgets), now)
   end
   if failure then return failure end
-  local seq = next_sequence()
+  local seq = hot_next_sequence()
   local id = "rsv_" .. TENANT .. "_" .. seq
   local expires, grace = ARGV[a + 5], ARGV[a + 6]
   local name = reservation_key(id)
@@ -126,7 +126,7 @@ local function reserve_one(a, count)
   local answer = "allow" .. TAB .. TAB .. id .. TAB .. expires .. TAB .. hot_snapshots(budgets)
   return hot_remember("reserve", key, fingerprint, answer, now)
 end
-return hot_batch(reserve_one)
+return hot_batch("reserve", reserve_one)
 `)
 
 /**
@@ -171,7 +171,7 @@ local function commit_one(a)
   if amt_cmp(delta, 0) < 0 then released = amt_str(amt_neg(delta)) end
   return hot_remember("commit", key, fingerprint, charged_s .. TAB .. released .. TAB .. hot_snapshots(budgets), now_s)
 end
-return hot_batch(commit_one)
+return hot_batch("commit", commit_one)
 `)
 
 /**
@@ -193,7 +193,7 @@ local function release_one(a)
   local answer = r.estimate_s .. TAB .. r.unit .. TAB .. hot_snapshots(budgets)
   return hot_remember("release", key, fingerprint, answer, now_s)
 end
-return hot_batch(release_one)
+return hot_batch("release", release_one)
 `)
 
 /**
@@ -220,7 +220,7 @@ local function extend_one(a)
   local answer = expires .. TAB .. extensions .. TAB .. r.unit .. TAB .. hot_snapshots(hot_reservation_budgets(r))
   return hot_remember("extend", key, fingerprint, answer, now_s)
 end
-return hot_batch(extend_one)
+return hot_batch("extend", extend_one)
 `)
 
 /**
@@ -242,7 +242,7 @@ local function decide_one(a, count)
   if failure then answer = "deny" .. TAB .. deny_reason(failure) end
   return hot_remember("decide", key, fingerprint, answer, now)
 end
-return hot_batch(decide_one)
+return hot_batch("decide", decide_one)
 `)
 
 /**
@@ -277,7 +277,7 @@ local function event_one(a, count)
     if not charge then return over end
     charged = charge.charged
   end
-  local event_id = "evt_" .. TENANT .. "_" .. next_sequence()
+  local event_id = "evt_" .. TENANT .. "_" .. hot_next_sequence()
   if charge then
     hot_apply(budgets, 0, charge)
   else
@@ -286,7 +286,7 @@ local function event_one(a, count)
   local answer = event_id .. TAB .. amt_str(charged) .. TAB .. hot_snapshots(budgets)
   return hot_remember("event", key, fingerprint, answer, now)
 end
-return hot_batch(event_one)
+return hot_batch("event", event_one)
 `)
 
 /**
