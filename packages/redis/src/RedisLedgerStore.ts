@@ -66,7 +66,10 @@ export interface Options {
    * `StoreUnavailable` reason, so a Redis that accepts connections but
    * stops answering fails closed instead of hanging. Measured on the wall
    * clock (Effect's default `Clock`), even under `TestClock`: a network wait
-   * is real time.
+   * is real time. The command was sent, so Redis may still run it: retry
+   * with the same idempotency key. Over a client of your own (`layer`),
+   * node-redis's own command timeout (5 s by default) applies as well
+   * unless its `commandOptions.timeout` is 0.
    *
    * @default "5 seconds"
    */
@@ -105,6 +108,9 @@ const describe = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
 
 const storeFailed = (error: Redis.RedisError) => unavailable(describe(error.cause))
+
+/** The store's command timeout. */
+const timeoutOf = (options: Options): Duration.Duration => Duration.fromInputUnsafe(options.timeout ?? "5 seconds")
 
 /** The wall clock, which times commands whatever `Clock` the caller runs under. */
 const wallClock = Clock.Clock.defaultValue()
@@ -210,7 +216,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
   function*(options: Options = {}) {
     const redis = yield* Redis.Redis
     const keys = Keys.make(options.prefix)
-    const send = bounded(Duration.fromInputUnsafe(options.timeout ?? "5 seconds"))
+    const send = bounded(timeoutOf(options))
     const registered = new Set<string>()
 
     /**
@@ -563,6 +569,25 @@ const redactUrl = (url: string): string => url.replace(/\/\/([^@/]*)@/, "//***@"
  * `AbortSignal.timeout` for each command, which cost ~15 µs of CPU per
  * command here.
  */
+/**
+ * Bounds the closing of `layerUrl`'s client: node-redis's `close()` waits
+ * for the reply of every command already written, so a Redis that stopped
+ * answering would hold the layer's release forever. This finalizer runs
+ * before the client's own: it closes the client, and destroys it (failing
+ * what is still in flight) when that takes longer than `timeout`.
+ */
+const closeWithin = (timeout: Duration.Duration) =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const { client } = yield* NodeRedis.NodeRedis
+    yield* Effect.addFinalizer(() =>
+      Effect.interruptible(Effect.tryPromise(() => client.close())).pipe(
+        Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.sync(() => client.destroy()) }),
+        Effect.ignore,
+        Effect.provideService(Clock.Clock, wallClock)
+      )
+    )
+  }))
+
 const client = (url: string) => NodeRedis.layer({ url, disableOfflineQueue: true, commandOptions: { timeout: 0 } })
 
 /**
@@ -600,7 +625,7 @@ const client = (url: string) => NodeRedis.layer({ url, disableOfflineQueue: true
  * @since 0.1.0
  */
 export const layerUrl = (options: UrlOptions): Layer.Layer<LedgerStore.LedgerStore, Ledger.LedgerError> =>
-  layer(options).pipe(
+  Layer.merge(layer(options), closeWithin(timeoutOf(options))).pipe(
     Layer.provide(client(options.url)),
     Layer.catchTag("RedisError", connectionFailed(options.url))
   )

@@ -27,103 +27,94 @@ const reasonOf = <A>(effect: Effect.Effect<A, Ledger.LedgerError>) =>
     Effect.map((error) => error.reason)
   )
 
-/** The commands (RESP arrays of bulk strings) at the start of `buffer`, and how many bytes they take. */
-const commandsIn = (buffer: Buffer): { readonly count: number; readonly used: number } => {
-  let count = 0
-  let at = 0
-  for (;;) {
-    const start = at
-    const line = (from: number): [string, number] | undefined => {
-      const end = buffer.indexOf("\r\n", from)
-      return end < 0 ? undefined : [buffer.toString("latin1", from, end), end + 2]
-    }
-    const header = line(at)
-    if (header === undefined) return { count, used: start }
-    let next = header[1]
-    let complete = true
-    for (let i = Number(header[0].slice(1)); i > 0 && complete; i--) {
-      const length = line(next)
-      if (length === undefined || next + Number(length[0].slice(1)) + 2 > buffer.length) complete = false
-      else next = length[1] + Number(length[0].slice(1)) + 2
-    }
-    if (!complete) return { count, used: start }
-    count++
-    at = next
-  }
-}
-
 /**
- * A server on a free port that answers \`+OK\` to every command (enough for a
- * client to connect), and while silenced (\`silence(true)\`) reads and never
- * answers: a Redis that hangs. \`silence(false)\` answers what it owes, late.
+ * A proxy on a free port to the test Redis that, once silenced, forwards
+ * what clients send but none of the replies: a Redis that hangs.
  */
-const hangingRedis = Effect.acquireRelease(
-  Effect.callback<{ readonly port: number; readonly silence: (on: boolean) => void; readonly server: Net.Server }>(
-    (resume) => {
-      let silent = false
-      const owed = new Map<Net.Socket, number>()
-      const server = Net.createServer((socket) => {
-        let pending = Buffer.alloc(0)
-        owed.set(socket, 0)
-        socket.on("error", () => {})
-        socket.on("close", () => owed.delete(socket))
-        socket.on("data", (data) => {
-          pending = Buffer.concat([pending, data])
-          const { count, used } = commandsIn(pending)
-          pending = pending.subarray(used)
-          if (silent) owed.set(socket, (owed.get(socket) ?? 0) + count)
-          else socket.write("+OK\r\n".repeat(count))
+const hangingProxy = (target: string) =>
+  Effect.acquireRelease(
+    Effect.callback<{ readonly port: number; readonly silence: () => void; readonly close: () => void }>(
+      (resume) => {
+        const { hostname, port } = new URL(target)
+        let silent = false
+        const sockets = new Set<Net.Socket>()
+        const server = Net.createServer((socket) => {
+          const upstream = Net.connect(Number(port), hostname)
+          sockets.add(socket).add(upstream)
+          for (const end of [socket, upstream]) end.on("error", () => {})
+          socket.on("data", (data) => upstream.write(data))
+          upstream.on("data", (data) => {
+            if (!silent) socket.write(data)
+          })
+          socket.on("close", () => upstream.destroy())
         })
-      })
-      server.listen(0, "127.0.0.1", () =>
-        resume(Effect.succeed({
-          port: (server.address() as Net.AddressInfo).port,
-          silence: (on) => {
-            silent = on
-            if (on) return
-            for (const [socket, count] of owed) {
-              socket.write("+OK\r\n".repeat(count))
-              owed.set(socket, 0)
+        server.listen(0, "127.0.0.1", () =>
+          resume(Effect.succeed({
+            port: (server.address() as Net.AddressInfo).port,
+            silence: () => {
+              silent = true
+            },
+            close: () => {
+              server.close()
+              for (const socket of sockets) socket.destroy()
             }
-          },
-          server
-        })))
-    }
-  ),
-  ({ server }) =>
-    Effect.callback<void>((resume) => {
-      server.close(() => resume(Effect.void))
-    })
-)
+          })))
+      }
+    ),
+    ({ close }) => Effect.sync(close)
+  )
 
 describe("RedisLedgerStore connection", () => {
-  it.effect("a Redis that stops answering fails the call with StoreUnavailable after the timeout (wall clock, under TestClock)", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const { port, silence } = yield* hangingRedis
-      const context = yield* Layer.build(
-        Ledger.layer.pipe(
-          Layer.provide(RedisLedgerStore.layerUrl({ url: `redis://127.0.0.1:${port}`, timeout: "150 millis" })),
-          Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
-        )
-      )
-      // the client waits for the replies of its commands when it closes: the server answers them first
-      yield* Effect.addFinalizer(() => Effect.sync(() => silence(false)))
-      silence(true)
-      const ledger = Context.get(context, Ledger.Ledger)
-      const started = Date.now()
-      const error = yield* Effect.flip(
-        ledger.reserve({
-          tenant: "acme",
-          subject: { tenant: "acme" },
+  it.effect(
+    "a Redis that stops answering fails every call with StoreUnavailable after the timeout (wall clock, under TestClock), and the layer still closes",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* hangingProxy(inject("redisUrl"))
+        const tenant = `hang-${Math.random().toString(36).slice(2, 8)}`
+        const request = {
+          tenant,
+          subject: { tenant },
           action,
-          estimate: { unit: "TOKENS", amount: 1 }
-        })
-      )
-      const waited = Date.now() - started
-      assert.strictEqual(error.reason._tag, "StoreUnavailable")
-      assert.include(error.message, "no reply from Redis within 150ms")
-      assert.isAtLeast(waited, 140, "it waited for the timeout")
-    })))
+          estimate: { unit: "TOKENS" as const, amount: 1 }
+        }
+        const waited = yield* Effect.scoped(Effect.gen(function*() {
+          const context = yield* Layer.build(
+            Ledger.layer.pipe(
+              Layer.provide(
+                RedisLedgerStore.layerUrl({
+                  url: `redis://127.0.0.1:${proxy.port}`,
+                  prefix: `${inject("redisPrefix")}:hang`,
+                  timeout: "150 millis"
+                })
+              ),
+              Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+            )
+          )
+          const ledger = Context.get(context, Ledger.Ledger)
+          // the tenant known and the scripts loaded, so the calls below go in batches
+          yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 1_000 })
+          const first = yield* ledger.reserve(request)
+          yield* ledger.release({ tenant, reservationId: first.reservationId! })
+          proxy.silence()
+          const started = Date.now()
+          // far more batches than can be in flight: the ones waiting fail with the first that times out
+          const errors = yield* Effect.forEach(
+            Array.from({ length: 400 }, () => request),
+            (input) => Effect.flip(ledger.reserve(input)),
+            { concurrency: "unbounded" }
+          )
+          const waited = Date.now() - started
+          for (const error of errors) {
+            assert.strictEqual(error.reason._tag, "StoreUnavailable")
+            assert.include(error.message, "no reply from Redis within 150ms")
+          }
+          return waited
+        }))
+        assert.isAtLeast(waited, 140, "the calls waited for the timeout")
+        assert.isBelow(waited, 1_000, "no call waited much longer than one timeout")
+      }),
+    { timeout: 20_000 }
+  )
 
   it.effect("an unreachable Redis fails the layer with the StoreUnavailable reason, naming the URL without its password", () =>
     Effect.gen(function*() {

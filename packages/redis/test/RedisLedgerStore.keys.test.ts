@@ -127,6 +127,59 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
         assert.isTrue((yield* redis.send<ReadonlyArray<string>>("SMEMBERS", `${prefix}:v2:tenants`)).includes(tenant))
       }))
 
+    it.effect("in batches: one key twice is one reservation, and ids never repeat across batches and budget creation", () =>
+      Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        const redis = yield* Redis.Redis
+        const tenant = `batch-${Math.random().toString(36).slice(2, 8)}`
+        const subject = { tenant, app: "support" }
+        const reserve = (key?: string) =>
+          ledger.reserve({
+            tenant,
+            subject,
+            action,
+            estimate: { unit: "TOKENS", amount: 1 },
+            ...(key === undefined ? {} : { idempotencyKey: key })
+          })
+        yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 1_000_000 })
+        const ids: Array<string> = []
+        for (let round = 0; round < 5; round++) {
+          // started together: reserves and events go in batches (a key used twice among them), budgets are created
+          const [reserved, events] = yield* Effect.all([
+            Effect.forEach(
+              [`k${round}`, `k${round}`, `m${round}`, undefined, undefined, `m${round}`],
+              reserve,
+              { concurrency: "unbounded" }
+            ),
+            Effect.forEach(
+              [0, 1, 2],
+              () => ledger.event({ tenant, subject, action, actual: { unit: "TOKENS", amount: 1 } }),
+              { concurrency: "unbounded" }
+            ),
+            ledger.createBudget({
+              tenant,
+              scope: `tenant:${tenant}/app:a${round}`,
+              unit: "TOKENS",
+              allocated: 10
+            })
+          ], { concurrency: "unbounded" })
+          assert.strictEqual(reserved[0]!.reservationId, reserved[1]!.reservationId, "the same key twice")
+          assert.strictEqual(reserved[2]!.reservationId, reserved[5]!.reservationId)
+          ids.push(...new Set(reserved.map((answer) => answer.reservationId!)), ...events.map((event) => event.eventId))
+          // a replay in a later batch answers the first answer
+          assert.deepStrictEqual(yield* reserve(`k${round}`), reserved[0])
+        }
+        const numbers = ids.map((id) => Number(id.split("_").at(-1)))
+        assert.strictEqual(new Set(numbers).size, numbers.length, `ids repeat: ${ids.join(" ")}`)
+        const counter = Number(yield* redis.send<string>("GET", `${prefix}:v2:{tenant:${tenant}}:sequence`))
+        // every number handed out once: 6 budgets, and per round 4 reservations and 3 events
+        assert.strictEqual(counter, 6 + 5 * 7)
+        assert.isAtMost(Math.max(...numbers), counter)
+        const { balances } = yield* ledger.balances({ tenant, subject: { tenant }, unit: "TOKENS" })
+        assert.strictEqual(balances[0]!.reserved, 20n, "four reservations a round, not six")
+        assert.strictEqual(balances[0]!.spent, 15n)
+      }))
+
     it.effect("amounts are stored as exact decimal strings", () =>
       Effect.gen(function*() {
         const ledger = yield* Ledger.Ledger

@@ -3,7 +3,8 @@
  * script call: operations started together leave together, in order, per
  * kind and tenant, at most `maxBatch` per call and `maxInFlight` calls at
  * once; each gets its own answer or failure; a failed or malformed call
- * fails each of its operations (a malformed entry, its own); an interrupted caller leaves its batch.
+ * fails each of its operations (a malformed entry, its own) and the batches waiting for a place
+ * in flight; an interrupted caller leaves its batch.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
@@ -125,6 +126,43 @@ describe("RedisLedgerStore batching", () => {
       )
       assert.deepStrictEqual(results, ["connection lost", "connection lost"])
     }))
+
+  it.effect(
+    "a failed call fails the batches waiting for a place in flight too, and they are never sent",
+    () =>
+      Effect.gen(function*() {
+        const fail = yield* Deferred.make<void>()
+        const sent: Array<Array<string>> = []
+        const batcher = Batch.make<string, string>(
+          (_kind, _tenant, argv) =>
+            Effect.gen(function*() {
+              sent.push(operationsOf(argv).map((args) => args[0]!))
+              yield* Deferred.await(fail)
+              return yield* Effect.fail("no reply")
+            }),
+          unavailable
+        )
+        // every place in flight taken, and two more batches (another tenant's among them) waiting
+        const count = Batch.maxBatch * Batch.maxInFlight
+        const busy = yield* Effect.forEach(
+          Array.from({ length: count }, (_, i) => String(i)),
+          (name) => Effect.flip(batcher.submit("reserve", "acme", [name], decode)),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.forkChild)
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+        const waiting = yield* Effect.all([
+          Effect.flip(batcher.submit("reserve", "acme", ["late"], decode)),
+          Effect.flip(batcher.submit("commit", "globex", ["other"], decode))
+        ], { concurrency: "unbounded" }).pipe(Effect.forkChild)
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+        assert.strictEqual(sent.length, Batch.maxInFlight)
+        yield* Deferred.succeed(fail, undefined)
+        assert.deepStrictEqual(yield* Fiber.join(waiting), ["no reply", "no reply"])
+        assert.deepStrictEqual(yield* Fiber.join(busy), Array.from({ length: count }, () => "no reply"))
+        assert.strictEqual(sent.length, Batch.maxInFlight, "the waiting batches were not sent")
+      }),
+    { timeout: 10_000 }
+  )
 
   it.effect("a reply that is not one kind and text per operation fails them all as unavailable", () =>
     Effect.gen(function*() {

@@ -21,6 +21,9 @@
  *   while it waits for a place in flight) is taken out of it; once the
  *   batch has left, the operation runs (as a single command would) and its
  *   answer is dropped.
+ * - A call that fails (Redis gone, or no reply within the store's timeout)
+ *   fails the batches waiting for a place in flight as well, so no caller
+ *   waits longer than one call's timeout for a Redis that does not answer.
  *
  * @internal
  */
@@ -142,6 +145,13 @@ export const make = <K, S>(
     Effect.runCallback(run(batch.kind, batch.tenant, argv), {
       onExit: (exit) => {
         inFlight--
+        // a failed call (Redis gone, or no reply in time) fails the batches waiting for a place too:
+        // they would wait behind it for nothing, each caller's wait bounded by one call's
+        if (Exit.isFailure(exit)) {
+          for (const [, waiting] of ready.splice(0)) {
+            arrived.push([waiting.filter((operation) => !operation.cancelled), exit])
+          }
+        }
         pump()
         arrived.push([operations, exit])
         if (!delivering) {

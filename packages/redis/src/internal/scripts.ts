@@ -106,7 +106,7 @@ local function reserve_one(a, count)
   end
   if failure then return failure end
   local seq = hot_next_sequence()
-  local id = "rsv_" .. TENANT .. "_" .. seq
+  local id = "rsv_" .. TENANT .. "_" .. num(seq)
   local expires, grace = ARGV[a + 5], ARGV[a + 6]
   local name = reservation_key(id)
   if key ~= "" then
@@ -277,7 +277,7 @@ local function event_one(a, count)
     if not charge then return over end
     charged = charge.charged
   end
-  local event_id = "evt_" .. TENANT .. "_" .. hot_next_sequence()
+  local event_id = "evt_" .. TENANT .. "_" .. num(hot_next_sequence())
   if charge then
     hot_apply(budgets, 0, charge)
   else
