@@ -103,12 +103,12 @@ describe("RedisLedgerStore connection", () => {
             (input) => Effect.flip(ledger.reserve(input)),
             { concurrency: "unbounded" }
           )
-          const waited = Date.now() - started
+          const elapsed = Date.now() - started
           for (const error of errors) {
             assert.strictEqual(error.reason._tag, "StoreUnavailable")
             assert.include(error.message, "no reply from Redis within 150ms")
           }
-          return waited
+          return elapsed
         }))
         assert.isAtLeast(waited, 140, "the calls waited for the timeout")
         assert.isBelow(waited, 1_000, "no call waited much longer than one timeout")
