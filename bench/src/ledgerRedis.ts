@@ -93,12 +93,15 @@ export const serverVersion = Effect.gen(function*() {
   return /^redis_version:(\S+)/m.exec(info)?.[1] ?? "?"
 })
 
-/** How many keys start with `prefix`. */
-export const countKeys = (prefix: string) =>
+/** Runs `each` on every batch of keys that start with `prefix` (SCAN), and sums what it returns. */
+const scanKeys = <E>(
+  prefix: string,
+  each: (keys: Array<string>, redis: Redis.Redis["Service"]) => Effect.Effect<number, E>
+) =>
   Effect.gen(function*() {
     const redis = yield* Redis.Redis
     let cursor = "0"
-    let count = 0
+    let total = 0
     do {
       const [next, keys] = yield* redis.send<[string, Array<string>]>(
         "SCAN",
@@ -109,28 +112,13 @@ export const countKeys = (prefix: string) =>
         "1000"
       )
       cursor = next
-      count += keys.length
+      if (keys.length > 0) total += yield* each(keys, redis)
     } while (cursor !== "0")
-    return count
+    return total
   })
 
+/** How many keys start with `prefix`. */
+export const countKeys = (prefix: string) => scanKeys(prefix, (keys) => Effect.succeed(keys.length))
+
 /** Deletes every key that starts with `prefix` (SCAN + UNLINK); returns how many. */
-export const deleteKeys = (prefix: string) =>
-  Effect.gen(function*() {
-    const redis = yield* Redis.Redis
-    let cursor = "0"
-    let deleted = 0
-    do {
-      const [next, keys] = yield* redis.send<[string, Array<string>]>(
-        "SCAN",
-        cursor,
-        "MATCH",
-        `${prefix}*`,
-        "COUNT",
-        "1000"
-      )
-      cursor = next
-      if (keys.length > 0) deleted += yield* redis.send<number>("UNLINK", ...keys)
-    } while (cursor !== "0")
-    return deleted
-  })
+export const deleteKeys = (prefix: string) => scanKeys(prefix, (keys, redis) => redis.send<number>("UNLINK", ...keys))

@@ -14,34 +14,14 @@
  */
 import { Ledger } from "@timebox/core"
 import { RedisLedgerStore } from "@timebox/redis"
-import { Config, Console, Effect, Layer, Option, References, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Config, Console, Effect, Layer, Option, References, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { LedgerFailed, UsageError } from "../errors.ts"
+import { fromText } from "../internal/flagText.ts"
 
 // =============================================================================
 // Flag codecs
 // =============================================================================
-
-// `parse` returns `{ value }`, or the problem as a string (the issue's message).
-const fromText = <A>(
-  to: Schema.Codec<A>,
-  parse: (text: string) => { readonly value: A } | string,
-  format: (value: A) => string
-) =>
-  Schema.String.pipe(
-    Schema.decodeTo(
-      to,
-      SchemaTransformation.transformEffect({
-        decode: (text: string) => {
-          const parsed = parse(text)
-          return typeof parsed === "string"
-            ? Effect.fail(new SchemaIssue.InvalidValue({ message: parsed }, text))
-            : Effect.succeed(parsed.value)
-        },
-        encode: (value: A) => Effect.succeed(format(value))
-      })
-    )
-  )
 
 /**
  * A ledger amount from flag text: a whole number from 0 to 2^63 − 1

@@ -10,10 +10,11 @@
  * @since 0.1.0
  */
 import { Agent, Budget, Report, ReportSink, RunEvent, Simulation } from "@timebox/core"
-import { Console, Effect, Schema, SchemaIssue, SchemaTransformation, Stream } from "effect"
+import { Console, Effect, Schema, Stream } from "effect"
 import { Argument, Command, Flag, TerminalCapabilities } from "effect/cli"
 import { RunFailed, UsageError } from "../errors.ts"
 import * as Examples from "../examples.ts"
+import { fromText } from "../internal/flagText.ts"
 import * as Load from "../load.ts"
 import * as Render from "../render.ts"
 import * as Warm from "../warm.ts"
@@ -21,28 +22,6 @@ import * as Warm from "../warm.ts"
 // =============================================================================
 // Flag codecs
 // =============================================================================
-
-// A codec from flag text to `to`: `parse` returns the value, or the problem
-// as a string, which becomes the issue's message.
-const fromText = <A>(
-  to: Schema.Codec<A>,
-  parse: (text: string) => A | string,
-  format: (value: A) => string
-): Schema.Codec<A, string> =>
-  Schema.String.pipe(
-    Schema.decodeTo(
-      to,
-      SchemaTransformation.transformEffect({
-        decode: (text: string) => {
-          const parsed = parse(text)
-          return typeof parsed === "string"
-            ? Effect.fail(new SchemaIssue.InvalidValue({ message: parsed }, text))
-            : Effect.succeed(parsed)
-        },
-        encode: (value: A) => Effect.succeed(format(value))
-      })
-    )
-  )
 
 const durationHint = "not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")"
 
@@ -66,7 +45,7 @@ const durationHint = "not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")"
  */
 export const BudgetMillis: Schema.Codec<number, string> = fromText(Schema.Number, (text) => {
   const total = Budget.parseTotal("timebox run", "--budget", text)
-  if (typeof total === "number") return total
+  if (typeof total === "number") return { value: total }
   return total.reason._tag === "InvalidConfig" ? total.reason.problem : total.message
 }, (ms) => `${ms}ms`)
 
@@ -88,7 +67,7 @@ export const BudgetMillis: Schema.Codec<number, string> = fromText(Schema.Number
  */
 export const Seed: Schema.Codec<number, string> = fromText(Schema.Int, (text) => {
   const seed = /^\s*[-+]?\d+\s*$/.test(text) ? Number(text) : Number.NaN
-  return Number.isSafeInteger(seed) ? seed : "not an integer"
+  return Number.isSafeInteger(seed) ? { value: seed } : "not an integer"
 }, String)
 
 /**
@@ -152,7 +131,7 @@ export const LatencyFlag: Schema.Codec<Latency, string> = fromText(Latency, (tex
   const stage = at < 0 ? "" : text.slice(0, at).trim()
   if (stage === "") return "expected <stage>=<duration>, e.g. rag=400ms"
   const millis = Budget.parseMillis(text.slice(at + 1))
-  return millis === undefined || !Number.isFinite(millis) ? durationHint : { stage, millis }
+  return millis === undefined || !Number.isFinite(millis) ? durationHint : { value: { stage, millis } }
 }, (latency) => `${latency.stage}=${latency.millis}ms`)
 
 const decodeFlag = <A>(flag: string, codec: Schema.Codec<A, string>) => (text: string): Effect.Effect<A, UsageError> =>
