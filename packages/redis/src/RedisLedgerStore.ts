@@ -332,6 +332,8 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
             command.subject.dimensions === undefined ? "" : JSON.stringify(command.subject),
             JSON.stringify(command.action),
             command.metadata === undefined ? "" : JSON.stringify(command.metadata),
+            // when the sweeper may expire it: its score in the sweeper's index
+            String(command.now + command.ttlMs + command.graceMs),
             ...command.scopes
           ],
           Answers.reserveAnswer

@@ -47,6 +47,14 @@ local HOT_LOG_ENDED = {}
 local HOT_RESERVATIONS = {}
 local HOT_EXPIRIES = {}
 local HOT_FINISHED = {}
+-- The idempotency record names of the batch's operation start with this
+-- (set by hot_batch), and log entries with HOT_LOG_OP.
+local HOT_IDEM = ""
+local HOT_LOG_OP = ""
+-- Where each operation of the batch starts in ARGV, and its argument count
+-- (hot_prefetch reads them once for hot_batch).
+local HOT_AT = {}
+local HOT_COUNT = {}
 
 -- The snapshot fields after reserved: debt, overdraftLimit, isOverLimit.
 local function hot_tail(b)
@@ -70,6 +78,8 @@ local function hot_budget(scope, unit)
         -- the snapshot fields around spent and reserved, which change most
         head = scope .. TAB .. v[1] .. TAB .. v[2]
       }
+      b.small = type(b.allocated) == "number" and type(b.spent) == "number" and type(b.reserved) == "number"
+        and type(b.debt) == "number" and type(b.overdraftLimit) == "number"
       hot_tail(b)
     else
       b = false
@@ -86,23 +96,66 @@ local function hot_touch(b)
   end
 end
 
+-- b.small: every amount of b is a number (below 10^15), so the hot paths
+-- add and compare them directly; it stays true only while they do.
 local function hot_set_reserved(b, value)
   b.reserved = value
-  b.reserved_s = amt_str(value)
+  if type(value) == "number" then
+    b.reserved_s = string.format("%d", value)
+  else
+    b.small = false
+    b.reserved_s = amt_str(value)
+  end
   hot_touch(b)
 end
 
 local function hot_set_spent(b, value)
   b.spent = value
-  b.spent_s = amt_str(value)
+  if type(value) == "number" then
+    b.spent_s = string.format("%d", value)
+  else
+    b.small = false
+    b.spent_s = amt_str(value)
+  end
   hot_touch(b)
 end
 
 local function hot_set_debt(b, value)
   b.debt = value
+  if type(value) ~= "number" then b.small = false end
   b.debt_s = amt_str(value)
   hot_tail(b)
   hot_touch(b)
+end
+
+-- Adds delta to what every budget holds reserved (delta a number when small).
+local function hot_add_reserved(budgets, delta, small)
+  for i = 1, #budgets do
+    local b = budgets[i]
+    local value
+    if small and b.small then
+      value = b.reserved + delta
+      if value >= AMT_SMALL or value <= -AMT_SMALL then value = amt_add(b.reserved, delta) end
+    else
+      value = amt_add(b.reserved, delta)
+    end
+    hot_set_reserved(b, value)
+  end
+end
+
+-- Adds delta to what every budget has spent (delta a number when small).
+local function hot_add_spent(budgets, delta, small)
+  for i = 1, #budgets do
+    local b = budgets[i]
+    local value
+    if small and b.small then
+      value = b.spent + delta
+      if value >= AMT_SMALL or value <= -AMT_SMALL then value = amt_add(b.spent, delta) end
+    else
+      value = amt_add(b.spent, delta)
+    end
+    hot_set_spent(b, value)
+  end
 end
 
 -- Appends the pairs a, b to list.
@@ -122,7 +175,8 @@ local function hot_flush()
   if #HOT_EXPIRIES > 0 then redis.call("ZADD", P .. "expiries", unpack(HOT_EXPIRIES)) end
   if #HOT_FINISHED > 0 then redis.call("ZREM", P .. "expiries", unpack(HOT_FINISHED)) end
   if #HOT_RESERVATIONS > 0 then redis.call("ZADD", P .. "reservations", unpack(HOT_RESERVATIONS)) end
-  for _, b in ipairs(HOT_DIRTY) do
+  for i = 1, #HOT_DIRTY do
+    local b = HOT_DIRTY[i]
     local over = "0"
     if b.isOverLimit then over = "1" end
     redis.call("HSET", b.key, "spent", b.spent_s, "reserved", b.reserved_s, "debt", b.debt_s, "isOverLimit", over)
@@ -144,9 +198,20 @@ end
 
 -- The eight snapshot fields of each budget, joined by TAB.
 local function hot_snapshots(budgets)
-  local items = {}
-  for i, b in ipairs(budgets) do items[i] = b.head .. TAB .. b.spent_s .. TAB .. b.reserved_s .. TAB .. b.tail end
-  return table.concat(items, TAB)
+  local n = #budgets
+  local a = budgets[1]
+  local text = a.head .. TAB .. a.spent_s .. TAB .. a.reserved_s .. TAB .. a.tail
+  if n == 1 then return text end
+  local b = budgets[2]
+  if n == 2 then return text .. TAB .. b.head .. TAB .. b.spent_s .. TAB .. b.reserved_s .. TAB .. b.tail end
+  local c = budgets[3]
+  text = text .. TAB .. b.head .. TAB .. b.spent_s .. TAB .. b.reserved_s .. TAB .. b.tail
+    .. TAB .. c.head .. TAB .. c.spent_s .. TAB .. c.reserved_s .. TAB .. c.tail
+  for i = 4, n do
+    local d = budgets[i]
+    text = text .. TAB .. d.head .. TAB .. d.spent_s .. TAB .. d.reserved_s .. TAB .. d.tail
+  end
+  return text
 end
 
 -- A budget in the pair form the prelude's error reasons take.
@@ -177,7 +242,7 @@ local HOT_LOOKUPS = {}
 local function hot_scoped(first, last, unit)
   local cached = nil
   if last >= first then
-    cached = ARGV[last] .. " " .. (last - first) .. " " .. unit
+    cached = ARGV[last] .. TAB .. ARGV[first] .. TAB .. unit
     local found = HOT_LOOKUPS[cached]
     if found then return found, nil end
   end
@@ -197,7 +262,9 @@ end
 
 -- The first budget that cannot hold estimate, as the failure saying why.
 local function hot_check(budgets, estimate)
-  for _, b in ipairs(budgets) do
+  local small = type(estimate) == "number"
+  for i = 1, #budgets do
+    local b = budgets[i]
     if b.status ~= "active" then
       if b.status == "frozen" then return budget_frozen(b.scope, b.unit) end
       return budget_closed(b.scope, b.unit)
@@ -207,7 +274,10 @@ local function hot_check(budgets, estimate)
     -- remaining < estimate, as allocated < spent + reserved + debt + estimate
     local spent, reserved, debt, allocated = b.spent, b.reserved, b.debt, b.allocated
     local fits
-    if type(spent) == "number" and type(reserved) == "number" and type(debt) == "number" and type(estimate) == "number" then
+    if small and b.small then
+      -- five numbers below 10^15: the sum is exact
+      fits = allocated >= spent + reserved + debt + estimate
+    elseif small and type(spent) == "number" and type(reserved) == "number" and type(debt) == "number" then
       -- four numbers below 10^15: their sum is exact
       local need = spent + reserved + debt + estimate
       if type(allocated) == "number" then
@@ -286,25 +356,40 @@ local function hot_next_sequence()
   return HOT_SEQUENCE
 end
 
+-- hot_next_sequence as its decimal string (an integer below 2^53).
+local function hot_next_sequence_s()
+  return string.format("%d", hot_next_sequence())
+end
+
 -- Reads the idempotency records of every key of the batch (operation's keys,
 -- each operation's first argument) in one MGET, for hot_recall.
-local function hot_prefetch(operation)
+local function hot_prefetch()
   local names = {}
+  local found = 0
+  local ops = 0
   local at = 2
-  while at <= #ARGV do
+  local last = #ARGV
+  while at <= last do
+    local count = tonumber(ARGV[at])
+    ops = ops + 1
+    HOT_AT[ops] = at + 1
+    HOT_COUNT[ops] = count
     local key = ARGV[at + 1]
-    if key ~= nil and key ~= "" then names[#names + 1] = P .. "idem:" .. operation .. ":" .. key end
-    at = at + 1 + tonumber(ARGV[at])
+    if key ~= nil and key ~= "" then
+      found = found + 1
+      names[found] = HOT_IDEM .. key
+    end
+    at = at + 1 + count
   end
-  if #names == 0 then return end
+  if found == 0 then return end
   local values = redis.call("MGET", unpack(names))
-  for i, name in ipairs(names) do HOT_FETCHED[name] = values[i] end
+  for i = 1, found do HOT_FETCHED[names[i]] = values[i] end
 end
 
 -- recall (prelude), seeing the records of the batch too.
 local function hot_recall(operation, key, fingerprint)
   if key == "" then return nil end
-  local name = P .. "idem:" .. operation .. ":" .. key
+  local name = HOT_IDEM .. key
   local record = HOT_RECORDS[name]
   if record == nil then record = HOT_FETCHED[name] end
   if record == nil then record = redis.call("GET", name) end
@@ -317,16 +402,18 @@ local function hot_recall(operation, key, fingerprint)
 end
 
 -- Remembers a compact answer for (operation, key) (written at the end of the
--- batch), and answers it.
+-- batch), and answers it: "ok" and the answer, two values (see hot_batch).
 local function hot_remember(operation, key, fingerprint, answer, now)
   if key ~= "" then
-    local name = P .. "idem:" .. operation .. ":" .. key
+    local name = HOT_IDEM .. key
     local record = fingerprint .. "\\n" .. answer
     HOT_RECORDS[name] = record
-    hot_push(HOT_MSET, name, record)
-    HOT_LOG_IDEMPOTENCY[#HOT_LOG_IDEMPOTENCY + 1] = now .. " " .. operation .. ":" .. key
+    local n = #HOT_MSET
+    HOT_MSET[n + 1] = name
+    HOT_MSET[n + 2] = record
+    HOT_LOG_IDEMPOTENCY[#HOT_LOG_IDEMPOTENCY + 1] = now .. HOT_LOG_OP .. key
   end
-  return { "ok", answer }
+  return "ok", answer
 end
 
 -- What settling a reservation needs (commit, release, extend), or nil.
@@ -336,7 +423,7 @@ local function hot_reservation(id)
   if not v[1] then return nil end
   return {
     id = id, status = v[1], unit = v[2], estimate = amt_parse(v[3]), estimate_s = v[3], expiresAtMs = tonumber(v[4]),
-    graceMs = tonumber(v[5]), extensions = tonumber(v[6]), overagePolicy = v[7], scopePath = v[8], budgets = v[9]
+    graceMs = tonumber(v[5]), extensions = v[6], overagePolicy = v[7], scopePath = v[8], budgets = v[9]
   }
 end
 
@@ -368,7 +455,8 @@ local function hot_reservation_budgets(r)
   local budgets = HOT_LOOKUPS[cached]
   if budgets then return budgets end
   budgets = {}
-  for _, scope in ipairs(mask_scopes(r.scopePath, r.budgets)) do budgets[#budgets + 1] = hot_budget(scope, r.unit) end
+  local scopes = mask_scopes(r.scopePath, r.budgets)
+  for i = 1, #scopes do budgets[i] = hot_budget(scopes[i], r.unit) end
   HOT_LOOKUPS[cached] = budgets
   return budgets
 end
@@ -392,21 +480,26 @@ end
 -- reason JSON, or "crash" and the Lua error of an operation that failed
 -- unexpectedly (the batch goes on). Then writes the budgets back.
 local function hot_batch(name, operation)
-  hot_prefetch(name)
+  HOT_IDEM = P .. "idem:" .. name .. ":"
+  HOT_LOG_OP = " " .. name .. ":"
+  hot_prefetch()
   local out = {}
-  local at = 2
-  while at <= #ARGV do
-    local count = tonumber(ARGV[at])
-    local done, result = pcall(operation, at + 1, count)
+  for i = 1, #HOT_AT do
+    -- an answer is two values ("ok", text); a failure one table { "err", reason }
+    local done, result, text = pcall(operation, HOT_AT[i], HOT_COUNT[i])
     if done then
-      out[#out + 1] = result[1]
-      out[#out + 1] = result[2]
+      if text ~= nil then
+        out[2 * i - 1] = result
+        out[2 * i] = text
+      else
+        out[2 * i - 1] = result[1]
+        out[2 * i] = result[2]
+      end
     else
-      out[#out + 1] = "crash"
+      out[2 * i - 1] = "crash"
       if type(result) == "table" and result.err then result = result.err end
-      out[#out + 1] = tostring(result)
+      out[2 * i] = tostring(result)
     end
-    at = at + 1 + count
   end
   hot_flush()
   return out

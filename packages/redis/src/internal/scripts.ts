@@ -73,7 +73,8 @@ export type LedgerScript = ReturnType<typeof script>
  * reserve, batched (see `hot.ts`). Per operation: idempotencyKey,
  * fingerprint, unit, estimate, now, expiresAtMs, graceMs, overagePolicy,
  * dryRun, subject JSON ("" when the subject is only its levels), action
- * JSON, metadata JSON ("" = none), then the scopes. A reservation keeps its
+ * JSON, metadata JSON ("" = none), expiresAtMs + graceMs (its score in
+ * the sweeper's index), then the scopes. A reservation keeps its
  * scope path, whose prefixes and segments are its affected scopes and
  * subject levels, and a mask of the prefixes it holds money in, so that its
  * hash stays small (listpack). Answers
@@ -90,8 +91,8 @@ local function reserve_one(a, count)
   local estimate = amt_parse(ARGV[a + 3])
   local dry = ARGV[a + 8] == "1"
   local leaf = ""
-  if count > 12 then leaf = ARGV[a + count - 1] end
-  local budgets, failure = hot_scoped(a + 12, a + count - 1, unit)
+  if count > 13 then leaf = ARGV[a + count - 1] end
+  local budgets, failure = hot_scoped(a + 13, a + count - 1, unit)
   if not budgets then
     if dry and deny_reason(failure) == "budget-not-found" then
       return hot_remember("reserve", key, fingerprint, "deny" .. TAB .. "budget-not-found" .. TAB .. TAB, now)
@@ -105,8 +106,8 @@ local function reserve_one(a, count)
     return hot_remember("reserve", key, fingerprint, head .. TAB .. hot_snapshots(budgets), now)
   end
   if failure then return failure end
-  local seq = hot_next_sequence()
-  local id = "rsv_" .. TENANT .. "_" .. num(seq)
+  local seq = hot_next_sequence_s()
+  local id = "rsv_" .. TENANT .. "_" .. seq
   local expires, grace = ARGV[a + 5], ARGV[a + 6]
   local name = reservation_key(id)
   if key ~= "" then
@@ -121,8 +122,8 @@ local function reserve_one(a, count)
   if ARGV[a + 9] ~= "" then redis.call("HSET", name, "subject", ARGV[a + 9]) end
   if ARGV[a + 11] ~= "" then redis.call("HSET", name, "metadata", ARGV[a + 11]) end
   hot_push(HOT_RESERVATIONS, seq, id)
-  hot_push(HOT_EXPIRIES, tonumber(expires) + tonumber(grace), id)
-  for _, b in ipairs(budgets) do hot_set_reserved(b, amt_add(b.reserved, estimate)) end
+  hot_push(HOT_EXPIRIES, ARGV[a + 12], id)
+  hot_add_reserved(budgets, estimate, type(estimate) == "number")
   local answer = "allow" .. TAB .. TAB .. id .. TAB .. expires .. TAB .. hot_snapshots(budgets)
   return hot_remember("reserve", key, fingerprint, answer, now)
 end
@@ -146,11 +147,13 @@ local function commit_one(a)
   if unit ~= r.unit then return unit_mismatch(r.scopePath, unit, { r.unit }) end
   local actual = amt_parse(ARGV[a + 5])
   local estimate = r.estimate
-  local delta = amt_sub(actual, estimate)
+  local small = type(actual) == "number" and type(estimate) == "number"
+  local delta
+  if small then delta = actual - estimate else delta = amt_sub(actual, estimate) end
   local budgets = hot_reservation_budgets(r)
   local charge = nil
   local charged = actual
-  if amt_cmp(delta, 0) > 0 then
+  if (small and delta > 0) or (not small and amt_cmp(delta, 0) > 0) then
     if r.overagePolicy == "REJECT" then
       return budget_exceeded(r.scopePath, r.unit, amt_pair(actual), amt_pair(estimate), r.id)
     end
@@ -159,16 +162,21 @@ local function commit_one(a)
     if not charge then return over end
     charged = amt_add(estimate, charge.charged)
   end
-  local charged_s = amt_str(charged)
+  local charged_s
+  if charged == actual then charged_s = ARGV[a + 5] else charged_s = amt_str(charged) end
   hot_finish(id, "committed", now_s, charged_s)
-  for _, b in ipairs(budgets) do hot_set_reserved(b, amt_sub(b.reserved, estimate)) end
+  hot_add_reserved(budgets, amt_neg(estimate), small)
   if charge then
     hot_apply(budgets, estimate, charge)
   else
-    for _, b in ipairs(budgets) do hot_set_spent(b, amt_add(b.spent, actual)) end
+    hot_add_spent(budgets, actual, small)
   end
   local released = "0"
-  if amt_cmp(delta, 0) < 0 then released = amt_str(amt_neg(delta)) end
+  if small then
+    if delta < 0 then released = string.format("%d", -delta) end
+  elseif amt_cmp(delta, 0) < 0 then
+    released = amt_str(amt_neg(delta))
+  end
   return hot_remember("commit", key, fingerprint, charged_s .. TAB .. released .. TAB .. hot_snapshots(budgets), now_s)
 end
 return hot_batch("commit", commit_one)
@@ -189,7 +197,7 @@ local function release_one(a)
   if not r then return failure end
   local budgets = hot_reservation_budgets(r)
   hot_finish(id, "released", now_s, nil)
-  for _, b in ipairs(budgets) do hot_set_reserved(b, amt_sub(b.reserved, r.estimate)) end
+  hot_add_reserved(budgets, amt_neg(r.estimate), type(r.estimate) == "number")
   local answer = r.estimate_s .. TAB .. r.unit .. TAB .. hot_snapshots(budgets)
   return hot_remember("release", key, fingerprint, answer, now_s)
 end
@@ -210,11 +218,12 @@ local function extend_one(a)
   if replay then return replay end
   local r, failure = hot_settleable(id, foreign, tonumber(now_s), false)
   if not r then return failure end
-  if r.extensions >= MAX_EXTENSIONS then
-    return fail("MaxExtensionsExceeded", { '"reservationId":' .. js(id), '"extensions":' .. num(r.extensions) })
+  local extensions_now = tonumber(r.extensions)
+  if extensions_now >= MAX_EXTENSIONS then
+    return fail("MaxExtensionsExceeded", { '"reservationId":' .. js(id), '"extensions":' .. num(extensions_now) })
   end
   local expires = num(r.expiresAtMs + tonumber(ARGV[a + 4]))
-  local extensions = num(r.extensions + 1)
+  local extensions = num(extensions_now + 1)
   redis.call("HSET", reservation_key(id), "expiresAtMs", expires, "extensions", extensions)
   hot_push(HOT_EXPIRIES, tonumber(expires) + r.graceMs, id)
   local answer = expires .. TAB .. extensions .. TAB .. r.unit .. TAB .. hot_snapshots(hot_reservation_budgets(r))
@@ -277,11 +286,11 @@ local function event_one(a, count)
     if not charge then return over end
     charged = charge.charged
   end
-  local event_id = "evt_" .. TENANT .. "_" .. num(hot_next_sequence())
+  local event_id = "evt_" .. TENANT .. "_" .. hot_next_sequence_s()
   if charge then
     hot_apply(budgets, 0, charge)
   else
-    for _, b in ipairs(budgets) do hot_set_spent(b, amt_add(b.spent, actual)) end
+    hot_add_spent(budgets, actual, type(actual) == "number")
   end
   local answer = event_id .. TAB .. amt_str(charged) .. TAB .. hot_snapshots(budgets)
   return hot_remember("event", key, fingerprint, answer, now)
