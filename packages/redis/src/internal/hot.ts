@@ -64,23 +64,37 @@ local function hot_tail(b)
 end
 
 -- The budget of scope in unit, read once per batch; false when there is none.
+-- Built in one table constructor; amounts of at most 15 characters (below
+-- 10^15) are read as numbers straight away, and flag the budget small.
 local function hot_budget(scope, unit)
   local key = P .. "budget:" .. scope .. ":" .. unit
   local b = HOT_BUDGETS[key]
   if b == nil then
     local v = redis.call("HMGET", key, "status", "allocated", "spent", "reserved", "debt", "overdraftLimit", "isOverLimit")
-    if v[1] then
+    local status = v[1]
+    if status then
+      local allocated_s, spent_s, reserved_s, debt_s, limit_s, over_s = v[2], v[3], v[4], v[5], v[6], v[7]
+      local small = #allocated_s <= 15 and #spent_s <= 15 and #reserved_s <= 15 and #debt_s <= 15 and #limit_s <= 15
+      local allocated, spent, reserved, debt, limit
+      if small then
+        allocated = tonumber(allocated_s)
+        if spent_s == "0" then spent = 0 else spent = tonumber(spent_s) end
+        if reserved_s == "0" then reserved = 0 else reserved = tonumber(reserved_s) end
+        if debt_s == "0" then debt = 0 else debt = tonumber(debt_s) end
+        if limit_s == "0" then limit = 0 else limit = tonumber(limit_s) end
+      else
+        allocated, spent, reserved = amt_parse(allocated_s), amt_parse(spent_s), amt_parse(reserved_s)
+        debt, limit = amt_parse(debt_s), amt_parse(limit_s)
+      end
       b = {
-        key = key, scope = scope, unit = unit, status = v[1], isOverLimit = v[7] == "1",
-        allocated = amt_parse(v[2]), spent = amt_parse(v[3]), reserved = amt_parse(v[4]), debt = amt_parse(v[5]),
-        overdraftLimit = amt_parse(v[6]),
-        spent_s = v[3], reserved_s = v[4], debt_s = v[5], overdraftLimit_s = v[6],
+        key = key, scope = scope, unit = unit, status = status, isOverLimit = over_s == "1", small = small,
+        allocated = allocated, spent = spent, reserved = reserved, debt = debt, overdraftLimit = limit,
+        spent_s = spent_s, reserved_s = reserved_s, debt_s = debt_s, overdraftLimit_s = limit_s,
         -- the snapshot fields around spent and reserved, which change most
-        head = scope .. TAB .. v[1] .. TAB .. v[2]
+        head = scope .. TAB .. status .. TAB .. allocated_s,
+        tail = debt_s .. TAB .. limit_s .. TAB .. over_s,
+        dirty = false
       }
-      b.small = type(b.allocated) == "number" and type(b.spent) == "number" and type(b.reserved) == "number"
-        and type(b.debt) == "number" and type(b.overdraftLimit) == "number"
-      hot_tail(b)
     else
       b = false
     end
@@ -221,18 +235,6 @@ local function hot_pairs(b)
   }
 end
 
--- The budgets an operation on scopes in unit touches, or why there are none.
-local function hot_lookup(scopes, unit)
-  local found = {}
-  for _, scope in ipairs(scopes) do
-    local b = hot_budget(scope, unit)
-    if b then found[#found + 1] = b end
-  end
-  if #found > 0 then return found, nil end
-  local _, failure = lookup(scopes, unit)
-  return nil, failure
-end
-
 -- The budgets of the scopes ARGV[first .. last] in unit, or nil and why there
 -- are none. The ledger derives scopes as the prefixes of the last one, so the
 -- last one and their number name the list: it is looked up once per batch,
@@ -246,18 +248,28 @@ local function hot_scoped(first, last, unit)
     local found = HOT_LOOKUPS[cached]
     if found then return found, nil end
   end
-  local scopes = {}
-  for i = first, last do scopes[#scopes + 1] = ARGV[i] end
-  local budgets, failure = hot_lookup(scopes, unit)
-  if budgets and cached then
-    local marks = {}
-    for i, scope in ipairs(scopes) do
-      if hot_budget(scope, unit) then marks[i] = "1" else marks[i] = "0" end
+  local budgets = {}
+  local n = 0
+  local mask = ""
+  for i = first, last do
+    local b = hot_budget(ARGV[i], unit)
+    if b then
+      n = n + 1
+      budgets[n] = b
+      mask = mask .. "1"
+    else
+      mask = mask .. "0"
     end
-    budgets.mask = table.concat(marks)
-    HOT_LOOKUPS[cached] = budgets
   end
-  return budgets, failure
+  if n == 0 then
+    local scopes = {}
+    for i = first, last do scopes[#scopes + 1] = ARGV[i] end
+    local _, failure = lookup(scopes, unit)
+    return nil, failure
+  end
+  budgets.mask = mask
+  if cached then HOT_LOOKUPS[cached] = budgets end
+  return budgets, nil
 end
 
 -- The first budget that cannot hold estimate, as the failure saying why.
