@@ -110,26 +110,16 @@ local function hot_touch(b)
   end
 end
 
--- b.small: every amount of b is a number (below 10^15), so the hot paths
--- add and compare them directly; it stays true only while they do.
-local function hot_set_reserved(b, value)
-  b.reserved = value
+-- Sets amount name of b (reserved or spent) to value, and its decimal text
+-- (field text). b.small: every amount of b is a number (below 10^15), so the
+-- hot paths add and compare them directly; it stays true only while they do.
+local function hot_set(b, name, text, value)
+  b[name] = value
   if type(value) == "number" then
-    b.reserved_s = string.format("%d", value)
+    b[text] = string.format("%d", value)
   else
     b.small = false
-    b.reserved_s = amt_str(value)
-  end
-  hot_touch(b)
-end
-
-local function hot_set_spent(b, value)
-  b.spent = value
-  if type(value) == "number" then
-    b.spent_s = string.format("%d", value)
-  else
-    b.small = false
-    b.spent_s = amt_str(value)
+    b[text] = amt_str(value)
   end
   hot_touch(b)
 end
@@ -142,33 +132,19 @@ local function hot_set_debt(b, value)
   hot_touch(b)
 end
 
--- Adds delta to what every budget holds reserved (delta a number when small).
-local function hot_add_reserved(budgets, delta, small)
+-- Adds delta to amount name of every budget (reserved or spent, with its
+-- text field; delta a number when small).
+local function hot_add(budgets, name, text, delta, small)
   for i = 1, #budgets do
     local b = budgets[i]
     local value
     if small and b.small then
-      value = b.reserved + delta
-      if value >= AMT_SMALL or value <= -AMT_SMALL then value = amt_add(b.reserved, delta) end
+      value = b[name] + delta
+      if value >= AMT_SMALL or value <= -AMT_SMALL then value = amt_add(b[name], delta) end
     else
-      value = amt_add(b.reserved, delta)
+      value = amt_add(b[name], delta)
     end
-    hot_set_reserved(b, value)
-  end
-end
-
--- Adds delta to what every budget has spent (delta a number when small).
-local function hot_add_spent(budgets, delta, small)
-  for i = 1, #budgets do
-    local b = budgets[i]
-    local value
-    if small and b.small then
-      value = b.spent + delta
-      if value >= AMT_SMALL or value <= -AMT_SMALL then value = amt_add(b.spent, delta) end
-    else
-      value = amt_add(b.spent, delta)
-    end
-    hot_set_spent(b, value)
+    hot_set(b, name, text, value)
   end
 end
 
@@ -350,7 +326,7 @@ end
 local function hot_apply(budgets, base, charge)
   for i, b in ipairs(budgets) do
     local share = charge.shares[i]
-    hot_set_spent(b, amt_add(b.spent, amt_add(base, share.funded)))
+    hot_set(b, "spent", "spent_s", amt_add(b.spent, amt_add(base, share.funded)))
     if share.deficit ~= 0 then hot_set_debt(b, amt_add(b.debt, share.deficit)) end
     if share.overLimit then
       b.isOverLimit = true

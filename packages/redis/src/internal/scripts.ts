@@ -123,7 +123,7 @@ local function reserve_one(a, count)
   if ARGV[a + 11] ~= "" then redis.call("HSET", name, "metadata", ARGV[a + 11]) end
   hot_push(HOT_RESERVATIONS, seq, id)
   hot_push(HOT_EXPIRIES, ARGV[a + 12], id)
-  hot_add_reserved(budgets, estimate, type(estimate) == "number")
+  hot_add(budgets, "reserved", "reserved_s", estimate, type(estimate) == "number")
   local answer = "allow" .. TAB .. TAB .. id .. TAB .. expires .. TAB .. hot_snapshots(budgets)
   return hot_remember("reserve", key, fingerprint, answer, now)
 end
@@ -165,11 +165,11 @@ local function commit_one(a)
   local charged_s
   if charged == actual then charged_s = ARGV[a + 5] else charged_s = amt_str(charged) end
   hot_finish(id, "committed", now_s, charged_s)
-  hot_add_reserved(budgets, amt_neg(estimate), small)
+  hot_add(budgets, "reserved", "reserved_s", amt_neg(estimate), small)
   if charge then
     hot_apply(budgets, estimate, charge)
   else
-    hot_add_spent(budgets, actual, small)
+    hot_add(budgets, "spent", "spent_s", actual, small)
   end
   local released = "0"
   if small then
@@ -197,7 +197,7 @@ local function release_one(a)
   if not r then return failure end
   local budgets = hot_reservation_budgets(r)
   hot_finish(id, "released", now_s, nil)
-  hot_add_reserved(budgets, amt_neg(r.estimate), type(r.estimate) == "number")
+  hot_add(budgets, "reserved", "reserved_s", amt_neg(r.estimate), type(r.estimate) == "number")
   local answer = r.estimate_s .. TAB .. r.unit .. TAB .. hot_snapshots(budgets)
   return hot_remember("release", key, fingerprint, answer, now_s)
 end
@@ -290,7 +290,7 @@ local function event_one(a, count)
   if charge then
     hot_apply(budgets, 0, charge)
   else
-    hot_add_spent(budgets, actual, type(actual) == "number")
+    hot_add(budgets, "spent", "spent_s", actual, type(actual) == "number")
   end
   local answer = event_id .. TAB .. amt_str(charged) .. TAB .. hot_snapshots(budgets)
   return hot_remember("event", key, fingerprint, answer, now)
