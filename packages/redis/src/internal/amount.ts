@@ -28,8 +28,9 @@
  * amounts are numbers, so the common case costs one arithmetic operation and
  * allocates nothing:
  *
- * - `amt_parse(s)` (a canonical decimal string, as the ledger stores them),
- *   `amt_str(a)`;
+ * - `amt_parse(s)` (a canonical decimal string, as the ledger stores them
+ *   and the store sends them: a non-negative one of 16 to 19 digits is cut
+ *   into its pair without the checks of `amount_parse`), `amt_str(a)`;
  * - `amt_add(a, b)`, `amt_sub(a, b)`, `amt_neg(a)`, `amt_cmp(a, b)`,
  *   `amt_min(a, b)`, `amt_max(a, b)`;
  * - `amt_pair(a)`: the pair form, for the helpers above (error reasons).
@@ -167,8 +168,17 @@ local function amt_norm(a)
   return a
 end
 
+local AMT_TOP = "9223372036854775807"
+
 local function amt_parse(s)
-  if #s <= 15 then return tonumber(s) end
+  local n = #s
+  if n <= 15 then return tonumber(s) end
+  -- 16 to 19 digits, canonical: at least 10^15, so a pair, its two limbs cut
+  -- from the text (a 19-digit text compares as its value: same length)
+  if n <= 19 and string.byte(s, 1) ~= 45 then
+    if n == 19 and s > AMT_TOP then return nil end
+    return { tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8)) }
+  end
   local a = amount_parse(s)
   if a == nil then return nil end
   return amt_norm(a)
