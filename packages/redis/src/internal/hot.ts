@@ -65,7 +65,9 @@ end
 
 -- The budget of scope in unit, read once per batch; false when there is none.
 -- Built in one table constructor; amounts of at most 15 characters (below
--- 10^15) are read as numbers straight away, and flag the budget small.
+-- 10^15) are read as numbers straight away. The budget is small when spent,
+-- reserved, debt and the overdraft limit all are (allocated need not be:
+-- small_allocated says whether it is too).
 local function hot_budget(scope, unit)
   local key = P .. "budget:" .. scope .. ":" .. unit
   local b = HOT_BUDGETS[key]
@@ -74,20 +76,20 @@ local function hot_budget(scope, unit)
     local status = v[1]
     if status then
       local allocated_s, spent_s, reserved_s, debt_s, limit_s, over_s = v[2], v[3], v[4], v[5], v[6], v[7]
-      local small = #allocated_s <= 15 and #spent_s <= 15 and #reserved_s <= 15 and #debt_s <= 15 and #limit_s <= 15
+      local small = #spent_s <= 15 and #reserved_s <= 15 and #debt_s <= 15 and #limit_s <= 15
       local allocated, spent, reserved, debt, limit
+      if #allocated_s <= 15 then allocated = tonumber(allocated_s) else allocated = amt_parse(allocated_s) end
       if small then
-        allocated = tonumber(allocated_s)
         if spent_s == "0" then spent = 0 else spent = tonumber(spent_s) end
         if reserved_s == "0" then reserved = 0 else reserved = tonumber(reserved_s) end
         if debt_s == "0" then debt = 0 else debt = tonumber(debt_s) end
         if limit_s == "0" then limit = 0 else limit = tonumber(limit_s) end
       else
-        allocated, spent, reserved = amt_parse(allocated_s), amt_parse(spent_s), amt_parse(reserved_s)
-        debt, limit = amt_parse(debt_s), amt_parse(limit_s)
+        spent, reserved, debt, limit = amt_parse(spent_s), amt_parse(reserved_s), amt_parse(debt_s), amt_parse(limit_s)
       end
       b = {
         key = key, scope = scope, unit = unit, status = status, isOverLimit = over_s == "1", small = small,
+        small_allocated = type(allocated) == "number",
         allocated = allocated, spent = spent, reserved = reserved, debt = debt, overdraftLimit = limit,
         spent_s = spent_s, reserved_s = reserved_s, debt_s = debt_s, overdraftLimit_s = limit_s,
         -- the snapshot fields around spent and reserved, which change most
@@ -111,8 +113,9 @@ local function hot_touch(b)
 end
 
 -- Sets amount name of b (reserved or spent) to value, and its decimal text
--- (field text). b.small: every amount of b is a number (below 10^15), so the
--- hot paths add and compare them directly; it stays true only while they do.
+-- (field text). b.small: spent, reserved, debt and the overdraft limit of b
+-- are numbers (below 10^15), so the hot paths add and compare them directly;
+-- it stays true only while they are.
 local function hot_set(b, name, text, value)
   b[name] = value
   if type(value) == "number" then
@@ -133,18 +136,26 @@ local function hot_set_debt(b, value)
 end
 
 -- Adds delta to amount name of every budget (reserved or spent, with its
--- text field; delta a number when small).
+-- text field; delta a number when small). A sum of two numbers that stays
+-- below 10^15 is set here directly (hot_set, without its type check).
 local function hot_add(budgets, name, text, delta, small)
   for i = 1, #budgets do
     local b = budgets[i]
-    local value
+    local value = nil
     if small and b.small then
       value = b[name] + delta
-      if value >= AMT_SMALL or value <= -AMT_SMALL then value = amt_add(b[name], delta) end
-    else
-      value = amt_add(b[name], delta)
+      if value < AMT_SMALL and value > -AMT_SMALL then
+        b[name] = value
+        b[text] = string.format("%d", value)
+        if not b.dirty then
+          b.dirty = true
+          HOT_DIRTY[#HOT_DIRTY + 1] = b
+        end
+      else
+        value = nil
+      end
     end
-    hot_set(b, name, text, value)
+    if value == nil then hot_set(b, name, text, amt_add(b[name], delta)) end
   end
 end
 
@@ -262,13 +273,11 @@ local function hot_check(budgets, estimate)
     -- remaining < estimate, as allocated < spent + reserved + debt + estimate
     local spent, reserved, debt, allocated = b.spent, b.reserved, b.debt, b.allocated
     local fits
-    if small and b.small then
-      -- five numbers below 10^15: the sum is exact
-      fits = allocated >= spent + reserved + debt + estimate
-    elseif small and type(spent) == "number" and type(reserved) == "number" and type(debt) == "number" then
-      -- four numbers below 10^15: their sum is exact
+    if small and (b.small or (type(spent) == "number" and type(reserved) == "number" and type(debt) == "number")) then
+      -- four numbers below 10^15: their sum is exact (a pair allocated lies
+      -- beyond it, on the side of its sign)
       local need = spent + reserved + debt + estimate
-      if type(allocated) == "number" then
+      if b.small_allocated then
         fits = allocated >= need
       elseif need < AMT_SMALL then
         fits = allocated[1] >= 0
