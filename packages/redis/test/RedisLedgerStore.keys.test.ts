@@ -103,28 +103,39 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
         assert.deepStrictEqual(swept.expired, [expiring.reservationId!])
         yield* ledger.reserve({ tenant, subject, action, estimate: { unit: "TOKENS", amount: 7 } })
 
-        const keys = yield* scan(`${prefix}:v2:{tenant:${tenant}}:*`)
+        const keys = yield* scan(`${prefix}:v3:{tenant:${tenant}}:*`)
         const tag = `{tenant:${tenant}}`
         assert.isAtLeast(keys.length, 10)
         for (const key of keys) {
-          assert.isTrue(key.startsWith(`${prefix}:v2:${tag}:`), key)
+          assert.isTrue(key.startsWith(`${prefix}:v3:${tag}:`), key)
           assert.strictEqual(slot(key), slot(tag), key)
           assert.strictEqual(yield* redis.send<number>("PTTL", key), -1, `${key} has no TTL`)
         }
-        const kinds = new Set(keys.map((key) => key.slice(`${prefix}:v2:${tag}:`.length).split(":")[0]))
+        const kinds = new Set(keys.map((key) => key.slice(`${prefix}:v3:${tag}:`.length).split(":")[0]))
         for (
           const kind of ["budget", "budgets", "reservation", "reservations", "expiries", "ended", "idem", "idempotency"]
         ) {
           assert.isTrue(kinds.has(kind), `a ${kind} key`)
         }
-        assert.include(keys, `${prefix}:v2:${tag}:budget:tenant:${tenant}/app:support:TOKENS`)
-        assert.include(keys, `${prefix}:v2:${tag}:reservation:${held.reservationId}`)
-        assert.include(keys, `${prefix}:v2:${tag}:idem:commit:c-1`)
+        assert.include(keys, `${prefix}:v3:${tag}:budget:tenant:${tenant}/app:support:TOKENS`)
+        assert.include(keys, `${prefix}:v3:${tag}:reservation:${held.reservationId}`)
+        assert.include(keys, `${prefix}:v3:${tag}:idem:commit:c-1`)
+        // a reservation's hash: what never changes in one field (terms), then what settling changes
+        const fields = yield* redis.send<ReadonlyArray<string>>(
+          "HKEYS",
+          `${prefix}:v3:${tag}:reservation:${expiring.reservationId}`
+        )
+        assert.deepStrictEqual([...fields].sort(), ["endedAtMs", "expiresAtMs", "extensions", "status", "terms"])
+        assert.deepStrictEqual(
+          (yield* redis.send<string>("HGET", `${prefix}:v3:${tag}:reservation:${expiring.reservationId}`, "terms"))
+            .split("\t").slice(0, 2),
+          ["TOKENS", "5"]
+        )
 
         for (const key of yield* scan(`${prefix}:*`)) {
-          assert.isTrue(key === `${prefix}:v2:tenants` || key.startsWith(`${prefix}:v2:{tenant:`), key)
+          assert.isTrue(key === `${prefix}:v3:tenants` || key.startsWith(`${prefix}:v3:{tenant:`), key)
         }
-        assert.isTrue((yield* redis.send<ReadonlyArray<string>>("SMEMBERS", `${prefix}:v2:tenants`)).includes(tenant))
+        assert.isTrue((yield* redis.send<ReadonlyArray<string>>("SMEMBERS", `${prefix}:v3:tenants`)).includes(tenant))
       }))
 
     it.effect("in batches: one key twice is one reservation, and ids never repeat across batches and budget creation", () =>
@@ -171,7 +182,7 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
         }
         const numbers = ids.map((id) => Number(id.split("_").at(-1)))
         assert.strictEqual(new Set(numbers).size, numbers.length, `ids repeat: ${ids.join(" ")}`)
-        const counter = Number(yield* redis.send<string>("GET", `${prefix}:v2:{tenant:${tenant}}:sequence`))
+        const counter = Number(yield* redis.send<string>("GET", `${prefix}:v3:{tenant:${tenant}}:sequence`))
         // every number handed out once: 6 budgets, and per round 4 reservations and 3 events
         assert.strictEqual(counter, 6 + 5 * 7)
         assert.isAtMost(Math.max(...numbers), counter)
@@ -199,7 +210,7 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
         })
         const stored = yield* redis.send<ReadonlyArray<string>>(
           "HMGET",
-          `${prefix}:v2:{tenant:${tenant}}:budget:tenant:${tenant}:TOKENS`,
+          `${prefix}:v3:{tenant:${tenant}}:budget:tenant:${tenant}:TOKENS`,
           "allocated",
           "reserved"
         )
@@ -225,7 +236,7 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
           { concurrency: 20, discard: true }
         )
         const held = yield* reserve
-        const base = `${prefix}:v2:{tenant:${tenant}}:`
+        const base = `${prefix}:v3:{tenant:${tenant}}:`
         assert.deepStrictEqual(yield* redis.send<ReadonlyArray<string>>("ZRANGE", `${base}expiries`, "0", "-1"), [
           held.reservationId!
         ])

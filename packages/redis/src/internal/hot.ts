@@ -413,14 +413,19 @@ local function hot_remember(operation, key, fingerprint, answer, now)
   return "ok", answer
 end
 
+-- The terms settling needs (TERMS in the prelude, without createdAtMs and
+-- the action): unit, estimate, graceMs, overagePolicy, scopePath, budgets.
+local HOT_TERMS = "^([^\\t]*)\\t([^\\t]*)\\t[^\\t]*\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t"
+
 -- What settling a reservation needs (commit, release, extend), or nil.
 local function hot_reservation(id)
-  local v = redis.call("HMGET", reservation_key(id),
-    "status", "unit", "estimate", "expiresAtMs", "graceMs", "extensions", "overagePolicy", "scopePath", "budgets")
+  local v = redis.call("HMGET", reservation_key(id), "status", "terms", "expiresAtMs", "extensions")
   if not v[1] then return nil end
+  local unit, estimate, grace, policy, path, mask = string.match(v[2], HOT_TERMS)
   return {
-    id = id, status = v[1], unit = v[2], estimate = amt_parse(v[3]), estimate_s = v[3], expiresAtMs = tonumber(v[4]),
-    graceMs = tonumber(v[5]), extensions = v[6], overagePolicy = v[7], scopePath = v[8], budgets = v[9]
+    id = id, status = v[1], unit = unit, estimate = amt_parse(estimate), estimate_s = estimate,
+    expiresAtMs = tonumber(v[3]), graceMs = tonumber(grace), extensions = v[4], overagePolicy = policy,
+    scopePath = path, budgets = mask
   }
 end
 

@@ -1,19 +1,20 @@
 /**
  * The Redis key layout of the ledger.
  *
- * Every key of one tenant starts with `<prefix>:v2:{tenant:<id>}:`, whose
+ * Every key of one tenant starts with `<prefix>:v3:{tenant:<id>}:`, whose
  * hash tag puts all of a tenant's budgets, reservations, idempotency records
  * and indexes in one Redis Cluster slot, so each ledger script touches one
- * slot only. `v2` is the layout's version (`layout`): a store never reads
+ * slot only. `v3` is the layout's version (`layout`): a store never reads
  * keys written in another layout, so a layout change makes older data
- * invisible (budgets not found: calls fail closed) instead of misread. The
+ * invisible (budgets not found: calls fail closed) instead of misread (v3:
+ * a reservation's fixed fields went into one field, `terms`). The
  * scripts build the keys below that prefix (`prelude.ts`):
  *
  * | key | type | holds |
  * | --- | --- | --- |
  * | `…:budget:<scope>:<unit>` | hash | one scope's budget in one unit |
  * | `…:budgets` | sorted set | `<scope> <unit index>` at score 0: the budgets in scope, unit order |
- * | `…:reservation:<id>` | hash | one reservation (its affected scopes and subject levels are its scope path's prefixes and segments) |
+ * | `…:reservation:<id>` | hash | one reservation: `terms` (what never changes, in one field), `status`, `expiresAtMs`, `extensions`, … (its affected scopes and subject levels are its scope path's prefixes and segments) |
  * | `…:reservations` | sorted set | reservation ids by creation sequence (listReservations) |
  * | `…:expiries` | sorted set | active reservation ids by `expiresAt + grace` (the sweeper) |
  * | `…:ended` | list | `<ms> <id>` of finished reservations in the order they ended (pruned after 24 h) |
@@ -21,7 +22,7 @@
  * | `…:idempotency` | list | `<ms> <operation>:<key>` in the order first used (pruned after 24 h) |
  * | `…:sequence` | string | the tenant's counter (reservation and event ids, budget order) |
  * | `…:pruned` | string | when the sweeper last pruned this tenant |
- * | `<prefix>:v2:tenants` | set | every tenant with ledger state (for a sweep over all tenants) |
+ * | `<prefix>:v3:tenants` | set | every tenant with ledger state (for a sweep over all tenants) |
  *
  * Scope paths, units and tenant ids use `[a-zA-Z0-9_.-:/]` only (the ledger
  * decodes them with Schema), so they cannot end the hash tag early. A `{`,
@@ -36,16 +37,16 @@ const escape = (text: string): string =>
 
 /** The keys of one store, under one prefix. @internal */
 export interface Keys {
-  /** `<prefix>:v2`: the start of every key of this store. */
+  /** `<prefix>:v3`: the start of every key of this store. */
   readonly prefix: string
-  /** `<prefix>:v2:{tenant:<id>}:`: the start of every key of one tenant (`KEYS[1]` of every script). */
+  /** `<prefix>:v3:{tenant:<id>}:`: the start of every key of one tenant (`KEYS[1]` of every script). */
   readonly tenant: (tenant: string) => string
   /** The set of tenants with ledger state. */
   readonly tenants: string
 }
 
 /** The version of the key layout, the segment after the prefix. @internal */
-export const layout = "v2"
+export const layout = "v3"
 
 /** The key layout under `prefix` (default `timebox`). @internal */
 export const make = (prefix = "timebox"): Keys => {

@@ -76,8 +76,9 @@ export type LedgerScript = ReturnType<typeof script>
  * JSON, metadata JSON ("" = none), expiresAtMs + graceMs (its score in
  * the sweeper's index), then the scopes. A reservation keeps its
  * scope path, whose prefixes and segments are its affected scopes and
- * subject levels, and a mask of the prefixes it holds money in, so that its
- * hash stays small (listpack). Answers
+ * subject levels, and a mask of the prefixes it holds money in, all it
+ * never changes in one field (`terms`, see `reservation_terms`), so that its
+ * hash stays small (listpack, five fields to write). Answers
  * `decision, reasonCode, reservationId, expiresAtMs, snapshots…` ("" for
  * what does not apply).
  *
@@ -110,14 +111,14 @@ local function reserve_one(a, count)
   local id = "rsv_" .. TENANT .. "_" .. seq
   local expires, grace = ARGV[a + 5], ARGV[a + 6]
   local name = reservation_key(id)
+  -- the terms (TERMS in the prelude) in one field
+  local terms = unit .. TAB .. ARGV[a + 3] .. TAB .. now .. TAB .. grace .. TAB .. ARGV[a + 7] .. TAB .. leaf .. TAB
+    .. budgets.mask .. TAB .. ARGV[a + 10]
   if key ~= "" then
-    redis.call("HSET", name, "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3], "createdAtMs", now,
-      "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", leaf, "budgets", budgets.mask, "status", "active",
-      "expiresAtMs", expires, "extensions", "0", "idempotencyKey", key)
+    redis.call("HSET", name, "terms", terms, "status", "active", "expiresAtMs", expires, "extensions", "0",
+      "idempotencyKey", key)
   else
-    redis.call("HSET", name, "action", ARGV[a + 10], "unit", unit, "estimate", ARGV[a + 3], "createdAtMs", now,
-      "graceMs", grace, "overagePolicy", ARGV[a + 7], "scopePath", leaf, "budgets", budgets.mask, "status", "active",
-      "expiresAtMs", expires, "extensions", "0")
+    redis.call("HSET", name, "terms", terms, "status", "active", "expiresAtMs", expires, "extensions", "0")
   end
   if ARGV[a + 9] ~= "" then redis.call("HSET", name, "subject", ARGV[a + 9]) end
   if ARGV[a + 11] ~= "" then redis.call("HSET", name, "metadata", ARGV[a + 11]) end
