@@ -168,16 +168,18 @@ local function amt_norm(a)
   return a
 end
 
-local AMT_TOP = "9223372036854775807"
-
 local function amt_parse(s)
   local n = #s
   if n <= 15 then return tonumber(s) end
-  -- 16 to 19 digits, canonical: at least 10^15, so a pair, its two limbs cut
-  -- from the text (a 19-digit text compares as its value: same length)
-  if n <= 19 and string.byte(s, 1) ~= 45 then
-    if n == 19 and s > AMT_TOP then return nil end
-    return { tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8)) }
+  -- 16 to 19 digits, the first not 0: at least 10^15, so a pair, its two
+  -- limbs cut from the text (anything else takes amount_parse's checks)
+  local first = string.byte(s, 1)
+  if n <= 19 and first >= 49 and first <= 57 then
+    local high, low = tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
+    if high and low then
+      if high > 9223372036 or (high == 9223372036 and low > 854775807) then return nil end
+      return { high, low }
+    end
   end
   local a = amount_parse(s)
   if a == nil then return nil end

@@ -78,7 +78,8 @@ export type LedgerScript = ReturnType<typeof script>
  * scope path, whose prefixes and segments are its affected scopes and
  * subject levels, and a mask of the prefixes it holds money in, all it
  * never changes in one field (`terms`, see `reservation_terms`), so that its
- * hash stays small (listpack, five fields to write). Answers
+ * hash stays small (listpack: four fields to write, and the idempotency
+ * key, the subject and the metadata when there are). Answers
  * `decision, reasonCode, reservationId, expiresAtMs, snapshots…` ("" for
  * what does not apply).
  *
