@@ -55,6 +55,12 @@ local HOT_LOG_OP = ""
 -- (hot_prefetch reads them once for hot_batch).
 local HOT_AT = {}
 local HOT_COUNT = {}
+-- Each operation's idempotency record name (false: no key), and the key and
+-- record name of the operation running (hot_batch sets them), so that
+-- hot_recall and hot_remember do not build the name again.
+local HOT_NAMES = {}
+local HOT_KEY = false
+local HOT_NAME = false
 
 -- The snapshot fields after reserved: debt, overdraftLimit, isOverLimit.
 local function hot_tail(b)
@@ -197,16 +203,21 @@ local function hot_remaining(b)
   return amt_sub(b.allocated, hot_used(b))
 end
 
--- The eight snapshot fields of each budget, joined by TAB.
-local function hot_snapshots(budgets)
+-- head (an answer's own fields, each followed by TAB), then the eight
+-- snapshot fields of each budget, joined by TAB: one concatenation for up to
+-- three budgets (a string made is a string hashed, interned and collected).
+local function hot_snapshots(head, budgets)
   local n = #budgets
   local a = budgets[1]
-  local text = a.head .. TAB .. a.spent_s .. TAB .. a.reserved_s .. TAB .. a.tail
-  if n == 1 then return text end
+  if n == 1 then return head .. a.head .. TAB .. a.spent_s .. TAB .. a.reserved_s .. TAB .. a.tail end
   local b = budgets[2]
-  if n == 2 then return text .. TAB .. b.head .. TAB .. b.spent_s .. TAB .. b.reserved_s .. TAB .. b.tail end
+  if n == 2 then
+    return head .. a.head .. TAB .. a.spent_s .. TAB .. a.reserved_s .. TAB .. a.tail
+      .. TAB .. b.head .. TAB .. b.spent_s .. TAB .. b.reserved_s .. TAB .. b.tail
+  end
   local c = budgets[3]
-  text = text .. TAB .. b.head .. TAB .. b.spent_s .. TAB .. b.reserved_s .. TAB .. b.tail
+  local text = head .. a.head .. TAB .. a.spent_s .. TAB .. a.reserved_s .. TAB .. a.tail
+    .. TAB .. b.head .. TAB .. b.spent_s .. TAB .. b.reserved_s .. TAB .. b.tail
     .. TAB .. c.head .. TAB .. c.spent_s .. TAB .. c.reserved_s .. TAB .. c.tail
   for i = 4, n do
     local d = budgets[i]
@@ -374,7 +385,11 @@ local function hot_prefetch()
     local key = ARGV[at + 1]
     if key ~= nil and key ~= "" then
       found = found + 1
-      names[found] = HOT_IDEM .. key
+      local name = HOT_IDEM .. key
+      names[found] = name
+      HOT_NAMES[ops] = name
+    else
+      HOT_NAMES[ops] = false
     end
     at = at + 1 + count
   end
@@ -386,7 +401,8 @@ end
 -- recall (prelude), seeing the records of the batch too.
 local function hot_recall(operation, key, fingerprint)
   if key == "" then return nil end
-  local name = HOT_IDEM .. key
+  local name = HOT_NAME
+  if key ~= HOT_KEY or not name then name = HOT_IDEM .. key end
   local record = HOT_RECORDS[name]
   if record == nil then record = HOT_FETCHED[name] end
   if record == nil then record = redis.call("GET", name) end
@@ -402,7 +418,8 @@ end
 -- batch), and answers it: "ok" and the answer, two values (see hot_batch).
 local function hot_remember(operation, key, fingerprint, answer, now)
   if key ~= "" then
-    local name = HOT_IDEM .. key
+    local name = HOT_NAME
+    if key ~= HOT_KEY or not name then name = HOT_IDEM .. key end
     local record = fingerprint .. "\\n" .. answer
     HOT_RECORDS[name] = record
     local n = #HOT_MSET
@@ -487,8 +504,10 @@ local function hot_batch(name, operation)
   hot_prefetch()
   local out = {}
   for i = 1, #HOT_AT do
+    local at = HOT_AT[i]
+    HOT_KEY, HOT_NAME = ARGV[at], HOT_NAMES[i]
     -- an answer is two values ("ok", text); a failure one table { "err", reason }
-    local done, result, text = pcall(operation, HOT_AT[i], HOT_COUNT[i])
+    local done, result, text = pcall(operation, at, HOT_COUNT[i])
     if done then
       if text ~= nil then
         out[2 * i - 1] = result

@@ -105,7 +105,7 @@ local function reserve_one(a, count)
   if dry then
     local head = "allow" .. TAB .. TAB .. TAB
     if failure then head = "deny" .. TAB .. deny_reason(failure) .. TAB .. TAB end
-    return hot_remember("reserve", key, fingerprint, head .. TAB .. hot_snapshots(budgets), now)
+    return hot_remember("reserve", key, fingerprint, hot_snapshots(head .. TAB, budgets), now)
   end
   if failure then return failure end
   local seq = hot_next_sequence_s()
@@ -126,7 +126,7 @@ local function reserve_one(a, count)
   hot_push(HOT_RESERVATIONS, seq, id)
   hot_push(HOT_EXPIRIES, ARGV[a + 12], id)
   hot_add(budgets, "reserved", "reserved_s", estimate, type(estimate) == "number")
-  local answer = "allow" .. TAB .. TAB .. id .. TAB .. expires .. TAB .. hot_snapshots(budgets)
+  local answer = hot_snapshots("allow" .. TAB .. TAB .. id .. TAB .. expires .. TAB, budgets)
   return hot_remember("reserve", key, fingerprint, answer, now)
 end
 return hot_batch("reserve", reserve_one)
@@ -179,7 +179,7 @@ local function commit_one(a)
   elseif amt_cmp(delta, 0) < 0 then
     released = amt_str(amt_neg(delta))
   end
-  return hot_remember("commit", key, fingerprint, charged_s .. TAB .. released .. TAB .. hot_snapshots(budgets), now_s)
+  return hot_remember("commit", key, fingerprint, hot_snapshots(charged_s .. TAB .. released .. TAB, budgets), now_s)
 end
 return hot_batch("commit", commit_one)
 `)
@@ -200,7 +200,7 @@ local function release_one(a)
   local budgets = hot_reservation_budgets(r)
   hot_finish(id, "released", now_s, nil)
   hot_add(budgets, "reserved", "reserved_s", amt_neg(r.estimate), type(r.estimate) == "number")
-  local answer = r.estimate_s .. TAB .. r.unit .. TAB .. hot_snapshots(budgets)
+  local answer = hot_snapshots(r.estimate_s .. TAB .. r.unit .. TAB, budgets)
   return hot_remember("release", key, fingerprint, answer, now_s)
 end
 return hot_batch("release", release_one)
@@ -228,7 +228,7 @@ local function extend_one(a)
   local extensions = num(extensions_now + 1)
   redis.call("HSET", reservation_key(id), "expiresAtMs", expires, "extensions", extensions)
   hot_push(HOT_EXPIRIES, tonumber(expires) + r.graceMs, id)
-  local answer = expires .. TAB .. extensions .. TAB .. r.unit .. TAB .. hot_snapshots(hot_reservation_budgets(r))
+  local answer = hot_snapshots(expires .. TAB .. extensions .. TAB .. r.unit .. TAB, hot_reservation_budgets(r))
   return hot_remember("extend", key, fingerprint, answer, now_s)
 end
 return hot_batch("extend", extend_one)
@@ -294,7 +294,7 @@ local function event_one(a, count)
   else
     hot_add(budgets, "spent", "spent_s", actual, type(actual) == "number")
   end
-  local answer = event_id .. TAB .. amt_str(charged) .. TAB .. hot_snapshots(budgets)
+  local answer = hot_snapshots(event_id .. TAB .. amt_str(charged) .. TAB, budgets)
   return hot_remember("event", key, fingerprint, answer, now)
 end
 return hot_batch("event", event_one)
