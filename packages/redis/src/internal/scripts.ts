@@ -23,6 +23,8 @@ interface Block {
 const declaration =
   /^local (?:function ([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*(?:, *[A-Za-z_][A-Za-z0-9_]*)*) *=)/
 const identifier = /[A-Za-z_][A-Za-z0-9_]*/g
+/** Lua comments (to the end of the line; no prelude string holds `--`). */
+const comments = /--[^\n]*/g
 
 /** The prelude cut at its top-level `local` declarations (column 0); top-level comments are dropped. */
 const blocks: ReadonlyArray<Block> = (() => {
@@ -48,7 +50,8 @@ const preludeFor = (body: string): string => {
   for (const block of blocks) for (const name of block.names) declaredBy.set(name, block)
   const needed = new Set<Block>()
   const visit = (text: string) => {
-    for (const [name] of text.matchAll(identifier)) {
+    // a name in a comment is no reference
+    for (const [name] of text.replace(comments, "").matchAll(identifier)) {
       const block = declaredBy.get(name)
       if (block !== undefined && !needed.has(block)) {
         needed.add(block)
