@@ -45,7 +45,10 @@ const blocks: ReadonlyArray<Block> = (() => {
  * prelude order: a script runs its whole text on every call, so it carries
  * only what it uses.
  */
-const preludeFor = (body: string): string => {
+const preludeFor = (body: string): string => neededBlocks(body).map((block) => block.text).join("\n")
+
+/** The prelude blocks `body` needs (see `preludeFor`), in prelude order. */
+const neededBlocks = (body: string): ReadonlyArray<Block> => {
   const declaredBy = new Map<string, Block>()
   for (const block of blocks) for (const name of block.names) declaredBy.set(name, block)
   const needed = new Set<Block>()
@@ -60,13 +63,123 @@ const preludeFor = (body: string): string => {
     }
   }
   visit(body)
-  return blocks.filter((block) => needed.has(block)).map((block) => block.text).join("\n")
+  return blocks.filter((block) => needed.has(block))
 }
 
-const script = (body: string) =>
+/**
+ * What the batched scripts' answers that succeed use on every call, with
+ * the batch's state (`HOT_*`); the rest of their prelude is for failures,
+ * amounts of 10^15 and more, and JSON (`lazyPrelude`).
+ */
+const hotNames: ReadonlySet<string> = new Set([
+  "P",
+  "TAB",
+  "TENANT",
+  "AMOUNT_BASE",
+  "AMT_SMALL",
+  "MAX_EXTENSIONS",
+  "num",
+  "amt_parse",
+  "amt_neg",
+  "reservation_key",
+  "mask_scopes",
+  "HOT_TERMS",
+  "hot_budget",
+  "hot_touch",
+  "hot_set",
+  "hot_add",
+  "hot_push",
+  "hot_flush",
+  "hot_snapshots",
+  "hot_scoped",
+  "hot_check",
+  "hot_next_sequence",
+  "hot_next_sequence_s",
+  "hot_prefetch",
+  "hot_recall",
+  "hot_remember",
+  "hot_reservation",
+  "hot_settleable",
+  "hot_reservation_budgets",
+  "hot_finish",
+  "hot_batch"
+])
+
+/** `text` with Lua comments and string literals blanked (same length), to look for names in. */
+const codeOf = (text: string): string =>
+  text.replace(/--[^\n]*|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, (match) => " ".repeat(match.length))
+
+/**
+ * Whether `code` declares, takes as a parameter, loops over or assigns
+ * `name` (alone or in a list: `a, name = …`), so that it cannot be read as a
+ * field. Errs on the side of yes.
+ */
+const bindsName = (code: string, name: string): boolean =>
+  new RegExp(
+    `\\blocal\\s[^=\\n]*\\b${name}\\b|\\bfunction\\b[^(\\n]*\\([^)]*\\b${name}\\b|\\bfor\\s[^\\n]*\\b${name}\\b` +
+      `|(?<![\\w.:])${name}\\s*=(?!=)|(?<![\\w.:])${name}\\s*,[^=\\n(]*=(?!=)`
+  ).test(code)
+
+/**
+ * The prelude of a batched script, made lazy: the declarations it needs
+ * on every call (`hotNames`) as they are, the others inside one function
+ * that runs the first time the script touches one of them (a table
+ * `LAZY` with that function as its `__index`), with every use of them
+ * outside it read as `LAZY.<name>`. A script runs its whole text on every
+ * call, creating each local function and constant of its prelude; most of
+ * them only serve failures, so an answer that succeeds no longer pays for
+ * them. A name bound in the hot text (a local, a parameter, a loop
+ * variable, an assignment) stays hot, so no rewrite can change its meaning.
+ */
+const lazyPrelude = (body: string): string => {
+  const needed = neededBlocks(body)
+  const hot = new Set(
+    needed.filter((block) => block.names.some((name) => hotNames.has(name) || name.startsWith("HOT_")))
+  )
+  const hotCode = () =>
+    codeOf([...needed.filter((block) => hot.has(block)).map((block) => block.text), body].join("\n"))
+  for (let changed = true; changed;) {
+    changed = false
+    const code = hotCode()
+    for (const block of needed) {
+      if (!hot.has(block) && block.names.some((name) => bindsName(code, name))) {
+        hot.add(block)
+        changed = true
+      }
+    }
+  }
+  const cold = needed.filter((block) => !hot.has(block))
+  if (cold.length === 0) return `${needed.map((block) => block.text).join("\n")}\n${body}`
+  const lazyNames = cold.flatMap((block) => block.names)
+  const lazyName = new RegExp(`(?<![\\w.:])(${lazyNames.join("|")})\\b`, "g")
+  // rewrites the uses of lazy names in code, outside its comments and strings
+  const rewrite = (text: string): string => {
+    const code = codeOf(text)
+    let out = ""
+    let at = 0
+    for (const match of code.matchAll(lazyName)) {
+      out += `${text.slice(at, match.index)}LAZY.${match[1]}`
+      at = match.index + match[1]!.length
+    }
+    return out + text.slice(at)
+  }
+  return [
+    "local LAZY = {}",
+    ...needed.filter((block) => hot.has(block)).map((block) => rewrite(block.text)),
+    "setmetatable(LAZY, { __index = function(lazy, name)",
+    "setmetatable(lazy, nil)",
+    ...cold.map((block) => block.text),
+    ...lazyNames.map((name) => `lazy.${name} = ${name}`),
+    "return rawget(lazy, name)",
+    "end })",
+    rewrite(body)
+  ].join("\n")
+}
+
+const script = (body: string, options: { readonly lazy?: boolean } = {}) =>
   Redis.script((prefix: string, args: ReadonlyArray<string>) => [prefix, ...args], {
     numberOfKeys: 1,
-    lua: `${preludeFor(body)}\n${body}`
+    lua: options.lazy === true ? lazyPrelude(body) : `${preludeFor(body)}\n${body}`
   }).withReturnType<unknown>()
 
 /** A ledger script: `(tenantPrefix, args)` to the raw reply. @internal */
@@ -88,7 +201,8 @@ export type LedgerScript = ReturnType<typeof script>
  *
  * @internal
  */
-export const reserve = script(`
+export const reserve = script(
+  `
 local function reserve_one(a, count)
   local key, fingerprint, unit, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
   local replay = hot_recall("reserve", key, fingerprint)
@@ -133,7 +247,9 @@ local function reserve_one(a, count)
   return hot_remember("reserve", key, fingerprint, answer, now)
 end
 return hot_batch("reserve", reserve_one)
-`)
+`,
+  { lazy: true }
+)
 
 /**
  * commit, batched. Per operation: idempotencyKey, fingerprint,
@@ -142,7 +258,8 @@ return hot_batch("reserve", reserve_one)
  *
  * @internal
  */
-export const commit = script(`
+export const commit = script(
+  `
 local function commit_one(a)
   local key, fingerprint, id, foreign, unit, now_s = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 6]
   local replay = hot_recall("commit", key, fingerprint)
@@ -185,7 +302,9 @@ local function commit_one(a)
   return hot_remember("commit", key, fingerprint, hot_snapshots(charged_s .. TAB .. released .. TAB, budgets), now_s)
 end
 return hot_batch("commit", commit_one)
-`)
+`,
+  { lazy: true }
+)
 
 /**
  * release, batched. Per operation: idempotencyKey, fingerprint,
@@ -193,7 +312,8 @@ return hot_batch("commit", commit_one)
  *
  * @internal
  */
-export const release = script(`
+export const release = script(
+  `
 local function release_one(a)
   local key, fingerprint, id, foreign, now_s = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local replay = hot_recall("release", key, fingerprint)
@@ -207,7 +327,9 @@ local function release_one(a)
   return hot_remember("release", key, fingerprint, answer, now_s)
 end
 return hot_batch("release", release_one)
-`)
+`,
+  { lazy: true }
+)
 
 /**
  * extend, batched. Per operation: idempotencyKey, fingerprint,
@@ -216,7 +338,8 @@ return hot_batch("release", release_one)
  *
  * @internal
  */
-export const extend = script(`
+export const extend = script(
+  `
 local function extend_one(a)
   local key, fingerprint, id, foreign, now_s = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 5]
   local replay = hot_recall("extend", key, fingerprint)
@@ -235,7 +358,9 @@ local function extend_one(a)
   return hot_remember("extend", key, fingerprint, answer, now_s)
 end
 return hot_batch("extend", extend_one)
-`)
+`,
+  { lazy: true }
+)
 
 /**
  * decide, batched. Per operation: idempotencyKey, fingerprint, unit,
@@ -243,7 +368,8 @@ return hot_batch("extend", extend_one)
  *
  * @internal
  */
-export const decide = script(`
+export const decide = script(
+  `
 local function decide_one(a, count)
   local key, fingerprint, unit, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
   local replay = hot_recall("decide", key, fingerprint)
@@ -257,7 +383,9 @@ local function decide_one(a, count)
   return hot_remember("decide", key, fingerprint, answer, now)
 end
 return hot_batch("decide", decide_one)
-`)
+`,
+  { lazy: true }
+)
 
 /**
  * event, batched. Per operation: idempotencyKey, fingerprint, unit, actual,
