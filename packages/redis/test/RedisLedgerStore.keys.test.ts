@@ -208,13 +208,25 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
           action,
           estimate: { unit: "TOKENS", amount: "9007199254740993" }
         })
-        const stored = yield* redis.send<ReadonlyArray<string>>(
-          "HMGET",
-          `${prefix}:v3:{tenant:${tenant}}:budget:tenant:${tenant}:TOKENS`,
-          "allocated",
-          "reserved"
+        // a budget is one string: status, allocated, spent, reserved, debt, overdraftLimit, isOverLimit, order
+        const stored = yield* redis.send<string>(
+          "GET",
+          `${prefix}:v3:{tenant:${tenant}}:budget:tenant:${tenant}:TOKENS`
         )
-        assert.deepStrictEqual(stored, ["9223372036854775807", "9007199254740993"])
+        const [status, allocated, spent, reserved, debt, limit, over, order] = stored.split("\t")
+        assert.deepStrictEqual(
+          { status, allocated, spent, reserved, debt, limit, over },
+          {
+            status: "active",
+            allocated: "9223372036854775807",
+            spent: "0",
+            reserved: "9007199254740993",
+            debt: "0",
+            limit: "0",
+            over: "0"
+          }
+        )
+        assert.match(order!, /^[1-9]\d*$/)
       }))
 
     it.effect("the sweeper's index holds only active reservations, however many were settled in batches", () =>

@@ -78,10 +78,9 @@ local function hot_budget(scope, unit)
   local key = P .. "budget:" .. scope .. ":" .. unit
   local b = HOT_BUDGETS[key]
   if b == nil then
-    local v = redis.call("HMGET", key, "status", "allocated", "spent", "reserved", "debt", "overdraftLimit", "isOverLimit")
-    local status = v[1]
-    if status then
-      local allocated_s, spent_s, reserved_s, debt_s, limit_s, over_s = v[2], v[3], v[4], v[5], v[6], v[7]
+    local text = redis.call("GET", key)
+    if text then
+      local status, allocated_s, spent_s, reserved_s, debt_s, limit_s, over_s, order = string.match(text, BUDGET)
       local small = #spent_s <= 15 and #reserved_s <= 15 and #debt_s <= 15 and #limit_s <= 15
       local allocated, spent, reserved, debt, limit
       if #allocated_s <= 15 then allocated = tonumber(allocated_s) else allocated = amt_parse(allocated_s) end
@@ -97,7 +96,8 @@ local function hot_budget(scope, unit)
         key = key, scope = scope, unit = unit, status = status, isOverLimit = over_s == "1", small = small,
         small_allocated = type(allocated) == "number",
         allocated = allocated, spent = spent, reserved = reserved, debt = debt, overdraftLimit = limit,
-        spent_s = spent_s, reserved_s = reserved_s, debt_s = debt_s, overdraftLimit_s = limit_s,
+        allocated_s = allocated_s, spent_s = spent_s, reserved_s = reserved_s, debt_s = debt_s,
+        overdraftLimit_s = limit_s, order = order,
         -- the snapshot fields around spent and reserved, which change most
         head = scope .. TAB .. status .. TAB .. allocated_s,
         tail = debt_s .. TAB .. limit_s .. TAB .. over_s,
@@ -186,7 +186,8 @@ local function hot_flush()
     local b = HOT_DIRTY[i]
     local over = "0"
     if b.isOverLimit then over = "1" end
-    redis.call("HSET", b.key, "spent", b.spent_s, "reserved", b.reserved_s, "debt", b.debt_s, "isOverLimit", over)
+    redis.call("SET", b.key, b.status .. TAB .. b.allocated_s .. TAB .. b.spent_s .. TAB .. b.reserved_s .. TAB
+      .. b.debt_s .. TAB .. b.overdraftLimit_s .. TAB .. over .. TAB .. b.order)
   end
   if #HOT_MSET > 0 then redis.call("MSET", unpack(HOT_MSET)) end
   if #HOT_LOG_IDEMPOTENCY > 0 then redis.call("RPUSH", P .. "idempotency", unpack(HOT_LOG_IDEMPOTENCY)) end

@@ -7,12 +7,13 @@
  * slot only. `v3` is the layout's version (`layout`): a store never reads
  * keys written in another layout, so a layout change makes older data
  * invisible (budgets not found: calls fail closed) instead of misread (v3:
- * a reservation's fixed fields went into one field, `terms`). The
+ * a budget became one string, and a reservation's fixed fields one field,
+ * `terms`). The
  * scripts build the keys below that prefix (`prelude.ts`):
  *
  * | key | type | holds |
  * | --- | --- | --- |
- * | `…:budget:<scope>:<unit>` | hash | one scope's budget in one unit |
+ * | `…:budget:<scope>:<unit>` | string | one scope's budget in one unit: status, allocated, spent, reserved, debt, overdraftLimit, isOverLimit and its creation number, joined by a tab |
  * | `…:budgets` | sorted set | `<scope> <unit index>` at score 0: the budgets in scope, unit order |
  * | `…:reservation:<id>` | hash | one reservation: `terms` (what never changes, in one field), `status`, `expiresAtMs`, `extensions`, … (its affected scopes and subject levels are its scope path's prefixes and segments) |
  * | `…:reservations` | sorted set | reservation ids by creation sequence (listReservations) |

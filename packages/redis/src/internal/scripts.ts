@@ -78,6 +78,7 @@ const hotNames: ReadonlySet<string> = new Set([
   "AMOUNT_BASE",
   "AMT_SMALL",
   "MAX_EXTENSIONS",
+  "BUDGET",
   "num",
   "amt_parse",
   "amt_neg",
@@ -558,7 +559,7 @@ for _, entry in ipairs(ordered) do
   if r and r.status == "active" then
     for _, b in ipairs(reservation_budgets(r)) do
       b.reserved = amount_sub(b.reserved, r.estimate)
-      redis.call("HSET", budget_key(b.scope, b.unit), "reserved", amount_string(b.reserved))
+      budget_save(b)
     end
     reservation_finish(r, "expired", now, false)
     expired[#expired + 1] = r.id
@@ -599,10 +600,10 @@ local scope, unit = ARGV[1], ARGV[2]
 if redis.call("EXISTS", budget_key(scope, unit)) == 1 then return fail("BudgetExists", scope_unit(scope, unit)) end
 local b = {
   scope = scope, unit = unit, status = "active", allocated = amount_parse(ARGV[3]), spent = AMOUNT_ZERO,
-  reserved = AMOUNT_ZERO, debt = AMOUNT_ZERO, overdraftLimit = amount_parse(ARGV[4]), isOverLimit = false
+  reserved = AMOUNT_ZERO, debt = AMOUNT_ZERO, overdraftLimit = amount_parse(ARGV[4]), isOverLimit = false,
+  order = num(next_sequence())
 }
 budget_save(b)
-redis.call("HSET", budget_key(scope, unit), "order", next_sequence())
 redis.call("ZADD", P .. "budgets", 0, budget_member(scope, unit))
 return ok(obj({ '"balances":' .. balances_json({ b }) }))
 `)
@@ -665,7 +666,7 @@ if b.status == "closed" then return budget_closed(scope, unit) end
 if status == "frozen" and b.status == "frozen" then return budget_frozen(scope, unit) end
 if status == "active" and b.status == "active" then return invalid("status", js("active"), "the budget is not frozen") end
 b.status = status
-redis.call("HSET", budget_key(scope, unit), "status", status)
+budget_save(b)
 return ok(obj({ '"balances":' .. balances_json({ b }) }))
 `)
 
@@ -681,6 +682,6 @@ local b = budget_load(scope, unit)
 if not b then return budget_not_found(scope, unit) end
 if b.status == "closed" then return budget_closed(scope, unit) end
 b.overdraftLimit = amount_parse(ARGV[3])
-redis.call("HSET", budget_key(scope, unit), "overdraftLimit", amount_string(b.overdraftLimit))
+budget_save(b)
 return ok(obj({ '"balances":' .. balances_json({ b }) }))
 `)
