@@ -111,15 +111,18 @@ const codeOf = (text: string): string =>
   text.replace(/--[^\n]*|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, (match) => " ".repeat(match.length))
 
 /**
- * Whether `code` declares, takes as a parameter, loops over or assigns
- * `name` (alone or in a list: `a, name = …`), so that it cannot be read as a
- * field. Errs on the side of yes.
+ * Whether `code` declares, takes as a parameter, loops over, defines as a
+ * function or assigns `name` (alone or in a list: `a, name = …`, over lines
+ * too), so that it cannot be read as a field. Errs on the side of yes.
  */
 const bindsName = (code: string, name: string): boolean =>
   new RegExp(
     `\\blocal\\s[^=\\n]*\\b${name}\\b|\\bfunction\\b[^(\\n]*\\([^)]*\\b${name}\\b|\\bfor\\s[^\\n]*\\b${name}\\b` +
-      `|(?<![\\w.:])${name}\\s*=(?!=)|(?<![\\w.:])${name}\\s*,[^=\\n(]*=(?!=)`
+      `|\\bfunction\\s+${name}\\b|(?<![\\w.:])${name}\\s*=(?!=)|(?<![\\w.:])${name}\\s*,[^=(]*=(?!=)`
   ).test(code)
+
+/** A rewritten name written to (assigned or defined as a function): a lazy prelude must never hold one. */
+const writesLazy = /\bfunction\s+LAZY\.|(?<![\w.:])LAZY\.\w+\s*(?:,|=(?!=))/
 
 /**
  * The prelude of a batched script, made lazy: the declarations it needs
@@ -150,7 +153,8 @@ const lazyPrelude = (body: string): string => {
     }
   }
   const cold = needed.filter((block) => !hot.has(block))
-  if (cold.length === 0) return `${needed.map((block) => block.text).join("\n")}\n${body}`
+  const plain = `${needed.map((block) => block.text).join("\n")}\n${body}`
+  if (cold.length === 0) return plain
   const lazyNames = cold.flatMap((block) => block.names)
   const lazyName = new RegExp(`(?<![\\w.:])(${lazyNames.join("|")})\\b`, "g")
   // rewrites the uses of lazy names in code, outside its comments and strings
@@ -164,16 +168,20 @@ const lazyPrelude = (body: string): string => {
     }
     return out + text.slice(at)
   }
+  const hotText = [...needed.filter((block) => hot.has(block)).map((block) => rewrite(block.text)), rewrite(body)]
+  // the checks above keep this from happening; should one miss, the script keeps its plain prelude
+  if (hotText.some((text) => writesLazy.test(codeOf(text)))) return plain
   return [
     "local LAZY = {}",
-    ...needed.filter((block) => hot.has(block)).map((block) => rewrite(block.text)),
+    ...hotText.slice(0, -1),
     "setmetatable(LAZY, { __index = function(lazy, name)",
-    "setmetatable(lazy, nil)",
     ...cold.map((block) => block.text),
     ...lazyNames.map((name) => `lazy.${name} = ${name}`),
+    // last: a load that fails (out of memory) is tried again at the next use
+    "setmetatable(lazy, nil)",
     "return rawget(lazy, name)",
     "end })",
-    rewrite(body)
+    hotText.at(-1)!
   ].join("\n")
 }
 
