@@ -69,8 +69,10 @@ export type Unit = Model.Unit
  * - `ALLOW_WITH_OVERDRAFT`: on scopes with an overdraft limit, the part their
  *   remaining cannot fund becomes debt while `debt + shortfall ≤
  *   overdraftLimit`, else the whole commit fails with
- *   `OverdraftLimitExceeded`; scopes without an overdraft limit cap the extra
- *   as `ALLOW_IF_AVAILABLE` does.
+ *   `OverdraftLimitExceeded` (and with `InvalidRequest` on `actual` in the
+ *   one case where the debt would take a remaining below −2^63, after an
+ *   allocation reset far below what was spent); scopes without an overdraft
+ *   limit cap the extra as `ALLOW_IF_AVAILABLE` does.
  *
  * **Example** (Choosing a policy)
  *

@@ -1245,6 +1245,34 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           assert.deepStrictEqual(yield* balancesOf(tenant, subject), before)
         }))
 
+      test("ALLOW_WITH_OVERDRAFT never takes a remaining below -2^63: an invalid actual, nothing written", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const tenant = freshTenant()
+          const subject = { tenant }
+          const scope = `tenant:${tenant}`
+          const max = 9_223_372_036_854_775_807n
+          yield* budget(tenant, scope, max)
+          yield* event(tenant, subject, max - 2n)
+          // allocated reset far below what was spent: remaining -2^63 + 3
+          yield* ledger.fundBudget({ tenant, scope, unit: "TOKENS", operation: "reset", amount: 0 })
+          yield* ledger.setOverdraftLimit({ tenant, scope, unit: "TOKENS", overdraftLimit: 100 })
+          const edge = yield* event(tenant, subject, 3, "ALLOW_WITH_OVERDRAFT")
+          assert.deepStrictEqual(numbers(pick(edge.balances, scope)), {
+            allocated: 0n,
+            spent: max - 2n,
+            reserved: 0n,
+            debt: 3n,
+            remaining: -(2n ** 63n),
+            isOverLimit: false
+          })
+          const before = yield* balancesOf(tenant, subject)
+          const reason = yield* reasonOf(event(tenant, subject, 1, "ALLOW_WITH_OVERDRAFT"), "Ledger.event")
+          assert.strictEqual(reason._tag, "InvalidRequest")
+          assert.strictEqual(reason.message, `invalid actual (1): ${scope}: remaining would fall below -2^63`)
+          assert.deepStrictEqual(yield* balancesOf(tenant, subject), before)
+        }))
+
       test("a frozen or closed budget refuses events", () =>
         Effect.gen(function*() {
           const ledger = yield* Ledger.Ledger

@@ -306,9 +306,10 @@ local function hot_check(budgets, estimate)
   return nil
 end
 
--- plan (prelude) on amt values: the charge of delta (> 0) under
--- ALLOW_IF_AVAILABLE or ALLOW_WITH_OVERDRAFT, or nil and the failure.
-local function hot_plan(budgets, delta, policy)
+-- The charge of delta (> 0) under ALLOW_IF_AVAILABLE or ALLOW_WITH_OVERDRAFT
+-- on amt values (the memory store's Overage.plan), or nil and the failure;
+-- shown: the request's actual amount, which an InvalidRequest names.
+local function hot_plan(budgets, delta, policy, shown)
   local lefts = {}
   for i, b in ipairs(budgets) do lefts[i] = hot_remaining(b) end
   local charged = delta
@@ -336,6 +337,10 @@ local function hot_plan(budgets, delta, policy)
       local deficit = amt_sub(charged, funded)
       if b.overdraftLimit ~= 0 and amt_cmp(amt_add(b.debt, deficit), b.overdraftLimit) > 0 then
         return nil, overdraft_limit_exceeded(hot_pairs(b), amt_pair(deficit))
+      end
+      -- no figure leaves its range: the debt may not take remaining below -2^63
+      if amt_cmp(amt_sub(amt_sub(left, funded), deficit), AMOUNT_MIN) < 0 then
+        return nil, invalid("actual", shown, b.scope .. ": remaining would fall below -2^63")
       end
       shares[i] = { funded = funded, deficit = deficit, overLimit = zero_limit_short }
     end

@@ -289,7 +289,7 @@ local function commit_one(a)
       return budget_exceeded(r.scopePath, r.unit, amt_pair(actual), amt_pair(estimate), r.id)
     end
     local over
-    charge, over = hot_plan(budgets, delta, r.overagePolicy)
+    charge, over = hot_plan(budgets, delta, r.overagePolicy, ARGV[a + 5])
     if not charge then return over end
     charged = amt_add(estimate, charge.charged)
   end
@@ -424,7 +424,7 @@ local function event_one(a, count)
     end
   elseif amt_cmp(actual, 0) > 0 then
     local over
-    charge, over = hot_plan(budgets, actual, policy)
+    charge, over = hot_plan(budgets, actual, policy, ARGV[a + 3])
     if not charge then return over end
     charged = charge.charged
   end

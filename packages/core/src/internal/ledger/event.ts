@@ -39,7 +39,7 @@ export const event = (state: S.State, command: EventCommand): Result.Result<Even
       budget.remaining -= actual.amount
     }
   } else if (actual.amount > 0n) {
-    const charge = Overage.plan(budgets, actual.amount, command.overagePolicy)
+    const charge = Overage.plan(budgets, actual.amount, command.overagePolicy, actual.amount)
     if ("_tag" in charge) return S.fail(charge)
     Overage.apply(budgets, 0n, charge)
     charged = charge.charged

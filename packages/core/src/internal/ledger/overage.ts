@@ -9,7 +9,10 @@
  * - `ALLOW_WITH_OVERDRAFT`: scopes without an overdraft limit cap `delta` as
  *   above; on scopes with a limit the part their remaining cannot fund becomes
  *   debt when `debt + shortfall ≤ overdraftLimit`, else the whole operation
- *   fails with overdraft-limit-exceeded.
+ *   fails with overdraft-limit-exceeded; and when the debt would take the
+ *   scope's remaining below −2^63 (after an allocation reset far below what
+ *   was spent), it fails as an invalid `actual`: no figure ever leaves its
+ *   range.
  *
  * `REJECT` is decided by the callers (commit rejects any overage, event any
  * scope that cannot cover `actual`).
@@ -17,7 +20,7 @@
  * @internal
  */
 import * as Amount from "./amount.ts"
-import { OverdraftLimitExceeded } from "./errors.ts"
+import { invalid, type InvalidRequest, OverdraftLimitExceeded } from "./errors.ts"
 import * as S from "./state.ts"
 
 /** What one scope is charged beyond the base. */
@@ -33,12 +36,16 @@ export interface Charge {
   readonly shares: ReadonlyArray<Share>
 }
 
-/** Plans the charge of `delta` (> 0) on `budgets` under `policy`; checks only. */
+/**
+ * Plans the charge of `delta` (> 0) on `budgets` under `policy`; checks
+ * only. `actual` is the request's amount, named by an InvalidRequest.
+ */
 export const plan = (
   budgets: ReadonlyArray<S.BudgetRecord>,
   delta: bigint,
-  policy: "ALLOW_IF_AVAILABLE" | "ALLOW_WITH_OVERDRAFT"
-): Charge | OverdraftLimitExceeded => {
+  policy: "ALLOW_IF_AVAILABLE" | "ALLOW_WITH_OVERDRAFT",
+  actual: bigint
+): Charge | OverdraftLimitExceeded | InvalidRequest => {
   const lefts = budgets.map((budget) => budget.remaining)
   let charged = delta
   if (policy === "ALLOW_IF_AVAILABLE") {
@@ -71,6 +78,9 @@ export const plan = (
         shortfall: deficit,
         overdraftLimit: budget.overdraftLimit
       })
+    }
+    if (left - funded - deficit < Amount.MIN) {
+      return invalid("actual", actual, `${budget.scope}: remaining would fall below -2^63`)
     }
     shares.push({ funded, deficit, overLimit: zeroLimitShort })
   }

@@ -147,7 +147,7 @@ export const commit = (state: S.State, command: CommitCommand): Result.Result<Co
         })
       )
     }
-    const charge = Overage.plan(budgets, delta, overagePolicy)
+    const charge = Overage.plan(budgets, delta, overagePolicy, actual.amount)
     if ("_tag" in charge) return S.fail(charge)
     for (const budget of budgets) budget.reserved -= estimated
     Overage.apply(budgets, estimated, charge)
