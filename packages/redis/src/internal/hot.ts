@@ -73,7 +73,8 @@ end
 -- Built in one table constructor; amounts of at most 15 characters (below
 -- 10^15) are read as numbers straight away. The budget is small when spent,
 -- reserved, debt and the overdraft limit all are (allocated need not be:
--- small_allocated says whether it is too).
+-- small_allocated says whether it is too). An allocated of 10^15 or more is
+-- parsed only when a check needs more than its sign (hot_allocated).
 local function hot_budget(scope, unit)
   local key = P .. "budget:" .. scope .. ":" .. unit
   local b = HOT_BUDGETS[key]
@@ -83,7 +84,7 @@ local function hot_budget(scope, unit)
       local status, allocated_s, spent_s, reserved_s, debt_s, limit_s, over_s, order = string.match(text, BUDGET)
       local small = #spent_s <= 15 and #reserved_s <= 15 and #debt_s <= 15 and #limit_s <= 15
       local allocated, spent, reserved, debt, limit
-      if #allocated_s <= 15 then allocated = tonumber(allocated_s) else allocated = amt_parse(allocated_s) end
+      if #allocated_s <= 15 then allocated = tonumber(allocated_s) end
       if small then
         if spent_s == "0" then spent = 0 else spent = tonumber(spent_s) end
         if reserved_s == "0" then reserved = 0 else reserved = tonumber(reserved_s) end
@@ -94,7 +95,8 @@ local function hot_budget(scope, unit)
       end
       b = {
         key = key, scope = scope, unit = unit, status = status, isOverLimit = over_s == "1", small = small,
-        small_allocated = type(allocated) == "number",
+        small_allocated = allocated ~= nil,
+        allocated_nonnegative = allocated ~= nil or string.byte(allocated_s, 1) ~= 45,
         allocated = allocated, spent = spent, reserved = reserved, debt = debt, overdraftLimit = limit,
         allocated_s = allocated_s, spent_s = spent_s, reserved_s = reserved_s, debt_s = debt_s,
         overdraftLimit_s = limit_s, order = order,
@@ -194,6 +196,17 @@ local function hot_flush()
   if #HOT_LOG_ENDED > 0 then redis.call("RPUSH", P .. "ended", unpack(HOT_LOG_ENDED)) end
 end
 
+-- The allocated amount of b: read as a number by hot_budget when below
+-- 10^15, else parsed here the first time a check needs it.
+local function hot_allocated(b)
+  local allocated = b.allocated
+  if allocated == nil then
+    allocated = amt_parse(b.allocated_s)
+    b.allocated = allocated
+  end
+  return allocated
+end
+
 -- What a budget holds and owes: spent + reserved + debt (small in practice,
 -- so one pair operation at most when allocated is large).
 local function hot_used(b)
@@ -201,7 +214,7 @@ local function hot_used(b)
 end
 
 local function hot_remaining(b)
-  return amt_sub(b.allocated, hot_used(b))
+  return amt_sub(hot_allocated(b), hot_used(b))
 end
 
 -- head (an answer's own fields, each followed by TAB), then the eight
@@ -283,24 +296,24 @@ local function hot_check(budgets, estimate)
     if b.isOverLimit then return overdraft_limit_exceeded(hot_pairs(b), AMOUNT_ZERO) end
     if b.debt ~= 0 and b.overdraftLimit == 0 then return debt_outstanding(hot_pairs(b)) end
     -- remaining < estimate, as allocated < spent + reserved + debt + estimate
-    local spent, reserved, debt, allocated = b.spent, b.reserved, b.debt, b.allocated
+    local spent, reserved, debt = b.spent, b.reserved, b.debt
     local fits
     if small and (b.small or (type(spent) == "number" and type(reserved) == "number" and type(debt) == "number")) then
       -- four numbers below 10^15: their sum is exact (a pair allocated lies
       -- beyond it, on the side of its sign)
       local need = spent + reserved + debt + estimate
       if b.small_allocated then
-        fits = allocated >= need
+        fits = b.allocated >= need
       elseif need < AMT_SMALL then
-        fits = allocated[1] >= 0
+        fits = b.allocated_nonnegative
       else
-        fits = amount_cmp(allocated, amt_pair(need)) >= 0
+        fits = amount_cmp(hot_allocated(b), amt_pair(need)) >= 0
       end
     else
-      fits = amt_cmp(allocated, amt_add(hot_used(b), estimate)) >= 0
+      fits = amt_cmp(hot_allocated(b), amt_add(hot_used(b), estimate)) >= 0
     end
     if not fits then
-      return budget_exceeded(b.scope, b.unit, amt_pair(estimate), amt_pair(amt_sub(allocated, hot_used(b))), nil)
+      return budget_exceeded(b.scope, b.unit, amt_pair(estimate), amt_pair(amt_sub(hot_allocated(b), hot_used(b))), nil)
     end
   end
   return nil
