@@ -1,8 +1,10 @@
 /**
  * The batcher of the hot operations (`internal/batch.ts`), over a fake
  * script call: operations started together leave together, in order, per
- * kind and tenant, at most `maxBatch` per call and `maxInFlight` calls at
- * once; each gets its own answer or failure; a failed or malformed call
+ * kind and tenant, `minBatch` to `maxBatch` per call (callers started
+ * together form at least two groups) and `maxInFlight` calls at once; when
+ * batches come back together, each group goes on after the previous one's
+ * next batch is written; each gets its own answer or failure; a failed or malformed call
  * fails each of its operations (a malformed entry, its own) and the batches waiting for a place
  * in flight; an interrupted caller leaves its batch.
  */
@@ -115,6 +117,65 @@ describe("RedisLedgerStore batching", () => {
       assert.isTrue(sizes.every((size) => size <= Batch.maxBatch), String(sizes))
       assert.strictEqual(sizes.reduce((a, b) => a + b, 0), count)
     }), { timeout: 10_000 })
+
+  it.effect("callers started together form at least two groups, minBatch to maxBatch operations each", () =>
+    Effect.gen(function*() {
+      for (
+        const [count, sizes] of [[3, [3]], [8, [8]], [16, [8, 8]], [24, [12, 12]], [32, [16, 16]], [40, [
+          16,
+          16,
+          8
+        ]]] as const
+      ) {
+        const { batcher, calls } = recording()
+        yield* Effect.forEach(
+          Array.from({ length: count }, (_, i) => String(i)),
+          (name) => batcher.submit("reserve", "acme", [name], decode),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(calls.map((call) => operationsOf(call.argv).length), [...sizes], `${count} callers`)
+      }
+    }))
+
+  it.effect(
+    "when two batches come back together, the second group goes on after the first's next batch is written",
+    () =>
+      Effect.gen(function*() {
+        const release = yield* Deferred.make<void>()
+        const log: Array<string> = []
+        const batcher = Batch.make<string, string>(
+          (kind, _tenant, argv) =>
+            Effect.gen(function*() {
+              // the client writes what it was given on setImmediate, as node-redis does
+              const first = operationsOf(argv)[0]![0]!
+              setImmediate(() => log.push(`write ${kind} ${first}`))
+              if (kind === "reserve") yield* Deferred.await(release)
+              return echo(argv)
+            }),
+          unavailable
+        )
+        const callers = yield* Effect.forEach(
+          Array.from({ length: 16 }, (_, i) => String(i)),
+          (name) =>
+            Effect.gen(function*() {
+              yield* batcher.submit("reserve", "acme", [name], decode)
+              log.push(`resume ${name}`)
+              yield* batcher.submit("commit", "acme", [name], decode)
+            }),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.forkChild)
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+        // both reserve batches (callers 0-7 and 8-15) in flight; they come back together
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(callers)
+        const at = (entry: string) => log.indexOf(entry)
+        assert.isAtLeast(at("write commit 0"), 0, log.join("; "))
+        for (let i = 0; i < 8; i++) assert.isBelow(at(`resume ${i}`), at("write commit 0"), log.join("; "))
+        for (let i = 8; i < 16; i++) assert.isAbove(at(`resume ${i}`), at("write commit 0"), log.join("; "))
+        assert.isBelow(at("write commit 0"), at("write commit 8"))
+      }),
+    { timeout: 10_000 }
+  )
 
   it.effect("a failed call fails each of its operations with the call's error", () =>
     Effect.gen(function*() {

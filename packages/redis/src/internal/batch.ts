@@ -7,13 +7,15 @@
  * - A lone caller waits for nothing: its operation leaves at the end of the
  *   tick it was started in, alone.
  * - Under load, operations pile up while batches are in flight and leave
- *   together, at most `maxBatch` per call: one round trip and one script
- *   call for many, and each budget read and written once per batch.
+ *   together, `minBatch` to `maxBatch` per call (half of the operations
+ *   under way, so that callers form at least two groups): one round trip
+ *   and one script call for many, and each budget read and written once per
+ *   batch.
  * - At most `maxInFlight` batches are in flight. When several come back
- *   together, their callers go on one batch per macrotask, so that what the
- *   first batch's callers start is written to Redis before the next batch's
- *   callers run: Redis works while they do, and the groups of callers fall
- *   into turns instead of moving in lockstep.
+ *   together, their callers go on one batch at a time, each after the
+ *   client has written what the batch before started: Redis works on that
+ *   while the next callers run, and the groups of callers fall into turns
+ *   instead of moving in lockstep.
  * - Each operation keeps its own answer, its own failure and its own
  *   atomicity: Redis runs a script without interleaving anything, and the
  *   script checks each operation fully before it writes.
@@ -44,13 +46,21 @@ interface Batch<K, S> {
 }
 
 /**
- * The most operations one script call carries: a bound on the script's run
- * time and, when many callers share a tenant, what splits them into groups
- * whose batches take turns in Redis (32 callers: four groups of 8). Measured
- * on 2 cores at 32 callers (reserve + commit lifecycles/s): 8 per call and 4
- * in flight ~16.5k; 16 and 2 ~11k; 4 and 8 ~14k; 8 and 2 ~11k.
+ * The operations one script call carries: up to `minBatch`, and up to half
+ * of the operations under way (so that there are at least two groups of
+ * callers whose batches take turns in Redis: one runs in Redis while the
+ * callers of the other run in Node), never more than `maxBatch`. Callers
+ * that start together split into groups this way and stay in them; the
+ * bigger the batch, the less each operation pays for the call (the
+ * script's prelude, its budget reads and writes). Measured on 2 cores
+ * (reserve + commit lifecycles/s, alternating runs): at 32 callers two
+ * groups of 16 did 12,350–18,700 where four of 8 did 11,200–13,300; at 16
+ * callers two groups of 8 did 11,300–12,100 where one of 16 did 7,600–8,000.
  */
-export const maxBatch = 8
+export const minBatch = 8
+
+/** The most operations one script call carries (see `minBatch`). */
+export const maxBatch = 16
 
 /**
  * The most batches in flight at once, per batcher (one store, one
@@ -88,9 +98,12 @@ export const make = <K, S>(
 ): Batcher<K, S> => {
   let open = new Map<K, Map<string, Batch<K, S>>>()
   let scheduled = false
+  // Operations submitted and neither answered nor dropped (cancelled before they left).
+  let underWay = 0
 
   /** Hands each operation of a batch its answer, or the batch's failure. */
   const deliver = (operations: ReadonlyArray<Pending<S>>, exit: Exit.Exit<unknown, S>) => {
+    underWay -= operations.length
     if (Exit.isFailure(exit)) {
       const found = Cause.findError(exit.cause)
       const failure = Result.isSuccess(found)
@@ -119,9 +132,10 @@ export const make = <K, S>(
 
   /**
    * Lets the callers of the oldest batch back go on, and those of the next
-   * one a macrotask later: by then the client has written what the first
-   * started (it writes on `setImmediate`), so Redis works on that while the
-   * next callers run, instead of the two taking turns.
+   * one after the client has written what the first started, so that Redis
+   * works on that while the next callers run, instead of the two groups
+   * moving in lockstep. The client writes on `setImmediate`, queued after
+   * this one's: the next group goes on one `setImmediate` later still.
    */
   const deliverNext = (): void => {
     const next = arrived.shift()
@@ -130,12 +144,16 @@ export const make = <K, S>(
       return
     }
     deliver(next[0], next[1])
+    setImmediate(afterWrite)
+  }
+  const afterWrite = (): void => {
     setImmediate(deliverNext)
   }
 
   /** Sends the operations of a batch still wanted (a caller may have left while it waited); whether any. */
   const send = (batch: Batch<K, S>, queued: ReadonlyArray<Pending<S>>): boolean => {
     const operations = queued.filter((operation) => !operation.cancelled)
+    underWay -= queued.length - operations.length
     if (operations.length === 0) return false
     const argv: Array<string> = [batch.tenant]
     for (const operation of operations) {
@@ -149,7 +167,9 @@ export const make = <K, S>(
         // they would wait behind it for nothing, each caller's wait bounded by one call's
         if (Exit.isFailure(exit)) {
           for (const [, waiting] of ready.splice(0)) {
-            arrived.push([waiting.filter((operation) => !operation.cancelled), exit])
+            const kept = waiting.filter((operation) => !operation.cancelled)
+            underWay -= waiting.length - kept.length
+            arrived.push([kept, exit])
           }
         }
         pump()
@@ -180,12 +200,13 @@ export const make = <K, S>(
     scheduled = false
     const batches = open
     open = new Map()
+    const size = Math.min(maxBatch, Math.max(minBatch, Math.ceil(underWay / 2)))
     for (const byTenant of batches.values()) {
       for (const batch of byTenant.values()) {
         // callers that left are dropped when the batch is sent (`send`), wherever they left
         const { operations } = batch
-        for (let start = 0; start < operations.length; start += maxBatch) {
-          ready.push([batch, operations.slice(start, start + maxBatch)])
+        for (let start = 0; start < operations.length; start += size) {
+          ready.push([batch, operations.slice(start, start + size)])
         }
       }
     }
@@ -204,6 +225,7 @@ export const make = <K, S>(
       byTenant.set(tenant, batch)
     }
     batch.operations.push(operation)
+    underWay++
     if (!scheduled) {
       scheduled = true
       queueMicrotask(flush)
