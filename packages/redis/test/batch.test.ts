@@ -118,15 +118,18 @@ describe("RedisLedgerStore batching", () => {
       assert.strictEqual(sizes.reduce((a, b) => a + b, 0), count)
     }), { timeout: 10_000 })
 
-  it.effect("callers started together form at least two groups, minBatch to maxBatch operations each", () =>
+  it.effect("callers started together form at least two groups, minBatch to maxBatch operations each, evenly", () =>
     Effect.gen(function*() {
-      for (
-        const [count, sizes] of [[3, [3]], [8, [8]], [16, [8, 8]], [24, [12, 12]], [32, [16, 16]], [40, [
-          16,
-          16,
-          8
-        ]]] as const
-      ) {
+      const cases = [
+        [3, [3]],
+        [8, [8]],
+        [16, [8, 8]],
+        [24, [12, 12]],
+        [32, [16, 16]],
+        [33, [11, 11, 11]],
+        [40, [14, 14, 12]]
+      ] as const
+      for (const [count, sizes] of cases) {
         const { batcher, calls } = recording()
         yield* Effect.forEach(
           Array.from({ length: count }, (_, i) => String(i)),
@@ -142,6 +145,8 @@ describe("RedisLedgerStore batching", () => {
     () =>
       Effect.gen(function*() {
         const release = yield* Deferred.make<void>()
+        const bothWaiting = yield* Deferred.make<void>()
+        let waiting = 0
         const log: Array<string> = []
         const batcher = Batch.make<string, string>(
           (kind, _tenant, argv) =>
@@ -149,7 +154,10 @@ describe("RedisLedgerStore batching", () => {
               // the client writes what it was given on setImmediate, as node-redis does
               const first = operationsOf(argv)[0]![0]!
               setImmediate(() => log.push(`write ${kind} ${first}`))
-              if (kind === "reserve") yield* Deferred.await(release)
+              if (kind === "reserve") {
+                if (++waiting === 2) yield* Deferred.succeed(bothWaiting, undefined)
+                yield* Deferred.await(release)
+              }
               return echo(argv)
             }),
           unavailable
@@ -164,7 +172,7 @@ describe("RedisLedgerStore batching", () => {
             }),
           { concurrency: "unbounded" }
         ).pipe(Effect.forkChild)
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+        yield* Deferred.await(bothWaiting)
         // both reserve batches (callers 0-7 and 8-15) in flight; they come back together
         yield* Deferred.succeed(release, undefined)
         yield* Fiber.join(callers)
@@ -173,6 +181,40 @@ describe("RedisLedgerStore batching", () => {
         for (let i = 0; i < 8; i++) assert.isBelow(at(`resume ${i}`), at("write commit 0"), log.join("; "))
         for (let i = 8; i < 16; i++) assert.isAbove(at(`resume ${i}`), at("write commit 0"), log.join("; "))
         assert.isBelow(at("write commit 0"), at("write commit 8"))
+      }),
+    { timeout: 10_000 }
+  )
+
+  it.effect(
+    "batches that wait for a place in flight leave together: same kind and tenant, in order",
+    () =>
+      Effect.gen(function*() {
+        const release = yield* Deferred.make<void>()
+        const sent: Array<Array<string>> = []
+        const batcher = Batch.make<string, string>(
+          (_kind, _tenant, argv) =>
+            Effect.gen(function*() {
+              sent.push(operationsOf(argv).map((args) => args[0]!))
+              if (sent.length <= Batch.maxInFlight) yield* Deferred.await(release)
+              return echo(argv)
+            }),
+          unavailable
+        )
+        // one operation a tick: each its own batch; the first ones fill every place in flight
+        const names = [...Array.from({ length: Batch.maxInFlight + 1 }, (_, i) => `r${i}`), "c", "r-a", "r-b"]
+        const fibers: Array<Fiber.Fiber<string, string>> = []
+        for (const name of names) {
+          fibers.push(
+            yield* batcher.submit(name === "c" ? "commit" : "reserve", "acme", [name], decode).pipe(Effect.forkChild)
+          )
+          yield* Effect.yieldNow
+        }
+        // the last caller's batch is formed at the end of its tick
+        yield* Effect.yieldNow
+        assert.strictEqual(sent.length, Batch.maxInFlight, "the others wait")
+        yield* Deferred.succeed(release, undefined)
+        for (const fiber of fibers) yield* Fiber.join(fiber)
+        assert.deepStrictEqual(sent.slice(Batch.maxInFlight), [[`r${Batch.maxInFlight}`, "r-a", "r-b"], ["c"]])
       }),
     { timeout: 10_000 }
   )
