@@ -9,8 +9,12 @@
  * answers a failure without writing, or writes all of it. What a batch
  * shares is the budgets: each is read once (`hot_budget`), changed in Lua
  * memory by the operations one after the other, and written back once at
- * the end (`hot_flush`). A batch of 30 reserves on the same three scopes
- * reads and writes three hashes, not ninety.
+ * the end (`hot_flush`). A batch of 16 reserves on the same three scopes
+ * reads and writes three budgets, not forty-eight.
+ *
+ * A batched script's prelude is lazy (`assemble.ts`): what these helpers
+ * use only on failures, or for amounts of 10^15 and more, is created the
+ * first time a call needs it.
  *
  * Amounts are `amt_*` values (`amount.ts`). Each budget keeps the decimal
  * string of every amount next to its value, so an answer reuses the strings
