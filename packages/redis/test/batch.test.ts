@@ -52,6 +52,29 @@ const recording = (reply: (argv: ReadonlyArray<string>) => unknown = echo) => {
   return { calls, batcher }
 }
 
+/**
+ * A fake script that records each call's operations (their first argument),
+ * then holds the calls `held` picks (by their number, from 1) until `gate`
+ * is done, and answers with `answer` (the echo by default).
+ */
+const holding = (
+  gate: Deferred.Deferred<void>,
+  answer: (argv: ReadonlyArray<string>) => Effect.Effect<unknown, string> = (argv) => Effect.succeed(echo(argv)),
+  held: (call: number) => boolean = () => true
+) => {
+  const sent: Array<Array<string>> = []
+  const batcher = Batch.make<string, string>(
+    (_kind, _tenant, argv) =>
+      Effect.gen(function*() {
+        sent.push(operationsOf(argv).map((args) => args[0]!))
+        if (held(sent.length)) yield* Deferred.await(gate)
+        return yield* answer(argv)
+      }),
+    unavailable
+  )
+  return { batcher, sent }
+}
+
 describe("RedisLedgerStore batching", () => {
   it.effect("operations started together leave in one call, in order, and each gets its own answer", () =>
     Effect.gen(function*() {
@@ -190,16 +213,7 @@ describe("RedisLedgerStore batching", () => {
     () =>
       Effect.gen(function*() {
         const release = yield* Deferred.make<void>()
-        const sent: Array<Array<string>> = []
-        const batcher = Batch.make<string, string>(
-          (_kind, _tenant, argv) =>
-            Effect.gen(function*() {
-              sent.push(operationsOf(argv).map((args) => args[0]!))
-              if (sent.length <= Batch.maxInFlight) yield* Deferred.await(release)
-              return echo(argv)
-            }),
-          unavailable
-        )
+        const { batcher, sent } = holding(release, undefined, (call) => call <= Batch.maxInFlight)
         // one operation a tick: each its own batch; the first ones fill every place in flight
         const names = [...Array.from({ length: Batch.maxInFlight + 1 }, (_, i) => `r${i}`), "c", "r-a", "r-b"]
         const fibers: Array<Fiber.Fiber<string, string>> = []
@@ -235,16 +249,7 @@ describe("RedisLedgerStore batching", () => {
     () =>
       Effect.gen(function*() {
         const fail = yield* Deferred.make<void>()
-        const sent: Array<Array<string>> = []
-        const batcher = Batch.make<string, string>(
-          (_kind, _tenant, argv) =>
-            Effect.gen(function*() {
-              sent.push(operationsOf(argv).map((args) => args[0]!))
-              yield* Deferred.await(fail)
-              return yield* Effect.fail("no reply")
-            }),
-          unavailable
-        )
+        const { batcher, sent } = holding(fail, () => Effect.fail("no reply"))
         // every place in flight taken, and two more batches (another tenant's among them) waiting
         const count = Batch.maxBatch * Batch.maxInFlight
         const busy = yield* Effect.forEach(
@@ -294,16 +299,7 @@ describe("RedisLedgerStore batching", () => {
     () =>
       Effect.gen(function*() {
         const release = yield* Deferred.make<void>()
-        const sent: Array<Array<string>> = []
-        const batcher = Batch.make<string, string>(
-          (_kind, _tenant, argv) =>
-            Effect.gen(function*() {
-              sent.push(operationsOf(argv).map((args) => args[0]!))
-              yield* Deferred.await(release)
-              return echo(argv)
-            }),
-          unavailable
-        )
+        const { batcher, sent } = holding(release)
         // fill every place in flight, then queue one more batch behind them
         const busy = yield* Effect.forEach(
           Array.from({ length: Batch.maxBatch * Batch.maxInFlight }, (_, i) => String(i)),
