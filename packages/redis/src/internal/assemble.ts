@@ -42,8 +42,11 @@ const blocks: ReadonlyArray<Block> = (() => {
  *
  * @internal
  */
-export const preludeFor = (body: string): string =>
-  `${neededBlocks(body).map((block) => block.text).join("\n")}\n${body}`
+export const preludeFor = (body: string): string => withBlocks(neededBlocks(body), body)
+
+/** `body` after the text of the `prelude` blocks. */
+const withBlocks = (prelude: ReadonlyArray<Block>, body: string): string =>
+  `${prelude.map((block) => block.text).join("\n")}\n${body}`
 
 /** The prelude blocks `body` needs (see `preludeFor`), in prelude order. */
 const neededBlocks = (body: string): ReadonlyArray<Block> => {
@@ -77,6 +80,7 @@ const hotNames: ReadonlySet<string> = new Set([
   "AMT_SMALL",
   "MAX_EXTENSIONS",
   "BUDGET",
+  "budget_text",
   "num",
   "amt_parse",
   "amt_neg",
@@ -154,7 +158,7 @@ export const lazyPrelude = (body: string): string => {
     }
   }
   const cold = needed.filter((block) => !hot.has(block))
-  const plain = `${needed.map((block) => block.text).join("\n")}\n${body}`
+  const plain = withBlocks(needed, body)
   if (cold.length === 0) return plain
   const lazyNames = cold.flatMap((block) => block.names)
   const lazyName = new RegExp(`(?<![\\w.:])(${lazyNames.join("|")})\\b`, "g")

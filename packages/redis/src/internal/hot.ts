@@ -159,10 +159,7 @@ local function hot_add(budgets, name, text, delta, small)
       if value < AMT_SMALL and value > -AMT_SMALL then
         b[name] = value
         b[text] = string.format("%d", value)
-        if not b.dirty then
-          b.dirty = true
-          HOT_DIRTY[#HOT_DIRTY + 1] = b
-        end
+        hot_touch(b)
       else
         value = nil
       end
@@ -192,8 +189,8 @@ local function hot_flush()
     local b = HOT_DIRTY[i]
     local over = "0"
     if b.isOverLimit then over = "1" end
-    redis.call("SET", b.key, b.status .. TAB .. b.allocated_s .. TAB .. b.spent_s .. TAB .. b.reserved_s .. TAB
-      .. b.debt_s .. TAB .. b.overdraftLimit_s .. TAB .. over .. TAB .. b.order)
+    redis.call("SET", b.key,
+      budget_text(b.status, b.allocated_s, b.spent_s, b.reserved_s, b.debt_s, b.overdraftLimit_s, over, b.order))
   end
   if #HOT_MSET > 0 then redis.call("MSET", unpack(HOT_MSET)) end
   if #HOT_LOG_IDEMPOTENCY > 0 then redis.call("RPUSH", P .. "idempotency", unpack(HOT_LOG_IDEMPOTENCY)) end

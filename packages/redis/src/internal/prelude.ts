@@ -180,12 +180,17 @@ local function over_flag(b)
   return "0"
 end
 
--- Writes a budget (BUDGET), all of it.
+-- A budget's text (BUDGET) from its figures, each a string.
+local function budget_text(status, allocated, spent, reserved, debt, limit, over, order)
+  return status .. "\\t" .. allocated .. "\\t" .. spent .. "\\t" .. reserved .. "\\t" .. debt .. "\\t" .. limit .. "\\t"
+    .. over .. "\\t" .. order
+end
+
+-- Writes a budget, all of it.
 local function budget_save(b)
-  redis.call("SET", budget_key(b.scope, b.unit), table.concat({
-    b.status, amount_string(b.allocated), amount_string(b.spent), amount_string(b.reserved), amount_string(b.debt),
-    amount_string(b.overdraftLimit), over_flag(b), b.order
-  }, "\\t"))
+  redis.call("SET", budget_key(b.scope, b.unit), budget_text(b.status, amount_string(b.allocated),
+    amount_string(b.spent), amount_string(b.reserved), amount_string(b.debt), amount_string(b.overdraftLimit),
+    over_flag(b), b.order))
 end
 
 local function remaining(b)
@@ -232,8 +237,8 @@ local function lookup(scopes, unit)
     local others = {}
     for _, other in ipairs(UNITS) do
       if other ~= unit then
-        local text = redis.call("GET", budget_key(scope, other))
-        if text then others[#others + 1] = { tonumber(string.match(text, "([^\\t]*)$")), other } end
+        local b = budget_load(scope, other)
+        if b then others[#others + 1] = { tonumber(b.order), other } end
       end
     end
     if #others > 0 then
