@@ -125,7 +125,21 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
           "HKEYS",
           `${prefix}:v3:${tag}:reservation:${expiring.reservationId}`
         )
-        assert.deepStrictEqual([...fields].sort(), ["endedAtMs", "expiresAtMs", "extensions", "status", "terms"])
+        assert.deepStrictEqual([...fields].sort(), ["expiresAtMs", "extensions", "status", "terms"])
+        // a committed one adds when it was finalized and what it charged (and its idempotency key)
+        const settled = yield* redis.send<ReadonlyArray<string>>(
+          "HKEYS",
+          `${prefix}:v3:${tag}:reservation:${held.reservationId}`
+        )
+        assert.deepStrictEqual([...settled].sort(), [
+          "committed",
+          "expiresAtMs",
+          "extensions",
+          "finalizedAtMs",
+          "idempotencyKey",
+          "status",
+          "terms"
+        ])
         assert.deepStrictEqual(
           (yield* redis.send<string>("HGET", `${prefix}:v3:${tag}:reservation:${expiring.reservationId}`, "terms"))
             .split("\t").slice(0, 2),

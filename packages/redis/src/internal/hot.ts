@@ -504,9 +504,9 @@ end
 -- RETENTION_MS after now (the "ended" log; see reservation_finish).
 local function hot_finish(id, status, now, committed)
   if committed then
-    redis.call("HSET", reservation_key(id), "status", status, "endedAtMs", now, "finalizedAtMs", now, "committed", committed)
+    redis.call("HSET", reservation_key(id), "status", status, "finalizedAtMs", now, "committed", committed)
   else
-    redis.call("HSET", reservation_key(id), "status", status, "endedAtMs", now, "finalizedAtMs", now)
+    redis.call("HSET", reservation_key(id), "status", status, "finalizedAtMs", now)
   end
   HOT_LOG_ENDED[#HOT_LOG_ENDED + 1] = now .. " " .. id
   HOT_FINISHED[#HOT_FINISHED + 1] = id

@@ -437,11 +437,11 @@ local function reservation_finish(r, status, now, finalized, committed)
   r.status = status
   local at = num(now)
   if committed then
-    redis.call("HSET", reservation_key(r.id), "status", status, "endedAtMs", at, "finalizedAtMs", at, "committed", committed)
+    redis.call("HSET", reservation_key(r.id), "status", status, "finalizedAtMs", at, "committed", committed)
   elseif finalized then
-    redis.call("HSET", reservation_key(r.id), "status", status, "endedAtMs", at, "finalizedAtMs", at)
+    redis.call("HSET", reservation_key(r.id), "status", status, "finalizedAtMs", at)
   else
-    redis.call("HSET", reservation_key(r.id), "status", status, "endedAtMs", at)
+    redis.call("HSET", reservation_key(r.id), "status", status)
   end
   redis.call("RPUSH", P .. "ended", at .. " " .. r.id)
 end
