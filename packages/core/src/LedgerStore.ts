@@ -358,7 +358,10 @@ export type OverdraftLimitCommand = Commands.OverdraftLimitCommand
  *   another tenant answers `Forbidden`.
  * - Idempotency: per `(tenant, operation, idempotencyKey)`; the same key with
  *   the same `fingerprint` returns the first answer unchanged, another
- *   fingerprint fails with `IdempotencyMismatch`. Failures are not
+ *   fingerprint fails with `IdempotencyMismatch`. The fingerprint is the
+ *   canonical JSON of the decoded request without its idempotency key (the
+ *   key is what finds the first request), so an agent's requests that
+ *   differ only in their keys share one. Failures are not
  *   remembered. On the commands the `Ledger` builds, `fingerprint` is
  *   computed when read, so a store that compares requests another way (the
  *   memory store compares the decoded requests field by field, which agrees

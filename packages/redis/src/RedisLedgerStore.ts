@@ -31,6 +31,7 @@ import * as Answers from "./internal/answers.ts"
 import * as Batch from "./internal/batch.ts"
 import * as Keys from "./internal/keys.ts"
 import * as Scripts from "./internal/scripts.ts"
+import * as Shape from "./internal/shape.ts"
 
 // =============================================================================
 // Models
@@ -312,15 +313,18 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         return Effect.fail(unavailable(`script error: ${text}`))
       })
 
-    const reserve = (command: LedgerStore.ReserveCommand) =>
-      withTenant(
+    const shapes = Shape.make()
+
+    const reserve = (command: LedgerStore.ReserveCommand) => {
+      const shape = shapes.of(command)
+      return withTenant(
         command.tenant,
         hot(
           Scripts.reserve,
           command,
           [
             command.idempotencyKey ?? "",
-            Keys.fingerprintDigest(command),
+            shape.digest,
             command.estimate.unit,
             command.estimate.amount.toString(),
             String(command.now),
@@ -330,7 +334,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
             flag(command.dryRun),
             // a subject of levels only is its scope path; only one with dimensions is kept whole
             command.subject.dimensions === undefined ? "" : JSON.stringify(command.subject),
-            JSON.stringify(command.action),
+            shape.action,
             command.metadata === undefined ? "" : JSON.stringify(command.metadata),
             // when the sweeper may expire it: its score in the sweeper's index
             String(command.now + command.ttlMs + command.graceMs),
@@ -339,6 +343,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
           Answers.reserveAnswer
         )
       )
+    }
 
     // The arguments of every script that settles an existing reservation: these four, then `rest`.
     const settleArgs = (

@@ -30,9 +30,11 @@ import type {
 /** The fields every idempotent command carries. */
 export interface Stamped {
   /**
-   * A canonical form of the decoded request: the same key with another
-   * fingerprint is a mismatch. On the commands the `Ledger` builds it is a
-   * getter, computed on each read.
+   * A canonical form of the decoded request without its idempotency key
+   * (`Fingerprint.requestFingerprint`): the same key with another
+   * fingerprint is a mismatch. Requests that differ only in their key share
+   * it. On the commands the `Ledger` builds it is a getter, computed on each
+   * read.
    */
   readonly fingerprint: string
   /** Epoch milliseconds from `Clock`. */
@@ -279,7 +281,7 @@ class Fund {
   }
   get fingerprint(): string {
     const { now: _, ...request } = this
-    return Fingerprint.fingerprint(request)
+    return Fingerprint.requestFingerprint(request)
   }
 }
 

@@ -1,7 +1,11 @@
 /**
  * The idempotency fingerprint of a decoded request: canonical JSON (keys
- * sorted, bigints as decimal strings), so that requests equal after decoding
- * (defaults applied, `5` and `"5"` alike) have the same fingerprint.
+ * sorted, bigints as decimal strings) of the request without its idempotency
+ * key, so that requests equal after decoding (defaults applied, `5` and `"5"`
+ * alike) have the same fingerprint. The key is left out because it is what
+ * finds the first request: two fingerprints are only ever compared under the
+ * same key, and requests that differ only in their key (an agent's calls)
+ * share one fingerprint, which a store can then digest once.
  *
  * @internal
  */
@@ -44,20 +48,23 @@ const write = (value: unknown, out: Array<string>): void => {
   }
 }
 
-/** Canonical JSON of a decoded request. */
+/** Canonical JSON of a value (a decoded request, or a part of one). */
 export const fingerprint = (value: unknown): string => {
   const out: Array<string> = []
   write(value, out)
   return out.join("")
 }
 
+/** The fingerprint of a decoded request: the canonical JSON of its fields but its idempotency key. */
+export const requestFingerprint = (request: object): string => fingerprint({ ...request, idempotencyKey: undefined })
+
 // =============================================================================
 // The hot requests
 // =============================================================================
 
-// The same canonical JSON as `fingerprint`, written field by field for the
-// requests of the hot path (their keys in sorted order, optional ones only
-// when present), so that no key list is built or sorted per call.
+// The same canonical JSON as `requestFingerprint`, written field by field for
+// the requests of the hot path (their keys in sorted order, optional ones
+// only when present), so that no key list is built or sorted per call.
 // `test/LedgerDecode.test.ts` checks they agree with `fingerprint`.
 
 const text = JSON.stringify
@@ -86,44 +93,42 @@ const subjectJson = (subject: Subject): string => {
 const optionalField = (name: string, value: unknown): string =>
   value === undefined ? "" : `"${name}":${typeof value === "string" ? text(value) : fingerprint(value)},`
 
-/** `fingerprint` of a decoded reserve request. */
+/** `requestFingerprint` of a decoded reserve request. */
 export const reserveFingerprint = (request: ReserveRequest): string =>
   `{"action":${actionJson(request.action)},"dryRun":${request.dryRun},"estimate":${
     amountJson(request.estimate)
-  },"graceMs":${text(request.graceMs)},${optionalField("idempotencyKey", request.idempotencyKey)}${
-    optionalField("metadata", request.metadata)
-  }"overagePolicy":${text(request.overagePolicy)},"subject":${subjectJson(request.subject)},"tenant":${
-    text(request.tenant)
-  },"ttlMs":${text(request.ttlMs)}}`
+  },"graceMs":${text(request.graceMs)},${optionalField("metadata", request.metadata)}"overagePolicy":${
+    text(request.overagePolicy)
+  },"subject":${subjectJson(request.subject)},"tenant":${text(request.tenant)},"ttlMs":${text(request.ttlMs)}}`
 
-/** `fingerprint` of a decoded decide request. */
+/** `requestFingerprint` of a decoded decide request. */
 export const decideFingerprint = (request: DecideRequest): string =>
-  `{"action":${actionJson(request.action)},"estimate":${amountJson(request.estimate)},${
-    optionalField("idempotencyKey", request.idempotencyKey)
-  }"subject":${subjectJson(request.subject)},"tenant":${text(request.tenant)}}`
-
-/** `fingerprint` of a decoded event request. */
-export const eventFingerprint = (request: EventRequest): string =>
-  `{"action":${actionJson(request.action)},"actual":${amountJson(request.actual)},${
-    optionalField("idempotencyKey", request.idempotencyKey)
-  }${optionalField("metadata", request.metadata)}"overagePolicy":${text(request.overagePolicy)},"subject":${
+  `{"action":${actionJson(request.action)},"estimate":${amountJson(request.estimate)},"subject":${
     subjectJson(request.subject)
   },"tenant":${text(request.tenant)}}`
 
-/** `fingerprint` of a decoded commit request. */
-export const commitFingerprint = (request: CommitRequest): string =>
-  `{"actual":${amountJson(request.actual)},${optionalField("idempotencyKey", request.idempotencyKey)}${
+/** `requestFingerprint` of a decoded event request. */
+export const eventFingerprint = (request: EventRequest): string =>
+  `{"action":${actionJson(request.action)},"actual":${amountJson(request.actual)},${
     optionalField("metadata", request.metadata)
-  }"reservationId":${text(request.reservationId)},"tenant":${text(request.tenant)}}`
+  }"overagePolicy":${text(request.overagePolicy)},"subject":${subjectJson(request.subject)},"tenant":${
+    text(request.tenant)
+  }}`
 
-/** `fingerprint` of a decoded release request. */
+/** `requestFingerprint` of a decoded commit request. */
+export const commitFingerprint = (request: CommitRequest): string =>
+  `{"actual":${amountJson(request.actual)},${optionalField("metadata", request.metadata)}"reservationId":${
+    text(request.reservationId)
+  },"tenant":${text(request.tenant)}}`
+
+/** `requestFingerprint` of a decoded release request. */
 export const releaseFingerprint = (request: ReleaseRequest): string =>
-  `{${optionalField("idempotencyKey", request.idempotencyKey)}${
-    optionalField("reason", request.reason)
-  }"reservationId":${text(request.reservationId)},"tenant":${text(request.tenant)}}`
+  `{${optionalField("reason", request.reason)}"reservationId":${text(request.reservationId)},"tenant":${
+    text(request.tenant)
+  }}`
 
-/** `fingerprint` of a decoded extend request. */
+/** `requestFingerprint` of a decoded extend request. */
 export const extendFingerprint = (request: ExtendRequest): string =>
-  `{"extendByMs":${text(request.extendByMs)},${
-    optionalField("idempotencyKey", request.idempotencyKey)
-  }"reservationId":${text(request.reservationId)},"tenant":${text(request.tenant)}}`
+  `{"extendByMs":${text(request.extendByMs)},"reservationId":${text(request.reservationId)},"tenant":${
+    text(request.tenant)
+  }}`
