@@ -154,6 +154,7 @@ const Reason = Schema.fromJsonString(
 const decodeReply = Schema.decodeUnknownEffect(Reply)
 const decodeReason = Schema.decodeUnknownEffect(Reason)
 const SweepExpired = Schema.Array(Schema.String)
+const decodeTenants = Schema.decodeUnknownEffect(Schema.Array(Schema.String))
 
 const decoders = new WeakMap<object, (json: string) => Effect.Effect<unknown, Schema.SchemaError>>()
 
@@ -469,7 +470,15 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
       command.tenant !== undefined
         ? Effect.map(sweepTenant(command.tenant, command.limit, command.now), (expired) => ({ expired }))
         : Effect.gen(function*() {
-          const tenants = yield* send(redis.send<ReadonlyArray<string>>("SMEMBERS", keys.tenants))
+          const tenants = yield* send(redis.send<unknown>("SMEMBERS", keys.tenants)).pipe(
+            Effect.flatMap((reply) =>
+              Effect.mapError(
+                decodeTenants(reply),
+                () =>
+                  unavailable(`unexpected reply to SMEMBERS ${keys.tenants}: ${JSON.stringify(reply)?.slice(0, 200)}`)
+              )
+            )
+          )
           const expired: Array<string> = []
           for (const tenant of tenants) {
             if (expired.length >= command.limit) break

@@ -65,6 +65,37 @@ const hangingProxy = (target: string) =>
   )
 
 describe("RedisLedgerStore connection", () => {
+  it.effect("a reply that is not what Redis answers (a set that is not a list) is StoreUnavailable, not a defect", () =>
+    Effect.gen(function*() {
+      const client = NodeRedis.layer({ url: inject("redisUrl") })
+      // the real Redis, but SMEMBERS (the tenants a sweep of all tenants visits) answers a number
+      const garbled = Layer.effect(
+        Redis.Redis,
+        Effect.gen(function*() {
+          const redis = yield* Redis.Redis
+          return Redis.Redis.of({
+            ...redis,
+            send: <A>(command: string, ...args: ReadonlyArray<string>) =>
+              command === "SMEMBERS" ? Effect.succeed(7 as A) : redis.send<A>(command, ...args)
+          })
+        })
+      ).pipe(Layer.provide(client))
+      const reason = yield* Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        return yield* reasonOf(ledger.sweep({}))
+      }).pipe(
+        Effect.provide(
+          Ledger.layer.pipe(
+            Layer.provide(RedisLedgerStore.layer({ prefix: "timebox-connection-test" })),
+            Layer.provide(garbled),
+            Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+          )
+        )
+      )
+      assert.strictEqual(reason._tag, "StoreUnavailable")
+      assert.match(reason.message, /unexpected reply to SMEMBERS .*: 7/)
+    }))
+
   it.effect(
     "a Redis that stops answering fails every call with StoreUnavailable after the timeout (wall clock, under TestClock), and the layer still closes",
     () =>
