@@ -348,34 +348,38 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
 
     // The arguments of every script that settles an existing reservation: these four, then `rest`.
     const settleArgs = (
-      command: {
-        readonly idempotencyKey?: string | undefined
-        readonly fingerprint: string
-        readonly reservationId: string
-      },
+      command: { readonly idempotencyKey?: string | undefined; readonly reservationId: string },
+      digest: string,
       other: string,
       ...rest: Array<string>
-    ): Array<string> => [
-      command.idempotencyKey ?? "",
-      Keys.fingerprintDigest(command),
-      command.reservationId,
-      other,
-      ...rest
-    ]
+    ): Array<string> => [command.idempotencyKey ?? "", digest, command.reservationId, other, ...rest]
 
     const commit = (command: LedgerStore.CommitCommand) =>
       Effect.flatMap(foreign(command.tenant, command.reservationId), (other) =>
         hot(
           Scripts.commit,
           command,
-          settleArgs(command, other, command.actual.unit, command.actual.amount.toString(), String(command.now)),
+          settleArgs(
+            command,
+            Shape.commitDigest(command),
+            other,
+            command.actual.unit,
+            command.actual.amount.toString(),
+            String(command.now)
+          ),
           Answers.commitAnswer
         ))
 
     const release = (command: LedgerStore.ReleaseCommand) =>
       Effect.flatMap(
         foreign(command.tenant, command.reservationId),
-        (other) => hot(Scripts.release, command, settleArgs(command, other, String(command.now)), Answers.releaseAnswer)
+        (other) =>
+          hot(
+            Scripts.release,
+            command,
+            settleArgs(command, Shape.releaseDigest(command), other, String(command.now)),
+            Answers.releaseAnswer
+          )
       )
 
     const extend = (command: LedgerStore.ExtendCommand) =>
@@ -383,7 +387,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         hot(
           Scripts.extend,
           command,
-          settleArgs(command, other, String(command.extendByMs), String(command.now)),
+          settleArgs(command, Shape.extendDigest(command), other, String(command.extendByMs), String(command.now)),
           Answers.extendAnswer
         ))
 

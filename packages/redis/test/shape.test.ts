@@ -1,26 +1,44 @@
 /**
- * The remembered reserve shape (`internal/shape.ts`) must never answer a
- * stale digest or action: on a seeded random sequence of reserve commands,
- * built by the `Ledger` itself (so with its real fingerprints) and mostly
- * equal to the one before but for one field, every shape equals what the
- * command's own fingerprint and action give.
+ * The idempotency digests of the hot operations (`internal/shape.ts`) must
+ * be equal exactly when the requests' fingerprints are (same request: a
+ * replay; another: a mismatch), whatever the remembered reserve shape: on
+ * seeded random sequences of requests built by the `Ledger` itself (so with
+ * its real fingerprints), each mostly equal to the one before but for one
+ * field, no digest stands for two fingerprints, no fingerprint gets two
+ * digests, and none holds a newline (the record's separator).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Ledger, LedgerStore } from "@timebox/core"
 import { Effect } from "effect"
 import { prng, type Random } from "timebox-test/random"
-import * as Keys from "../src/internal/keys.ts"
 import * as Shape from "../src/internal/shape.ts"
 
-/** A ledger whose store keeps every reserve command it is handed (and answers it from memory). */
+/** A ledger whose store keeps every hot command it is handed (and answers it from memory). */
 const capturing = Effect.gen(function*() {
-  const commands: Array<LedgerStore.ReserveCommand> = []
+  const commands = {
+    reserve: [] as Array<LedgerStore.ReserveCommand>,
+    commit: [] as Array<LedgerStore.CommitCommand>,
+    release: [] as Array<LedgerStore.ReleaseCommand>,
+    extend: [] as Array<LedgerStore.ExtendCommand>
+  }
   const memory = yield* LedgerStore.makeMemory
   const store: LedgerStore.Service = {
     ...memory,
     reserve: (command) => {
-      commands.push(command)
+      commands.reserve.push(command)
       return memory.reserve(command)
+    },
+    commit: (command) => {
+      commands.commit.push(command)
+      return memory.commit(command)
+    },
+    release: (command) => {
+      commands.release.push(command)
+      return memory.release(command)
+    },
+    extend: (command) => {
+      commands.extend.push(command)
+      return memory.extend(command)
     }
   }
   const ledger = yield* Ledger.make.pipe(Effect.provideService(LedgerStore.LedgerStore, store))
@@ -39,9 +57,7 @@ const withKey = <A extends object>(value: A, key: string, item: unknown): A => {
 
 /** One field of a reserve request changed at random (or none), the rest as in `base`. */
 const vary = (random: Random, base: Encoded, n: number): Encoded => {
-  const request: { -readonly [K in keyof Encoded]: Encoded[K] } = {
-    ...base
-  }
+  const request: { -readonly [K in keyof Encoded]: Encoded[K] } = { ...base }
   if (random.chance(0.8)) request.idempotencyKey = `k-${n}`
   else delete request.idempotencyKey
   switch (random.int(0, 13)) {
@@ -52,7 +68,11 @@ const vary = (random: Random, base: Encoded, n: number): Encoded => {
       request.subject = withKey(base.subject, "agent", random.pick(["bot", "helper", undefined]))
       break
     case 2:
-      request.subject = withKey(base.subject, "workspace", random.pick(["w1", undefined]))
+      request.subject = withKey(
+        base.subject,
+        random.pick(["workspace", "workflow", "toolset"]),
+        random.pick(["w1", undefined])
+      )
       break
     case 3:
       request.action = { ...base.action, kind: random.pick(["llm.completion", "tool.call"]) }
@@ -61,7 +81,7 @@ const vary = (random: Random, base: Encoded, n: number): Encoded => {
       request.action = { ...base.action, name: random.pick(["model-a", "model-b"]) }
       break
     case 5:
-      request.estimate = { unit: base.estimate.unit, amount: random.pick([100, 200]) }
+      request.estimate = { unit: base.estimate.unit, amount: random.pick([100, 200, 300]) }
       break
     case 6:
       request.estimate = { unit: random.pick(["TOKENS", "CREDITS"]), amount: base.estimate.amount }
@@ -93,14 +113,37 @@ const vary = (random: Random, base: Encoded, n: number): Encoded => {
   return request
 }
 
-describe("reserve shapes", () => {
-  it.effect("the remembered digest and action JSON are always the command's own", () =>
+/**
+ * Digests equal exactly when fingerprints are, over all pairs of keyed
+ * commands; how many distinct fingerprints there were.
+ */
+const agree = (commands: ReadonlyArray<{ readonly fingerprint: string }>, digests: ReadonlyArray<string>): number => {
+  const byFingerprint = new Map<string, string>()
+  const byDigest = new Map<string, string>()
+  commands.forEach((command, i) => {
+    const digest = digests[i]!
+    assert.notInclude(digest, "\n")
+    assert.notStrictEqual(digest, "")
+    const seen = byFingerprint.get(command.fingerprint)
+    if (seen !== undefined) assert.strictEqual(digest, seen, `two digests for ${command.fingerprint}`)
+    byFingerprint.set(command.fingerprint, digest)
+    const owner = byDigest.get(digest)
+    if (owner !== undefined) assert.strictEqual(command.fingerprint, owner, `one digest for two requests: ${digest}`)
+    byDigest.set(digest, command.fingerprint)
+  })
+  return byFingerprint.size
+}
+
+const tenant = "acme"
+
+describe("idempotency digests", () => {
+  it.effect("reserve: equal digests exactly for equal requests, whatever the shape remembered", () =>
     Effect.gen(function*() {
       const { ledger, commands } = yield* capturing
       const random = prng(4_242)
       let request: Encoded = {
-        tenant: "acme",
-        subject: { tenant: "acme", app: "support", agent: "bot" },
+        tenant,
+        subject: { tenant, app: "support", agent: "bot" },
         action: { kind: "llm.completion", name: "model-a" },
         estimate: { unit: "TOKENS", amount: 100 }
       }
@@ -108,37 +151,92 @@ describe("reserve shapes", () => {
         request = vary(random, request, n)
         yield* Effect.exit(ledger.reserve(request))
       }
-      assert.strictEqual(commands.length, 2_000)
+      assert.strictEqual(commands.reserve.length, 2_000)
       const shapes = Shape.make()
-      let repeated = 0
-      let previous: Shape.Shape | undefined
-      for (const command of commands) {
+      const keyed: Array<LedgerStore.ReserveCommand> = []
+      const digests: Array<string> = []
+      let remembered = 0
+      for (const command of commands.reserve) {
         const shape = shapes.of(command)
-        assert.deepStrictEqual(shape, {
-          digest: Keys.fingerprintDigest(command),
-          action: JSON.stringify(command.action)
-        }, command.fingerprint)
-        if (previous !== undefined && shape.action === previous.action) repeated++
-        previous = shape
+        // what a store with no memory answers
+        assert.deepStrictEqual(shape, Shape.make().of(command), command.fingerprint)
+        assert.strictEqual(shape.action, JSON.stringify(command.action))
+        if (command.idempotencyKey === undefined) {
+          assert.strictEqual(shape.digest, "")
+          continue
+        }
+        if (digests.length > 0 && shape.digest.slice(0, 44) === digests.at(-1)!.slice(0, 44)) remembered++
+        keyed.push(command)
+        digests.push(shape.digest)
       }
-      // the sequence repeats shapes often (what the memory is for) and changes them often (what could go stale)
-      assert.isAbove(repeated, 500)
-      assert.isBelow(repeated, 1_900)
+      const distinct = agree(keyed, digests)
+      // many requests repeat (what a replay sees), many differ (what a mismatch sees), and shapes are often reused
+      assert.isAbove(distinct, 100)
+      assert.isBelow(distinct, keyed.length - 100)
+      assert.isAbove(remembered, 300)
+    }))
+
+  it.effect("commit, release, extend: equal digests exactly for equal requests, own ids in clear", () =>
+    Effect.gen(function*() {
+      const { ledger, commands } = yield* capturing
+      const random = prng(7_331)
+      const ids = [`rsv_${tenant}_1`, `rsv_${tenant}_2`, `rsv_${tenant}_12`, "rsv_other_1", "rsv_acme_x", "anything"]
+      for (let n = 0; n < 1_500; n++) {
+        const reservationId = random.pick(ids)
+        const idempotencyKey = `k-${n}`
+        switch (random.int(0, 2)) {
+          case 0: {
+            const request = {
+              tenant,
+              reservationId,
+              actual: { unit: random.pick(["TOKENS", "CREDITS"] as const), amount: random.pick([0, 5, 50]) },
+              idempotencyKey
+            }
+            yield* Effect.exit(
+              ledger.commit(random.chance(0.2) ? { ...request, metadata: { run: random.pick(["1", "2"]) } } : request)
+            )
+            break
+          }
+          case 1: {
+            const request = { tenant, reservationId, idempotencyKey }
+            yield* Effect.exit(
+              ledger.release(random.chance(0.2) ? { ...request, reason: random.pick(["done", "error"]) } : request)
+            )
+            break
+          }
+          default:
+            yield* Effect.exit(
+              ledger.extend({ tenant, reservationId, extendByMs: random.pick([1, 1_000]), idempotencyKey })
+            )
+        }
+      }
+      const cases = [
+        [commands.commit, commands.commit.map(Shape.commitDigest)],
+        [commands.release, commands.release.map(Shape.releaseDigest)],
+        [commands.extend, commands.extend.map(Shape.extendDigest)]
+      ] as const
+      for (const [made, digests] of cases) {
+        assert.isAbove(made.length, 400)
+        assert.isAbove(agree(made, digests), 10)
+        // the tenant's own ids without metadata or reason are digested in clear, the rest hashed
+        assert.isTrue(digests.some((digest) => digest.endsWith(`:rsv_${tenant}_12`)))
+        assert.isTrue(digests.some((digest) => digest.length === 44 && !digest.includes(":")))
+      }
     }))
 
   it.effect("requests that differ only in their idempotency key share one fingerprint; another field changes it", () =>
     Effect.gen(function*() {
       const { ledger, commands } = yield* capturing
       const request = {
-        tenant: "acme",
-        subject: { tenant: "acme", app: "support" },
+        tenant,
+        subject: { tenant, app: "support" },
         action: { kind: "llm.completion", name: "model-a" },
         estimate: { unit: "TOKENS", amount: 100 }
       } as const
       yield* Effect.exit(ledger.reserve({ ...request, idempotencyKey: "a" }))
       yield* Effect.exit(ledger.reserve({ ...request, idempotencyKey: "b" }))
       yield* Effect.exit(ledger.reserve({ ...request, estimate: { unit: "TOKENS", amount: 101 }, idempotencyKey: "c" }))
-      const [a, b, c] = commands.map((command) => command.fingerprint)
+      const [a, b, c] = commands.reserve.map((command) => command.fingerprint)
       assert.strictEqual(a, b)
       assert.notStrictEqual(a, c)
       assert.notInclude(a, "idempotencyKey")

@@ -69,11 +69,12 @@ export const make = (prefix = "timebox"): Keys => {
 export const reservationTenant = (id: string): string | undefined => /^rsv_(.+)_\d+$/.exec(id)?.[1]
 
 /**
- * What an idempotency record keeps of a request: the SHA-256 of its
- * fingerprint (canonical JSON, often hundreds of bytes), base64, so that
+ * What an idempotency record keeps of a request, in general: the SHA-256 of
+ * its fingerprint (canonical JSON, often hundreds of bytes), base64, so that
  * every keyed call sends and stores 44 bytes instead; equal digests mean
  * equal requests (a collision is computationally out of reach). `""` for a
  * request without an idempotency key, whose fingerprint is never computed.
+ * The hot operations mostly use cheaper digests of their own (`shape.ts`).
  *
  * @internal
  */

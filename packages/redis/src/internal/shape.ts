@@ -1,24 +1,38 @@
 /**
- * What the arguments of a reserve share with the reserve before it.
+ * The idempotency digests of the hot operations, and what a reserve shares
+ * with the reserve before it.
  *
- * An agent's reserves differ in their idempotency keys and little else: the
- * same tenant, subject, action, estimate, time to live, grace and policy.
- * The request's fingerprint leaves the key out, so its digest (canonical
- * JSON, then SHA-256: ~2 µs and ~2 KB of garbage per call) and the action's
- * JSON are the same as the last reserve's whenever those fields are. A
- * `Shapes` remembers the last reserve's fields, digest and action JSON, and
- * computes them again only when a field differs. Requests with metadata,
- * action tags or subject dimensions are computed every time (comparing
- * those would cost as much as the digest).
+ * An idempotency record keeps a digest of the request that made it; a second
+ * use of the key replays the first answer when the digests are equal, and is
+ * a mismatch otherwise (`hot.ts`). The general digest is the SHA-256 of the
+ * request's fingerprint (canonical JSON without the key, `fingerprintDigest`):
+ * ~1–2 µs and ~1–2 KB of garbage per call. The hot requests mostly avoid it:
+ *
+ * - **reserve**: an agent's reserves differ in their keys and estimates and
+ *   little else (same tenant, subject, action, unit, time to live, grace,
+ *   policy). Its digest is the SHA-256 of the fingerprint with the estimate
+ *   amount set to 0, then `:` and the amount; a `Shapes` remembers the last
+ *   reserve's fields and that hash (and the action's JSON, an argument of
+ *   its own), and computes them again only when one of them changes.
+ * - **commit, release, extend** of one of the tenant's own reservation ids
+ *   (`rsv_<tenant>_<n>`): what the request says, in clear
+ *   (`<unit>:<amount>:<id>`, `release:<id>`, `extend:<ms>:<id>`); the tenant
+ *   is the record's own.
+ *
+ * Requests with metadata, a release reason, action tags or subject dimensions
+ * take the general digest. The forms cannot be confused: a SHA-256 in base64
+ * is 44 characters without `:`, the others have a `:` or are longer, none
+ * has a newline (the record's separator), and within each form equal digests
+ * mean equal requests.
  *
  * @internal
  */
 import type { LedgerStore } from "@timebox/core"
-import { fingerprintDigest } from "./keys.ts"
+import { fingerprintDigest, isReservationOf } from "./keys.ts"
 
 /** What a reserve sends that depends on more than its key. @internal */
 export interface Shape {
-  /** The fingerprint's digest, `""` without an idempotency key. */
+  /** The digest, `""` without an idempotency key. */
   readonly digest: string
   /** The action's JSON. */
   readonly action: string
@@ -26,22 +40,21 @@ export interface Shape {
 
 /** The memory of the last reserve's shape (one per store). @internal */
 export interface Shapes {
-  /** The shape of `command`, the last one's when the fields it depends on are the same. */
+  /** The shape of `command`, from the last one's when the fields it depends on are the same. */
   readonly of: (command: LedgerStore.ReserveCommand) => Shape
 }
 
-type Command = LedgerStore.ReserveCommand
+type Reserve = LedgerStore.ReserveCommand
 
 /** Whether the shape of `command` can be remembered: nothing in it but flat fields. */
-const plain = (command: Command): boolean =>
+const plain = (command: Reserve): boolean =>
   command.metadata === undefined && command.action.tags === undefined && command.subject.dimensions === undefined
 
-/** Whether `a` and `b` (both `plain`) have the same fields but their keys. */
-const same = (a: Command, b: Command): boolean => {
-  const { subject, action, estimate } = a
+/** Whether `a` and `b` (both `plain`) have the same fields but their keys and estimate amounts. */
+const same = (a: Reserve, b: Reserve): boolean => {
+  const { subject, action } = a
   return a.tenant === b.tenant &&
-    estimate.amount === b.estimate.amount &&
-    estimate.unit === b.estimate.unit &&
+    a.estimate.unit === b.estimate.unit &&
     action.kind === b.action.kind &&
     action.name === b.action.name &&
     a.ttlMs === b.ttlMs &&
@@ -56,11 +69,19 @@ const same = (a: Command, b: Command): boolean => {
     subject.toolset === b.subject.toolset
 }
 
+/** The hash of a reserve's fingerprint with its estimate amount set to 0 (the same for every amount). */
+const hashWithoutAmount = (command: Reserve): string => {
+  const { estimate } = command
+  // the fingerprint of the same request but its amount (the command's getter reads its own fields)
+  const zeroed: Reserve = Object.create(command, { estimate: { value: { unit: estimate.unit, amount: 0n } } })
+  return fingerprintDigest(zeroed)
+}
+
 /** A fresh memory of reserve shapes. @internal */
 export const make = (): Shapes => {
-  let last: Command | undefined
-  // the digest of `last` when it had a key (computed on first need)
-  let digest: string | undefined
+  let last: Reserve | undefined
+  // the hash of `last` without its amount, when it had a key (computed on first need)
+  let hash: string | undefined
   let action = ""
   return {
     of: (command) => {
@@ -70,11 +91,36 @@ export const make = (): Shapes => {
       }
       if (last === undefined || !same(command, last)) {
         last = command
-        digest = undefined
+        hash = undefined
         action = JSON.stringify(command.action)
       }
-      if (keyed && digest === undefined) digest = fingerprintDigest(command)
-      return { digest: keyed ? digest! : "", action }
+      if (!keyed) return { digest: "", action }
+      hash ??= hashWithoutAmount(command)
+      return { digest: `${hash}:${command.estimate.amount}`, action }
     }
   }
 }
+
+/** The digest of a commit: in clear for one of the tenant's own reservations without metadata. @internal */
+export const commitDigest = (command: LedgerStore.CommitCommand): string =>
+  command.idempotencyKey === undefined
+    ? ""
+    : command.metadata === undefined && isReservationOf(command.reservationId, command.tenant)
+    ? `${command.actual.unit}:${command.actual.amount}:${command.reservationId}`
+    : fingerprintDigest(command)
+
+/** The digest of a release: in clear for one of the tenant's own reservations without a reason. @internal */
+export const releaseDigest = (command: LedgerStore.ReleaseCommand): string =>
+  command.idempotencyKey === undefined
+    ? ""
+    : command.reason === undefined && isReservationOf(command.reservationId, command.tenant)
+    ? `release:${command.reservationId}`
+    : fingerprintDigest(command)
+
+/** The digest of an extension: in clear for one of the tenant's own reservations. @internal */
+export const extendDigest = (command: LedgerStore.ExtendCommand): string =>
+  command.idempotencyKey === undefined
+    ? ""
+    : isReservationOf(command.reservationId, command.tenant)
+    ? `extend:${command.extendByMs}:${command.reservationId}`
+    : fingerprintDigest(command)
