@@ -231,6 +231,23 @@ describe("RedisLedgerStore compact answers", () => {
     })
   }
 
+  it("amountValue reads exactly the canonical decimals from 0 to 2^63 - 1", () => {
+    const reference = (text: string): bigint | undefined =>
+      /^(?:0|[1-9]\d{0,18})$/.test(text) && BigInt(text) <= MAX ? BigInt(text) : undefined
+    const random = prng(90_001)
+    const alphabet = ["0", "1", "5", "9", "0", "7", "-", "+", " ", ".", "e", "x", "٣", "１"]
+    const texts = ["", "0", "00", "01", "9", "10", String(MAX), String(MAX + 1n), "999999999999999", "1000000000000000"]
+    for (let i = 0; i < 20_000; i++) {
+      const length = random.int(1, 21)
+      let text = ""
+      for (let j = 0; j < length; j++) text += random.chance(0.85) ? String(random.int(0, 9)) : random.pick(alphabet)
+      texts.push(text)
+    }
+    for (const text of texts) assert.strictEqual(Answers.amountValue(text), reference(text), JSON.stringify(text))
+    // twice: the second read of a long amount comes from the memory of recent ones
+    for (const text of texts) assert.strictEqual(Answers.amountValue(text), reference(text), JSON.stringify(text))
+  })
+
   it("a snapshot whose remaining would fall below -2^63 is refused", () => {
     const command = { tenant: "a", reservationId: "rsv_a_2", actual: { unit: "TOKENS", amount: 1n } }
     const text = ["0", "0", "tenant:a", "active", "0", String(MAX), String(MAX), "0", "0", "0"].join(Answers.TAB)

@@ -22,17 +22,34 @@ const unsignedDecimal = /^(?:0|[1-9]\d{0,18})$/
 const integer = /^(?:0|[1-9]\d{0,15})$/
 
 /**
- * The amounts decoded lately: a snapshot repeats most of its figures from
- * one answer to the next (allocated, debt, the overdraft limit), so parsing
- * each text once saves a check and a `BigInt` per figure. Bounded: emptied
- * when full.
+ * The long amounts decoded lately: a snapshot repeats most of its figures
+ * from one answer to the next (allocated, debt, the overdraft limit), so
+ * parsing each text once saves a check and a `BigInt` from a string per
+ * figure. Bounded: emptied when full. Short amounts are parsed directly
+ * (`amountValue`): they are the ones that change from answer to answer
+ * (spent, reserved), which would only churn this map.
  */
 const recent = new Map<string, bigint>()
 const recentCapacity = 4_096
 
+/** `0n` to `9n`, shared. */
+const digits: ReadonlyArray<bigint> = [0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]
+
 /** An amount (0 to 2^63 − 1) in canonical decimal. @internal */
 export const amountValue = (text: string | undefined): bigint | undefined => {
   if (text === undefined) return undefined
+  const length = text.length
+  if (length > 0 && length < 16) {
+    // below 10^15: exact in a double; canonical means no sign, no leading zero
+    let value = text.charCodeAt(0) - 48
+    if (value < 0 || value > 9 || (value === 0 && length > 1)) return undefined
+    for (let i = 1; i < length; i++) {
+      const digit = text.charCodeAt(i) - 48
+      if (digit < 0 || digit > 9) return undefined
+      value = value * 10 + digit
+    }
+    return value < 10 ? digits[value] : BigInt(value)
+  }
   const known = recent.get(text)
   if (known !== undefined) return known
   if (!unsignedDecimal.test(text)) return undefined
