@@ -175,9 +175,9 @@ local function hot_push(list, a, b)
 end
 
 -- Writes the batch's deferred writes: the indexes first (what the sweeper
--- and listReservations need to find a reservation), then the budgets, the
--- idempotency records and the pruning logs. Once a script has written,
--- Redis lets it write on even when out of memory, and these keys have the
+-- and listReservations need to find a reservation), then the budgets and
+-- the idempotency records (one MSET), and the pruning logs. Once a script
+-- has written, Redis lets it write on even when out of memory, and these keys have the
 -- types the scripts give them, so in practice all of it is written.
 local function hot_flush()
   -- first: a later write failing must not leave ids to be handed out again
@@ -185,11 +185,12 @@ local function hot_flush()
   if #HOT_EXPIRIES > 0 then redis.call("ZADD", P .. "expiries", unpack(HOT_EXPIRIES)) end
   if #HOT_FINISHED > 0 then redis.call("ZREM", P .. "expiries", unpack(HOT_FINISHED)) end
   if #HOT_RESERVATIONS > 0 then redis.call("ZADD", P .. "reservations", unpack(HOT_RESERVATIONS)) end
+  -- the budgets and the idempotency records in one MSET (one command: all of it or none)
   for i = 1, #HOT_DIRTY do
     local b = HOT_DIRTY[i]
     local over = "0"
     if b.isOverLimit then over = "1" end
-    redis.call("SET", b.key,
+    hot_push(HOT_MSET, b.key,
       budget_text(b.status, b.allocated_s, b.spent_s, b.reserved_s, b.debt_s, b.overdraftLimit_s, over, b.order))
   end
   if #HOT_MSET > 0 then redis.call("MSET", unpack(HOT_MSET)) end
