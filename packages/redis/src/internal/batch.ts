@@ -7,7 +7,7 @@
  * - A lone caller waits for nothing: its operation leaves at the end of the
  *   tick it was started in, alone.
  * - Under load, operations pile up while batches are in flight and leave
- *   together, `minBatch` to `maxBatch` per call (half of the operations
+ *   together, up to `maxBatch` per call (half of the operations
  *   under way, so that callers form at least two groups): one round trip
  *   and one script call for many, and each budget read and written once per
  *   batch.
@@ -46,22 +46,21 @@ interface Batch<K, S> {
 }
 
 /**
- * The operations one script call carries: up to `minBatch`, and up to half
- * of the operations under way (so that there are at least two groups of
- * callers whose batches take turns in Redis: one runs in Redis while the
- * callers of the other run in Node), never more than `maxBatch`. Callers
- * that start together split into groups this way, evenly, and keep to them
- * while they do the same things; batches that wait for a place in flight
- * merge again (`pump`). The bigger the batch, the less each operation pays
- * for the call (the
- * script's prelude, its budget reads and writes). Measured on 2 cores
- * (reserve + commit lifecycles/s, alternating runs): at 32 callers two
- * groups of 16 did 12,350–18,700 where four of 8 did 11,200–13,300; at 16
- * callers two groups of 8 did 11,300–12,100 where one of 16 did 7,600–8,000.
+ * The most operations one script call carries. A call carries half of the
+ * operations under way (rounded up), never more than this: callers that
+ * start together split into at least two groups, whose batches take turns
+ * in Redis (one runs in Redis while the callers of the other run in Node);
+ * they split evenly, and keep to their groups while they do the same
+ * things; batches that wait for a place in flight merge again (`pump`).
+ * The bigger the batch, the less each operation pays for the call (the
+ * script's prelude, its budget reads and writes), but one group alone moves
+ * in lockstep with Redis. Measured on 2 cores (reserve + commit
+ * lifecycles/s, alternating runs): at 32 callers two groups of 16 did
+ * 12,350–18,700 where four of 8 did 11,200–13,300; at 16 callers two groups
+ * of 8 did 11,300–12,100 where one of 16 did 7,600–8,000; at 8 callers two
+ * groups of 4 did 11,500–14,100 where one of 8 did 6,500–7,800; at 4, two
+ * of 2 did 7,600–8,700 where one of 4 did 5,700–6,100.
  */
-export const minBatch = 8
-
-/** The most operations one script call carries (see `minBatch`). */
 export const maxBatch = 16
 
 /**
@@ -189,8 +188,8 @@ export const make = <K, S>(
   const ready: Array<readonly [Batch<K, S>, ReadonlyArray<Pending<S>>]> = []
   let inFlight = 0
 
-  /** The operations a call carries now (see `minBatch`). */
-  const batchSize = (): number => Math.min(maxBatch, Math.max(minBatch, Math.ceil(underWay / 2)))
+  /** The operations a call carries now (see `maxBatch`). */
+  const batchSize = (): number => Math.min(maxBatch, Math.max(1, Math.ceil(underWay / 2)))
 
   /**
    * Sends ready batches while fewer than `maxInFlight` are in flight. A
