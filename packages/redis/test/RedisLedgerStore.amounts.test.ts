@@ -1,8 +1,10 @@
 // Amounts in batches: the hot scripts add and compare amounts below 10^15 as
 // Lua numbers (a budget read with every amount below 10^15 takes the fast
 // path, `small`) and switch to exact pairs above; operations started
-// together run in one script call (counted here), so a budget can cross that
-// line in the middle of a batch. Every answer's snapshot and the final
+// together run in one script call (counted here: a call carries half of the
+// operations under way, so each group of operations is started alongside as
+// many of another tenant), so a budget can cross that line in the middle of a
+// batch. Every answer's snapshot and the final
 // balances must be exact, the same as the memory store's arithmetic on bigints.
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { assert, describe, layer } from "@effect/vitest"
@@ -15,8 +17,8 @@ import { RedisLedgerStore } from "../src/index.ts"
 const prefix = `${inject("redisPrefix")}:amounts`
 const action: Ledger.Action = { kind: "llm.completion", name: "test-model" }
 
-/** Script calls made through the store's `Redis` service. */
-const scriptCalls = { count: 0 }
+/** Script calls made through the store's `Redis` service: the tenant key prefix (`KEYS[1]`) of each. */
+const scriptCalls: Array<string> = []
 
 /** The node-redis `Redis` service, counting its script calls. */
 const counting = Layer.effect(
@@ -27,7 +29,7 @@ const counting = Layer.effect(
       const call = redis.eval(script)
       return (...params) =>
         Effect.suspend(() => {
-          scriptCalls.count++
+          scriptCalls.push(String(params[0]))
           return call(...params)
         })
     }
@@ -35,12 +37,33 @@ const counting = Layer.effect(
   })
 ).pipe(Layer.provide(NodeRedis.layer({ url: inject("redisUrl") })))
 
-/** `effect`'s answer and how many script calls it made. */
-const counted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+/** A tenant with no budgets, whose decides (denied, writing nothing) run alongside the operations under test. */
+const ballastTenant = "amounts-ballast"
+
+/**
+ * `effects` started together, alongside as many decides of `ballastTenant`,
+ * so that the batcher puts all of `effects` in one call; their answers, and
+ * how many script calls `tenant` got.
+ */
+const together = <A>(
+  ledger: Ledger.Service,
+  tenant: string,
+  effects: ReadonlyArray<Effect.Effect<A, Ledger.LedgerError>>
+) =>
   Effect.gen(function*() {
-    const before = scriptCalls.count
-    const value = yield* effect
-    return { value, calls: scriptCalls.count - before }
+    const decide = ledger.decide({
+      tenant: ballastTenant,
+      subject: { tenant: ballastTenant },
+      action,
+      estimate: { unit: "TOKENS", amount: 1 }
+    })
+    // once first: the store records a tenant it has not seen before it sends its first operation
+    yield* decide
+    const before = scriptCalls.length
+    const ballast = effects.map(() => decide)
+    const all = yield* Effect.all([...effects, ...ballast], { concurrency: "unbounded" })
+    const calls = scriptCalls.slice(before).filter((key) => key.includes(`{tenant:${tenant}}`)).length
+    return { value: all.slice(0, effects.length) as Array<A>, calls }
   })
 
 const ledgerLayer = Ledger.layer.pipe(
@@ -73,18 +96,19 @@ layer(ledgerLayer)("RedisLedgerStore amounts", (it) => {
         const subject = { tenant, app: "a" }
         yield* setUp(ledger, tenant, 2n ** 62n)
         const estimate = 400_000_000_000_000n // 4 × 10^14: the third crosses 10^15 (allocated is a pair: no fast path)
-        const { calls: reserveCalls, value: reserved } = yield* counted(Effect.forEach(
-          [1, 2, 3, 4],
-          (i) =>
+        const { calls: reserveCalls, value: reserved } = yield* together(
+          ledger,
+          tenant,
+          [1, 2, 3, 4].map((i) =>
             ledger.reserve({
               tenant,
               subject,
               action,
               estimate: { unit: "TOKENS", amount: estimate },
               idempotencyKey: `r${i}`
-            }),
-          { concurrency: "unbounded" }
-        ))
+            })
+          )
+        )
         assert.strictEqual(reserveCalls, 1, "the four reserves in one batch")
         // one after the other in the batch: each answer shows the total held so far on both scopes
         const held = reserved.map((answer) => reservedOf(answer))
@@ -94,17 +118,18 @@ layer(ledgerLayer)("RedisLedgerStore amounts", (it) => {
 
         // commits together: one under its estimate, one at it, two over it (charged in full: the budget is large)
         const actuals = [estimate - 1n, estimate, estimate + 7n, 2n ** 53n + 1n]
-        const { calls: commitCalls, value: committed } = yield* counted(Effect.forEach(
-          reserved,
-          (answer, i) =>
+        const { calls: commitCalls, value: committed } = yield* together(
+          ledger,
+          tenant,
+          reserved.map((answer, i) =>
             ledger.commit({
               tenant,
               reservationId: answer.reservationId!,
               actual: { unit: "TOKENS", amount: actuals[i]! },
               idempotencyKey: `c${i}`
-            }),
-          { concurrency: "unbounded" }
-        ))
+            })
+          )
+        )
         assert.strictEqual(commitCalls, 1, "the four commits in one batch")
         assert.deepStrictEqual(committed.map((answer) => answer.charged.amount), actuals)
         assert.deepStrictEqual(committed.map((answer) => answer.released?.amount ?? 0n), [1n, 0n, 0n, 0n])
@@ -162,20 +187,18 @@ layer(ledgerLayer)("RedisLedgerStore amounts", (it) => {
           ledger.reserve({ tenant, subject, action, estimate: { unit: "TOKENS", amount } })
         const commit = (reservationId: string, amount: bigint) =>
           ledger.commit({ tenant, reservationId, actual: { unit: "TOKENS", amount } })
-        const together = <A>(effects: ReadonlyArray<Effect.Effect<A, Ledger.LedgerError>>) =>
-          counted(Effect.all(effects, { concurrency: "unbounded" }))
         const spentOf = (answers: ReadonlyArray<{ readonly balances: ReadonlyArray<Ledger.Balance> }>) =>
           answers.map((answer) => answer.balances[0]!.spent).sort(ascending)
 
         // allocated 10^15 − 1: every amount of the budgets stays below 10^15, so each batch reads them as numbers
         yield* setUp(ledger, tenant, 999_999_999_999_999n)
-        const held = yield* together([reserve(400_000_000_000_000n), reserve(400_000_000_000_001n)])
+        const held = yield* together(ledger, tenant, [reserve(400_000_000_000_000n), reserve(400_000_000_000_001n)])
         assert.strictEqual(held.calls, 1, "the two reserves in one batch")
         assert.deepStrictEqual(
           held.value.map((answer) => reservedOf(answer)[1]!).sort(ascending),
           [400_000_000_000_000n, 800_000_000_000_001n]
         )
-        const settled = yield* together([
+        const settled = yield* together(ledger, tenant, [
           commit(held.value[0]!.reservationId!, 399_999_999_999_995n),
           commit(held.value[1]!.reservationId!, 400_000_000_000_001n)
         ])
@@ -191,7 +214,7 @@ layer(ledgerLayer)("RedisLedgerStore amounts", (it) => {
           concurrency: "unbounded"
         })
         yield* fund("reset", 1n)
-        const crossing = yield* together([
+        const crossing = yield* together(ledger, tenant, [
           commit(c!.reservationId!, 600_000_000_000_000n),
           commit(d!.reservationId!, 89_999_999_999_997n)
         ])
