@@ -137,6 +137,31 @@ const agree = (commands: ReadonlyArray<{ readonly fingerprint: string }>, digest
 const tenant = "acme"
 
 describe("idempotency digests", () => {
+  it("the fields a remembered reserve shape compares are all the request has (a new field must be added there)", () => {
+    assert.deepStrictEqual(Object.keys(Ledger.ReserveRequest.fields).sort(), [
+      "action",
+      "dryRun",
+      "estimate",
+      "graceMs",
+      "idempotencyKey",
+      "metadata",
+      "overagePolicy",
+      "subject",
+      "tenant",
+      "ttlMs"
+    ])
+    assert.deepStrictEqual(Object.keys(Ledger.Action.fields).sort(), ["kind", "name", "tags"])
+    assert.deepStrictEqual(Object.keys(Ledger.Subject.fields).sort(), [
+      "agent",
+      "app",
+      "dimensions",
+      "tenant",
+      "toolset",
+      "workflow",
+      "workspace"
+    ])
+  })
+
   it.effect("reserve: equal digests exactly for equal requests, whatever the shape remembered", () =>
     Effect.gen(function*() {
       const { ledger, commands } = yield* capturing
