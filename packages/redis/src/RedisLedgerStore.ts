@@ -29,9 +29,9 @@ import { Clock, Config, Duration, Effect, Layer, Schema } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import * as Answers from "./internal/answers.ts"
 import * as Batch from "./internal/batch.ts"
+import * as Digest from "./internal/digest.ts"
 import * as Keys from "./internal/keys.ts"
 import * as Scripts from "./internal/scripts.ts"
-import * as Shape from "./internal/shape.ts"
 
 // =============================================================================
 // Models
@@ -314,7 +314,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         return Effect.fail(unavailable(`script error: ${text}`))
       })
 
-    const shapes = Shape.make()
+    const shapes = Digest.shapes()
 
     const reserve = (command: LedgerStore.ReserveCommand) => {
       const shape = shapes.of(command)
@@ -361,7 +361,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
           command,
           settleArgs(
             command,
-            Shape.commitDigest(command),
+            Digest.commit(command),
             other,
             command.actual.unit,
             command.actual.amount.toString(),
@@ -377,7 +377,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
           hot(
             Scripts.release,
             command,
-            settleArgs(command, Shape.releaseDigest(command), other, String(command.now)),
+            settleArgs(command, Digest.release(command), other, String(command.now)),
             Answers.releaseAnswer
           )
       )
@@ -387,7 +387,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
         hot(
           Scripts.extend,
           command,
-          settleArgs(command, Shape.extendDigest(command), other, String(command.extendByMs), String(command.now)),
+          settleArgs(command, Digest.extend(command), other, String(command.extendByMs), String(command.now)),
           Answers.extendAnswer
         ))
 

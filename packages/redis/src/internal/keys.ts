@@ -74,7 +74,7 @@ export const reservationTenant = (id: string): string | undefined => /^rsv_(.+)_
  * every keyed call sends and stores 44 bytes instead; equal digests mean
  * equal requests (a collision is computationally out of reach). `""` for a
  * request without an idempotency key, whose fingerprint is never computed.
- * The hot operations mostly use cheaper digests of their own (`shape.ts`).
+ * The hot operations mostly use cheaper digests of their own (`digest.ts`).
  *
  * @internal
  */

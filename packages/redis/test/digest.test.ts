@@ -1,5 +1,5 @@
 /**
- * The idempotency digests of the hot operations (`internal/shape.ts`) must
+ * The idempotency digests of the hot operations (`internal/digest.ts`) must
  * be equal exactly when the requests' fingerprints are (same request: a
  * replay; another: a mismatch), whatever the remembered reserve shape: on
  * seeded random sequences of requests built by the `Ledger` itself (so with
@@ -11,7 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Ledger, LedgerStore } from "@timebox/core"
 import { Effect } from "effect"
 import { prng, type Random } from "timebox-test/random"
-import * as Shape from "../src/internal/shape.ts"
+import * as Digest from "../src/internal/digest.ts"
 
 /** A ledger whose store keeps every hot command it is handed (and answers it from memory). */
 const capturing = Effect.gen(function*() {
@@ -177,14 +177,14 @@ describe("idempotency digests", () => {
         yield* Effect.exit(ledger.reserve(request))
       }
       assert.strictEqual(commands.reserve.length, 2_000)
-      const shapes = Shape.make()
+      const shapes = Digest.shapes()
       const keyed: Array<LedgerStore.ReserveCommand> = []
       const digests: Array<string> = []
       let remembered = 0
       for (const command of commands.reserve) {
         const shape = shapes.of(command)
         // what a store with no memory answers
-        assert.deepStrictEqual(shape, Shape.make().of(command), command.fingerprint)
+        assert.deepStrictEqual(shape, Digest.shapes().of(command), command.fingerprint)
         assert.strictEqual(shape.action, JSON.stringify(command.action))
         if (command.idempotencyKey === undefined) {
           assert.strictEqual(shape.digest, "")
@@ -236,9 +236,9 @@ describe("idempotency digests", () => {
         }
       }
       const cases = [
-        [commands.commit, commands.commit.map(Shape.commitDigest)],
-        [commands.release, commands.release.map(Shape.releaseDigest)],
-        [commands.extend, commands.extend.map(Shape.extendDigest)]
+        [commands.commit, commands.commit.map(Digest.commit)],
+        [commands.release, commands.release.map(Digest.release)],
+        [commands.extend, commands.extend.map(Digest.extend)]
       ] as const
       for (const [made, digests] of cases) {
         assert.isAbove(made.length, 400)

@@ -78,7 +78,7 @@ const hashWithoutAmount = (command: Reserve): string => {
 }
 
 /** A fresh memory of reserve shapes. @internal */
-export const make = (): Shapes => {
+export const shapes = (): Shapes => {
   let last: Reserve | undefined
   // the hash of `last` without its amount, when it had a key (computed on first need)
   let hash: string | undefined
@@ -102,7 +102,7 @@ export const make = (): Shapes => {
 }
 
 /** The digest of a commit: in clear for one of the tenant's own reservations without metadata. @internal */
-export const commitDigest = (command: LedgerStore.CommitCommand): string =>
+export const commit = (command: LedgerStore.CommitCommand): string =>
   command.idempotencyKey === undefined
     ? ""
     : command.metadata === undefined && isReservationOf(command.reservationId, command.tenant)
@@ -110,7 +110,7 @@ export const commitDigest = (command: LedgerStore.CommitCommand): string =>
     : fingerprintDigest(command)
 
 /** The digest of a release: in clear for one of the tenant's own reservations without a reason. @internal */
-export const releaseDigest = (command: LedgerStore.ReleaseCommand): string =>
+export const release = (command: LedgerStore.ReleaseCommand): string =>
   command.idempotencyKey === undefined
     ? ""
     : command.reason === undefined && isReservationOf(command.reservationId, command.tenant)
@@ -118,7 +118,7 @@ export const releaseDigest = (command: LedgerStore.ReleaseCommand): string =>
     : fingerprintDigest(command)
 
 /** The digest of an extension: in clear for one of the tenant's own reservations. @internal */
-export const extendDigest = (command: LedgerStore.ExtendCommand): string =>
+export const extend = (command: LedgerStore.ExtendCommand): string =>
   command.idempotencyKey === undefined
     ? ""
     : isReservationOf(command.reservationId, command.tenant)
