@@ -308,7 +308,11 @@ const measureApart = (store: StoreName): Effect.Effect<Part, Error> =>
     })
     const line = child.stdout?.split("\n").find((text) => text.startsWith(partPrefix))
     return line === undefined
-      ? Effect.fail(new Error(`the ${store} part printed no figures (exit ${child.status}, ${String(child.error)})`))
+      ? Effect.fail(
+        new Error(
+          `the ${store} part printed no figures (exit ${child.status}, signal ${child.signal}, ${String(child.error)})`
+        )
+      )
       : Effect.succeed(JSON.parse(line.slice(partPrefix.length)) as Part)
   })
 

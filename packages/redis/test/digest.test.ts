@@ -12,6 +12,7 @@ import { Ledger, LedgerStore } from "@timebox/core"
 import { Effect } from "effect"
 import { prng, type Random } from "timebox-test/random"
 import * as Digest from "../src/internal/digest.ts"
+import * as Keys from "../src/internal/keys.ts"
 
 /** A ledger whose store keeps every hot command it is handed (and answers it from memory). */
 const capturing = Effect.gen(function*() {
@@ -199,6 +200,28 @@ describe("idempotency digests", () => {
       assert.isAbove(distinct, 100)
       assert.isBelow(distinct, keyed.length - 100)
       assert.isAbove(remembered, 300)
+    }))
+
+  it.effect("a command whose fingerprint is a value of its own takes the general digest, whatever came before", () =>
+    Effect.gen(function*() {
+      const { ledger, commands } = yield* capturing
+      const request = {
+        tenant,
+        subject: { tenant, app: "support" },
+        action: { kind: "llm.completion", name: "model-a" }
+      } as const
+      yield* Effect.exit(ledger.reserve({ ...request, estimate: { unit: "TOKENS", amount: 1 }, idempotencyKey: "k1" }))
+      yield* Effect.exit(ledger.reserve({ ...request, estimate: { unit: "TOKENS", amount: 2 }, idempotencyKey: "k2" }))
+      // as a store's caller may build them: the fields, and the fingerprint as a plain value
+      const plainly = (command: LedgerStore.ReserveCommand): LedgerStore.ReserveCommand =>
+        Object.assign({ ...command }, { fingerprint: command.fingerprint })
+      const first = plainly(commands.reserve[0]!)
+      const second = plainly(commands.reserve[1]!)
+      const shapes = Digest.shapes()
+      shapes.of(first)
+      const digest = shapes.of(second).digest
+      assert.strictEqual(digest, Keys.fingerprintDigest(second))
+      assert.strictEqual(digest, Digest.shapes().of(second).digest)
     }))
 
   it.effect("commit, release, extend: equal digests exactly for equal requests, own ids in clear", () =>

@@ -22,8 +22,14 @@
  * Requests with metadata, a release reason, action tags or subject dimensions
  * take the general digest. The forms cannot be confused: a SHA-256 in base64
  * is 44 characters without `:`, the others have a `:` or are longer, none
- * has a newline (the record's separator), and within each form equal digests
- * mean equal requests.
+ * has a newline (the record's separator; the clear forms hold only units,
+ * digits and ids of the tenant's own form, whose tenant the `Ledger` has
+ * decoded), and within each form equal digests mean equal requests.
+ *
+ * Records written before these digests (SHA-256 of the fingerprint with the
+ * key) no longer match: a retry, within the 24 hours a record is kept, of a
+ * request first made by an earlier version of the store answers
+ * `IdempotencyMismatch`.
  *
  * @internal
  */
@@ -46,9 +52,17 @@ export interface Shapes {
 
 type Reserve = LedgerStore.ReserveCommand
 
-/** Whether the shape of `command` can be remembered: nothing in it but flat fields. */
+/**
+ * Whether the shape of `command` can be remembered: nothing in it but flat
+ * fields, and a fingerprint computed from its fields when read (the
+ * `Ledger`'s commands: a getter on their prototype), so that the same
+ * command with its amount set to 0 has the fingerprint of that request. A
+ * command whose fingerprint is a value of its own (built by hand) takes the
+ * general digest.
+ */
 const plain = (command: Reserve): boolean =>
-  command.metadata === undefined && command.action.tags === undefined && command.subject.dimensions === undefined
+  command.metadata === undefined && command.action.tags === undefined &&
+  command.subject.dimensions === undefined && !Object.hasOwn(command, "fingerprint")
 
 /** Whether `a` and `b` (both `plain`) have the same fields but their keys and estimate amounts. */
 const same = (a: Reserve, b: Reserve): boolean => {

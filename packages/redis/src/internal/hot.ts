@@ -177,8 +177,9 @@ end
 -- Writes the batch's deferred writes: the indexes first (what the sweeper
 -- and listReservations need to find a reservation), then the budgets and
 -- the idempotency records (one MSET), and the pruning logs. Once a script
--- has written, Redis lets it write on even when out of memory, and these keys have the
--- types the scripts give them, so in practice all of it is written.
+-- has written, Redis lets it write on even when out of memory, and these
+-- keys have the types the scripts give them, so in practice all of it is
+-- written.
 local function hot_flush()
   -- first: a later write failing must not leave ids to be handed out again
   if HOT_SEQUENCE then redis.call("SET", P .. "sequence", num(HOT_SEQUENCE)) end

@@ -65,7 +65,7 @@ export const requestFingerprint = (request: object): string => fingerprint({ ...
 // The same canonical JSON as `requestFingerprint`, written field by field for
 // the requests of the hot path (their keys in sorted order, optional ones
 // only when present), so that no key list is built or sorted per call.
-// `test/LedgerDecode.test.ts` checks they agree with `fingerprint`.
+// `test/LedgerDecode.test.ts` checks they agree with `requestFingerprint`.
 
 const text = JSON.stringify
 

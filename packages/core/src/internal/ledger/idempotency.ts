@@ -3,11 +3,12 @@
  * request is told apart from a different one.
  *
  * A store compares a request with the one that first used its key. The Redis
- * store compares fingerprints (canonical JSON strings, `fingerprint.ts`);
- * the memory store keeps the first request itself, or finds it in the
- * reservation the key made, and compares the two with `sameRequest`, which
- * holds exactly when their fingerprints are equal. So it builds no
- * fingerprint, and keeps no string of one for 24 hours.
+ * store compares digests of their fingerprints (canonical JSON without the
+ * key, `fingerprint.ts`); the memory store keeps the first request itself,
+ * or finds it in the reservation the key made, and compares the two with
+ * `sameRequest`, which, for two requests under one key, holds exactly when
+ * their fingerprints are equal. So it builds no fingerprint, and keeps no
+ * string of one for 24 hours.
  *
  * reserve, commit and release remember nothing of their own: their key
  * points at the reservation, whose record holds the request and, off the
