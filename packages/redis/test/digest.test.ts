@@ -23,24 +23,16 @@ const capturing = Effect.gen(function*() {
     extend: [] as Array<LedgerStore.ExtendCommand>
   }
   const memory = yield* LedgerStore.makeMemory
+  const keeping = <C, A, E>(kept: Array<C>, operation: (command: C) => Effect.Effect<A, E>) => (command: C) => {
+    kept.push(command)
+    return operation(command)
+  }
   const store: LedgerStore.Service = {
     ...memory,
-    reserve: (command) => {
-      commands.reserve.push(command)
-      return memory.reserve(command)
-    },
-    commit: (command) => {
-      commands.commit.push(command)
-      return memory.commit(command)
-    },
-    release: (command) => {
-      commands.release.push(command)
-      return memory.release(command)
-    },
-    extend: (command) => {
-      commands.extend.push(command)
-      return memory.extend(command)
-    }
+    reserve: keeping(commands.reserve, memory.reserve),
+    commit: keeping(commands.commit, memory.commit),
+    release: keeping(commands.release, memory.release),
+    extend: keeping(commands.extend, memory.extend)
   }
   const ledger = yield* Ledger.make.pipe(Effect.provideService(LedgerStore.LedgerStore, store))
   return { ledger, commands }
