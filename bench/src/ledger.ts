@@ -26,7 +26,7 @@ import { randomUUID } from "node:crypto"
 import * as os from "node:os"
 import * as Driver from "./ledgerDriver.ts"
 import * as RedisBench from "./ledgerRedis.ts"
-import { percentile, round, sortNumbers, table } from "./stats.ts"
+import { percentile, Recorder, round, sortNumbers, table } from "./stats.ts"
 
 const quick = process.argv.includes("--quick")
 
@@ -185,7 +185,7 @@ const measure = <R>(
           if (rounds > 1) yield* after
         }
         const steps = results.reduce((sum, r) => sum + r.steps, 0)
-        const pooled = (pick: (samples: Driver.Samples) => Array<number>) => results.flatMap((r) => pick(r.samples))
+        const pooled = (pick: (samples: Driver.Samples) => Recorder) => results.flatMap((r) => pick(r.samples).values())
         const rates = sortNumbers(results.map((r) => r.steps / (r.elapsedMs / 1000)))
         const row: Row = {
           store,

@@ -13,6 +13,7 @@
  */
 import type { Ledger } from "@timebox/core"
 import { Effect } from "effect"
+import { Recorder } from "./stats.ts"
 
 /**
  * What a case is timing: one ledger operation, or a reserve followed by a
@@ -64,10 +65,10 @@ export const fund = (ledger: Ledger.Service, tenant: string, scopes: ReadonlyArr
 /** The latency samples (ms) of one case, per timed call. */
 export interface Samples {
   /** The whole step's timed calls (for `lifecycle` and `unkeyed`: reserve + commit). */
-  readonly step: Array<number>
+  readonly step: Recorder
   /** For `lifecycle` and `unkeyed`: the reserve and commit calls inside it. */
-  readonly reserve: Array<number>
-  readonly commit: Array<number>
+  readonly reserve: Recorder
+  readonly commit: Recorder
 }
 
 export interface CaseResult {
@@ -126,15 +127,15 @@ const client = (
           const reserved = performance.now()
           yield* commit(reservationOf(answer), keyed)
           const end = performance.now()
-          samples.step.push(end - start)
-          samples.reserve.push(reserved - start)
-          samples.commit.push(end - reserved)
+          samples.step.record(end - start)
+          samples.reserve.record(reserved - start)
+          samples.commit.record(end - reserved)
           break
         }
         case "reserve": {
           const start = performance.now()
           const answer = yield* reserve(`${key}r${n}`)
-          samples.step.push(performance.now() - start)
+          samples.step.record(performance.now() - start)
           yield* release(reservationOf(answer))
           break
         }
@@ -142,14 +143,14 @@ const client = (
           const id = reservationOf(yield* reserve(`${key}r${n}`))
           const start = performance.now()
           yield* commit(id)
-          samples.step.push(performance.now() - start)
+          samples.step.record(performance.now() - start)
           break
         }
         case "release": {
           const id = reservationOf(yield* reserve(`${key}r${n}`))
           const start = performance.now()
           yield* release(id)
-          samples.step.push(performance.now() - start)
+          samples.step.record(performance.now() - start)
           break
         }
         case "extend": {
@@ -158,7 +159,7 @@ const client = (
           for (let i = 0; i < 10; i++) {
             const start = performance.now()
             yield* ledger.extend({ tenant, reservationId: id, extendByMs: 1_000, idempotencyKey: `${key}e${n}.${i}` })
-            samples.step.push(performance.now() - start)
+            samples.step.record(performance.now() - start)
           }
           yield* release(id)
           break
@@ -166,7 +167,7 @@ const client = (
         case "decide": {
           const start = performance.now()
           yield* ledger.decide({ tenant, subject, action, estimate: { unit, amount: estimate } })
-          samples.step.push(performance.now() - start)
+          samples.step.record(performance.now() - start)
           break
         }
         case "event": {
@@ -178,19 +179,19 @@ const client = (
             actual: { unit, amount: actual },
             idempotencyKey: `${key}v${n}`
           })
-          samples.step.push(performance.now() - start)
+          samples.step.record(performance.now() - start)
           break
         }
         case "balances": {
           const start = performance.now()
           yield* ledger.balances({ tenant, subject, unit })
-          samples.step.push(performance.now() - start)
+          samples.step.record(performance.now() - start)
           break
         }
         case "getReservation": {
           const start = performance.now()
           yield* ledger.getReservation({ tenant, reservationId: held })
-          samples.step.push(performance.now() - start)
+          samples.step.record(performance.now() - start)
           break
         }
       }
@@ -215,7 +216,7 @@ export const runCase = (
   label = ""
 ): Effect.Effect<CaseResult, Ledger.LedgerError> =>
   Effect.gen(function*() {
-    const samples: Samples = { step: [], reserve: [], commit: [] }
+    const samples: Samples = { step: new Recorder(), reserve: new Recorder(), commit: new Recorder() }
     const cpu = process.cpuUsage()
     const start = performance.now()
     const until = start + ms

@@ -6,6 +6,7 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Effect } from "effect"
 import * as Redis from "effect/persistence/Redis"
+import { Recorder } from "./stats.ts"
 
 /** `REDIS_URL`, or the machine's default Redis. */
 export const url = process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== ""
@@ -41,7 +42,7 @@ export const ceiling = (path: "effect" | "raw", clients: number, ms: number) =>
     const call: Effect.Effect<unknown, unknown> = path === "effect"
       ? redis.eval(trivial)()
       : Effect.promise(() => client.sendCommand(["EVALSHA", sha, "0"]))
-    const samples: Array<number> = []
+    const samples = new Recorder()
     const start = performance.now()
     const until = start + ms
     const counts = yield* Effect.forEach(
@@ -52,7 +53,7 @@ export const ceiling = (path: "effect" | "raw", clients: number, ms: number) =>
           while (performance.now() < until) {
             const begin = performance.now()
             yield* call
-            samples.push(performance.now() - begin)
+            samples.record(performance.now() - begin)
             calls++
           }
           return calls
@@ -64,7 +65,7 @@ export const ceiling = (path: "effect" | "raw", clients: number, ms: number) =>
       clients,
       calls: counts.reduce((a, b) => a + b, 0),
       elapsedMs: performance.now() - start,
-      samples
+      samples: samples.values()
     } satisfies CeilingResult
   })
 

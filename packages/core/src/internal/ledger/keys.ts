@@ -3,27 +3,41 @@
  * value, in first-use order, built for a key that is new almost every time.
  *
  * Most keys a store sees are fresh, so most lookups miss, in a table of
- * hundreds of thousands of keys (24 hours of them). A `Map` answers a miss by
- * walking a bucket's chain, reading each candidate entry and key string from
- * wherever they live on the heap. Here the slots are one `Int32Array` of
- * (hash, entry) pairs probed linearly, so a miss usually reads one cache
- * line and no string; a key string is compared (exactly, by value) only when
- * its full 32-bit hash matches. Entries are kept in first-use order in two
- * arrays, which is the order `forget` walks to drop expired keys.
+ * hundreds of thousands of keys (24 hours of them), and a miss costs what it
+ * takes to read the table at a random place: the smaller the table, the more
+ * of it stays in the processor's caches. Here a slot is one 32-bit integer
+ * in an `Int32Array` probed linearly: the entry number plus one in its low
+ * bits, and in the bits above them the same bits of the key's hash (a tag).
+ * A miss usually reads one slot and no string; a key string is compared
+ * (exactly, by value) only when its tag matches. The slots are kept at most
+ * half full, so the entry numbers always fit below the tag. Entries are kept
+ * in first-use order (keys and values in `Chunked` lists, hashes in an
+ * `Int32Array`), which is the order `forget` walks to drop expired keys;
+ * growing the table takes the hashes from there instead of hashing the keys
+ * again.
  *
  * @internal
  */
+import * as Chunked from "./chunked.ts"
 
 /** The table. */
 export interface Table<V> {
-  /** Per slot: the hash, then the entry number plus one (0 empty, -1 a deleted entry's slot). */
+  /**
+   * Per slot: 0 empty, -1 a deleted entry's slot, else the entry number plus
+   * one (below `capacity`) with the hash's bits from `capacity` up to bit 30.
+   */
   slots: Int32Array
+  /** capacity − 1 (the capacity is a power of two). */
   mask: number
-  /** Slots holding an entry or a deletion mark. */
+  /** The bits of a slot (and of a hash) above `mask`, without the sign bit. */
+  tagMask: number
+  /** Slots holding an entry or a deletion mark (also: entries, deleted or not, since the last rebuild). */
   used: number
   /** The entries in first-use order (`undefined` once deleted). */
-  keys: Array<string | undefined>
-  values: Array<V | undefined>
+  keys: Chunked.Chunked<string>
+  values: Chunked.Chunked<V>
+  /** Each entry's hash. */
+  hashes: Int32Array
   /** Entries before `first` are all deleted. */
   first: number
   /** Entries not deleted. */
@@ -45,13 +59,17 @@ const hashOf = (key: string): number => {
   return hash | 0
 }
 
+const tagMaskOf = (capacity: number): number => 0x7fffffff & ~(capacity - 1)
+
 /** An empty table. */
 export const make = <V>(): Table<V> => ({
-  slots: new Int32Array(2 * initialSlots),
+  slots: new Int32Array(initialSlots),
   mask: initialSlots - 1,
+  tagMask: tagMaskOf(initialSlots),
   used: 0,
-  keys: [],
-  values: [],
+  keys: Chunked.make(),
+  values: Chunked.make(),
+  hashes: new Int32Array(initialSlots / 2),
   first: 0,
   size: 0,
   lastKey: "",
@@ -69,12 +87,16 @@ const hashIn = <V>(table: Table<V>, key: string): number => {
 
 /** The entry number of `key` (whose hash is `hash`), or -1. */
 const find = <V>(table: Table<V>, key: string, hash: number): number => {
-  const { keys, mask, slots } = table
+  const { keys, mask, slots, tagMask } = table
+  const tag = hash & tagMask
   let slot = hash & mask
   for (;;) {
-    const entry = slots[2 * slot + 1]!
-    if (entry === 0) return -1
-    if (entry > 0 && slots[2 * slot] === hash && keys[entry - 1] === key) return entry - 1
+    const value = slots[slot]!
+    if (value === 0) return -1
+    if (value > 0 && (value & tagMask) === tag) {
+      const entry = (value & mask) - 1
+      if (Chunked.get(keys, entry) === key) return entry
+    }
     slot = (slot + 1) & mask
   }
 }
@@ -82,54 +104,54 @@ const find = <V>(table: Table<V>, key: string, hash: number): number => {
 /** The value of `key`, or `undefined`. */
 export const get = <V>(table: Table<V>, key: string): V | undefined => {
   const entry = find(table, key, hashIn(table, key))
-  return entry < 0 ? undefined : table.values[entry]
+  return entry < 0 ? undefined : Chunked.get(table.values, entry)
 }
 
 /** Places entry `entry`, whose key's hash is `hash`, in the first free slot of its probe sequence. */
-const place = (slots: Int32Array, mask: number, hash: number, entry: number): void => {
+const place = (slots: Int32Array, mask: number, tagMask: number, hash: number, entry: number): void => {
   let slot = hash & mask
-  while (slots[2 * slot + 1] !== 0) slot = (slot + 1) & mask
-  slots[2 * slot] = hash
-  slots[2 * slot + 1] = entry + 1
+  while (slots[slot] !== 0) slot = (slot + 1) & mask
+  slots[slot] = (hash & tagMask) | (entry + 1)
 }
 
 /**
  * Rebuilds the slots for the entries not deleted, with room for as many
- * again, and drops the deleted entries (keeping the order). Without deleted
- * entries past `first`, the hashes are taken from the old slots.
+ * again, and drops the deleted entries (keeping the order). The old slots
+ * are walked in order, so the new ones are written nearly in order too.
  */
 const rebuild = <V>(table: Table<V>): void => {
-  const { first } = table
-  const compact = table.keys.length - first === table.size
-  const keys: Array<string | undefined> = compact ? table.keys : []
-  const values: Array<V | undefined> = compact ? table.values : []
-  if (compact) {
-    if (first > 0) {
-      keys.splice(0, first)
-      values.splice(0, first)
-    }
-  } else {
-    for (let entry = first; entry < table.keys.length; entry++) {
-      const key = table.keys[entry]
-      if (key === undefined) continue
-      keys.push(key)
-      values.push(table.values[entry])
-    }
+  const { first, hashes, keys: oldKeys, mask: oldMask, slots: oldSlots, values: oldValues } = table
+  const count = oldKeys.length
+  // each old entry's new number: entry − first when none after `first` was deleted
+  const moved = count - first === table.size ? undefined : new Int32Array(count)
+  const keys = Chunked.make<string>()
+  const values = Chunked.make<V>()
+  for (let entry = first; entry < count; entry++) {
+    const key = Chunked.get(oldKeys, entry)
+    if (key === undefined) continue
+    if (moved !== undefined) moved[entry] = keys.length
+    Chunked.push(keys, key)
+    Chunked.push(values, Chunked.get(oldValues, entry) as V)
   }
   let capacity = initialSlots
   while (capacity < 4 * (keys.length + 1)) capacity *= 2
-  const slots = new Int32Array(2 * capacity)
-  if (compact) {
-    const old = table.slots
-    for (let slot = 0; slot < old.length; slot += 2) {
-      const entry = old[slot + 1]!
-      if (entry > 0) place(slots, capacity - 1, old[slot]!, entry - 1 - first)
-    }
-  } else {
-    for (let entry = 0; entry < keys.length; entry++) place(slots, capacity - 1, hashOf(keys[entry]!), entry)
+  const slots = new Int32Array(capacity)
+  const mask = capacity - 1
+  const tagMask = tagMaskOf(capacity)
+  const newHashes = new Int32Array(capacity / 2)
+  for (let slot = 0; slot < oldSlots.length; slot++) {
+    const value = oldSlots[slot]!
+    if (value <= 0) continue
+    const entry = (value & oldMask) - 1
+    const to = moved === undefined ? entry - first : moved[entry]!
+    const hash = hashes[entry]!
+    newHashes[to] = hash
+    place(slots, mask, tagMask, hash, to)
   }
   table.slots = slots
-  table.mask = capacity - 1
+  table.mask = mask
+  table.tagMask = tagMask
+  table.hashes = newHashes
   table.used = keys.length
   table.keys = keys
   table.values = values
@@ -142,13 +164,15 @@ export const set = <V>(table: Table<V>, key: string, value: V): void => {
   const hash = hashIn(table, key)
   const entry = find(table, key, hash)
   if (entry >= 0) {
-    table.values[entry] = value
+    Chunked.set(table.values, entry, value)
     return
   }
   if (2 * (table.used + 1) > table.mask + 1) rebuild(table)
-  place(table.slots, table.mask, hash, table.keys.length)
-  table.keys.push(key)
-  table.values.push(value)
+  const added = table.keys.length
+  place(table.slots, table.mask, table.tagMask, hash, added)
+  table.hashes[added] = hash
+  Chunked.push(table.keys, key)
+  Chunked.push(table.values, value)
   table.used++
   table.size++
 }
@@ -156,11 +180,15 @@ export const set = <V>(table: Table<V>, key: string, value: V): void => {
 /** Deletes entry `entry` (not yet deleted). */
 const remove = <V>(table: Table<V>, entry: number): void => {
   const { mask, slots } = table
-  let slot = hashOf(table.keys[entry]!) & mask
-  while (slots[2 * slot + 1] !== entry + 1) slot = (slot + 1) & mask
-  slots[2 * slot + 1] = -1
-  table.keys[entry] = undefined
-  table.values[entry] = undefined
+  let slot = table.hashes[entry]! & mask
+  for (;;) {
+    const value = slots[slot]!
+    if (value > 0 && (value & mask) === entry + 1) break
+    slot = (slot + 1) & mask
+  }
+  slots[slot] = -1
+  Chunked.set(table.keys, entry, undefined)
+  Chunked.set(table.values, entry, undefined)
   table.size--
 }
 
@@ -178,11 +206,11 @@ export const forget = <V>(
   let first = table.first
   let kept = false
   for (let entry = table.first; entry < table.keys.length; entry++) {
-    if (table.keys[entry] === undefined) {
+    if (Chunked.get(table.keys, entry) === undefined) {
       if (!kept) first = entry + 1
       continue
     }
-    const value = table.values[entry] as V
+    const value = Chunked.get(table.values, entry) as V
     if (firstUsedAt(value) > cutoff) break
     if (keep(value)) {
       kept = true

@@ -4,6 +4,7 @@
  * @internal
  */
 import type { Result } from "effect"
+import * as Chunked from "./chunked.ts"
 import type { BalancesQuery, GetReservationQuery, ListReservationsQuery } from "./commands.ts"
 import { Forbidden, invalid, type LedgerErrorReason, NotFound, ReservationExpired } from "./errors.ts"
 import { type Balance, type BalancesAnswer, type Reservation, type ReservationsAnswer, Unit } from "./model.ts"
@@ -118,8 +119,17 @@ export const listReservations = (
   const page: Array<Reservation> = []
   let hasMore = false
   let lastSeq = 0
-  for (const reservation of tenant.reservations) {
-    if (reservation.seq <= after) continue
+  const all = tenant.reservations
+  // the first reservation after the cursor (they are in number order)
+  let low = 0
+  let high = all.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (Chunked.get(all, middle)!.seq <= after) low = middle + 1
+    else high = middle
+  }
+  for (let i = low; i < all.length; i++) {
+    const reservation = Chunked.get(all, i)!
     if (query.status !== undefined && reservation.status !== query.status) continue
     if (query.idempotencyKey !== undefined && reservation.idempotencyKey !== query.idempotencyKey) continue
     if (

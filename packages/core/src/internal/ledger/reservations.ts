@@ -3,14 +3,15 @@
  * and the active ones in creation order (what the sweeper walks).
  *
  * Reservations are numbered 1, 2, … in creation order and identified as
- * `rsv_<number>`, so the index is an array by number rather than a map by
- * string: adding one is a push, and finding one parses its identifier
- * instead of hashing it. The active ones form a list linked through the
+ * `rsv_<number>`, so the index is a list by number (`Chunked`) rather than a
+ * map by string: adding one is a push, and finding one parses its
+ * identifier instead of hashing it. The active ones form a list linked through the
  * reservations themselves, so that a reservation starts and stops being
  * active without touching a hash table either.
  *
  * @internal
  */
+import * as Chunked from "./chunked.ts"
 
 /** What the index needs of a reservation. */
 export interface Entry<R> {
@@ -23,8 +24,8 @@ export interface Entry<R> {
 
 /** The index. */
 export interface Index<R extends Entry<R>> {
-  /** Reservation `base + i` at `slots[i]`; `undefined` once it is dropped. */
-  slots: Array<R | undefined>
+  /** Reservation `base + i` at position `i`; `undefined` once it is dropped. */
+  slots: Chunked.Chunked<R>
   base: number
   firstActive: R | undefined
   lastActive: R | undefined
@@ -32,7 +33,7 @@ export interface Index<R extends Entry<R>> {
 
 /** An empty index; the first reservation is number 1. */
 export const make = <R extends Entry<R>>(): Index<R> => ({
-  slots: [],
+  slots: Chunked.make(),
   base: 1,
   firstActive: undefined,
   lastActive: undefined
@@ -59,7 +60,7 @@ const seqOf = (id: string): number => {
 
 /** Adds a new reservation (numbered `nextSeq`) as active. */
 export const add = <R extends Entry<R>>(index: Index<R>, reservation: R): void => {
-  index.slots.push(reservation)
+  Chunked.push(index.slots, reservation)
   const last = index.lastActive
   reservation.previousActive = last
   reservation.nextActive = undefined
@@ -71,7 +72,7 @@ export const add = <R extends Entry<R>>(index: Index<R>, reservation: R): void =
 /** The reservation `id` names, if the index still holds it. */
 export const find = <R extends Entry<R>>(index: Index<R>, id: string): R | undefined => {
   const seq = seqOf(id)
-  return seq < index.base ? undefined : index.slots[seq - index.base]
+  return seq < index.base ? undefined : Chunked.get(index.slots, seq - index.base)
 }
 
 /** Takes a reservation off the active list (it was committed, released or expired). */
@@ -90,11 +91,14 @@ export const deactivate = <R extends Entry<R>>(index: Index<R>, reservation: R):
  * run of dropped ones at its start with them.
  */
 export const drop = <R extends Entry<R>>(index: Index<R>, dropped: ReadonlyArray<R>): void => {
-  for (const reservation of dropped) index.slots[reservation.seq - index.base] = undefined
+  const { slots } = index
+  for (const reservation of dropped) Chunked.set(slots, reservation.seq - index.base, undefined)
   let start = 0
-  while (start < index.slots.length && index.slots[start] === undefined) start++
+  while (start < slots.length && Chunked.get(slots, start) === undefined) start++
   if (start > 0) {
-    index.slots = index.slots.slice(start)
+    const kept = Chunked.make<R>()
+    for (let i = start; i < slots.length; i++) Chunked.push(kept, Chunked.get(slots, i))
+    index.slots = kept
     index.base += start
   }
 }

@@ -7,6 +7,7 @@
  * @internal
  */
 import type { Result } from "effect"
+import * as Chunked from "./chunked.ts"
 import type { DecideCommand, ReserveCommand } from "./commands.ts"
 import {
   BudgetClosed,
@@ -251,7 +252,7 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
     nextActive: undefined
   }
   Reservations.add(state.reservations, reservation)
-  tenant.reservations.push(reservation)
+  Chunked.push(tenant.reservations, reservation)
   if (key !== undefined) Keys.set(tenant.reserveKeys, key, reservation)
   return S.ok(allowed(reservation, found.map(S.snapshot)))
 }

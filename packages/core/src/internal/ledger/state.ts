@@ -11,6 +11,7 @@
  * @internal
  */
 import { Result } from "effect"
+import * as Chunked from "./chunked.ts"
 import type { LedgerErrorReason } from "./errors.ts"
 import { mismatch, Remembered, sameRequest } from "./idempotency.ts"
 import * as Intern from "./intern.ts"
@@ -124,7 +125,7 @@ export interface TenantState {
    */
   readonly budgetsFound: Map<string, Map<Unit, ReadonlyArray<BudgetRecord>>>
   /** Reservations in creation order. */
-  reservations: Array<ReservationRecord>
+  reservations: Chunked.Chunked<ReservationRecord>
   /** The terms of the last reservation made, shared by the next one when the same. */
   lastTerms: Terms | undefined
   /** reserve's idempotency keys: the reservation each made, or a dry run's answer. */
@@ -178,7 +179,7 @@ export const tenantState = (state: State, tenant: string): TenantState => {
     found = {
       budgets: new Map(),
       budgetsFound: new Map(),
-      reservations: [],
+      reservations: Chunked.make(),
       lastTerms: undefined,
       reserveKeys: Keys.make(),
       commitKeys: Keys.make(),
@@ -357,10 +358,16 @@ export const prune = (state: State, now: number): void => {
     Keys.forget(tenant.commitKeys, cutoff, settledAt, never)
     Keys.forget(tenant.releaseKeys, cutoff, settledAt, never)
     for (const keys of tenant.remembered.values()) Keys.forget(keys, cutoff, rememberedAt, never)
-    const old = (r: ReservationRecord): boolean => r.endedAtMs !== undefined && r.endedAtMs <= cutoff
-    if (tenant.reservations.some(old)) {
-      Reservations.drop(state.reservations, tenant.reservations.filter(old))
-      tenant.reservations = tenant.reservations.filter((r) => !old(r))
+    const dropped: Array<ReservationRecord> = []
+    const kept = Chunked.make<ReservationRecord>()
+    for (let i = 0; i < tenant.reservations.length; i++) {
+      const r = Chunked.get(tenant.reservations, i)!
+      if (r.endedAtMs !== undefined && r.endedAtMs <= cutoff) dropped.push(r)
+      else Chunked.push(kept, r)
+    }
+    if (dropped.length > 0) {
+      Reservations.drop(state.reservations, dropped)
+      tenant.reservations = kept
     }
   }
 }
