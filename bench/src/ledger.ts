@@ -26,7 +26,7 @@ import { randomUUID } from "node:crypto"
 import * as os from "node:os"
 import * as Driver from "./ledgerDriver.ts"
 import * as RedisBench from "./ledgerRedis.ts"
-import { percentile, Recorder, round, sortNumbers, table } from "./stats.ts"
+import { percentile, type Recorder, round, sortNumbers, table } from "./stats.ts"
 
 const quick = process.argv.includes("--quick")
 
