@@ -195,27 +195,51 @@ describe("memory store idempotency", () => {
       }
     }))
 
-  it("snapshots: a row reads back as the balances written, and figures beyond 64 bits are kept exactly", () => {
+  it("snapshots: a row reads back as the balances written, later changes aside, and figures beyond 64 bits exactly", () => {
     const arena = Snapshots.make()
-    const budget = (allocated: bigint, isOverLimit: boolean, status: Model.BudgetStatus) => ({
+    const budget = (allocated: bigint, isOverLimit: boolean, status: Model.BudgetStatus, spent = 3n) => ({
       scope: "tenant:acme",
       unit: "TOKENS" as const,
       status,
       allocated,
-      spent: 3n,
+      spent,
       reserved: 2n,
       debt: 1n,
       overdraftLimit: 9n,
-      isOverLimit
+      isOverLimit,
+      fixed: undefined as Snapshots.Fixed | undefined
     })
-    const balance = (b: ReturnType<typeof budget>): Model.Balance => ({
+    type Budget = ReturnType<typeof budget>
+    const balance = ({ fixed: _, ...b }: Budget): Model.Balance => ({
       ...b,
       remaining: b.allocated - b.spent - b.reserved - b.debt
     })
-    const inRange = [budget(2n ** 63n - 1n, true, "frozen"), budget(10n, false, "closed")]
+    const inRange = [budget(2n ** 63n - 1n, true, "frozen"), budget(2n ** 64n, false, "closed")]
+    const expected = inRange.map(balance)
     const row = Snapshots.save(arena, inRange)
-    assert.deepStrictEqual(Snapshots.read(arena.chunk, row, inRange), inRange.map(balance))
-    const beyond = [budget(2n ** 64n, false, "active")]
+    assert.deepStrictEqual(Snapshots.read(arena.chunk, row, inRange), expected)
+    // a second row while nothing rare changed shares the first one's fixed figures
+    const shared = inRange[0]!.fixed
+    const again = Snapshots.save(arena, inRange)
+    assert.strictEqual(inRange[0]!.fixed, shared)
+    // each figure changed after the rows were written: the rows still read as written
+    const changes: ReadonlyArray<(b: Budget) => Budget> = [
+      (b) => ({ ...b, allocated: b.allocated - 1n }),
+      (b) => ({ ...b, spent: b.spent + 1n }),
+      (b) => ({ ...b, reserved: b.reserved + 1n }),
+      (b) => ({ ...b, debt: b.debt + 1n }),
+      (b) => ({ ...b, overdraftLimit: b.overdraftLimit + 1n }),
+      (b) => ({ ...b, status: b.status === "active" ? "frozen" : "active" }),
+      (b) => ({ ...b, isOverLimit: !b.isOverLimit })
+    ]
+    for (const change of changes) {
+      const changed = inRange.map(change)
+      const at = Snapshots.save(arena, changed)
+      assert.deepStrictEqual(Snapshots.read(arena.chunk, at, changed), changed.map(balance))
+      assert.deepStrictEqual(Snapshots.read(arena.chunk, row, inRange), expected)
+      assert.deepStrictEqual(Snapshots.read(arena.chunk, again, inRange), expected)
+    }
+    const beyond = [budget(10n, false, "active", 2n ** 64n)]
     const at = Snapshots.save(arena, beyond)
     assert.deepStrictEqual(Snapshots.read(arena.chunk, at, beyond), beyond.map(balance))
   })

@@ -44,7 +44,8 @@ export const createBudget = (
     debt: 0n,
     overdraftLimit: command.overdraftLimit,
     isOverLimit: false,
-    remaining: command.allocated
+    remaining: command.allocated,
+    fixed: undefined
   }
   units.set(unit, budget)
   S.budgetCreated(tenant)

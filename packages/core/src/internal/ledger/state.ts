@@ -47,6 +47,8 @@ export interface BudgetRecord {
    * and answers read it without bigint arithmetic.
    */
   remaining: bigint
+  /** Where answer snapshots share its rarely changing figures (`Snapshots.write`). */
+  fixed: Snapshots.Fixed | undefined
 }
 
 /**
