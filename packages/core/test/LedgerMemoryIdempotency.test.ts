@@ -210,9 +210,17 @@ describe("memory store idempotency", () => {
       fixed: undefined as Snapshots.Fixed | undefined
     })
     type Budget = ReturnType<typeof budget>
-    const balance = ({ fixed: _, ...b }: Budget): Model.Balance => ({
-      ...b,
-      remaining: b.allocated - b.spent - b.reserved - b.debt
+    const balance = (b: Budget): Model.Balance => ({
+      scope: b.scope,
+      unit: b.unit,
+      status: b.status,
+      allocated: b.allocated,
+      spent: b.spent,
+      reserved: b.reserved,
+      debt: b.debt,
+      overdraftLimit: b.overdraftLimit,
+      remaining: b.allocated - b.spent - b.reserved - b.debt,
+      isOverLimit: b.isOverLimit
     })
     const inRange = [budget(2n ** 63n - 1n, true, "frozen"), budget(2n ** 64n, false, "closed")]
     const expected = inRange.map(balance)
