@@ -1,5 +1,5 @@
 /**
- * Small helpers: percentiles, rounding and an aligned text table.
+ * Small helpers: percentiles, a sample `Recorder`, rounding and an aligned text table.
  */
 
 /** The `p`-th percentile (0–100) of `sorted`, nearest rank. */

@@ -3,7 +3,7 @@
  * and the chunked lists under it (`internal/ledger/chunked.ts`) against
  * plain `Map`s and arrays: seeded random sets, gets and `forget`s, across
  * many growths of the table and rebuilds after deletions, in tables large
- * enough that the hash tag kept in a slot shrinks to a few bits (so tags
+ * enough that the hash tag kept in a slot shrinks to 12 bits (so tags
  * collide and the key strings decide).
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -80,6 +80,17 @@ describe("Keys", () => {
       agree(table, model, seen)
     }
     assert.isAbove(seen.length, 40_000)
+  })
+
+  it("renumbers the entries when it grows after forgetting a prefix (nothing deleted after it)", () => {
+    const table = Keys.make<number>()
+    for (let i = 0; i < 400; i++) Keys.set(table, `key-${i}`, i)
+    // the first 100 keys go; the table keeps its slots until it next grows
+    Keys.forget(table, 99, (value) => value, () => false)
+    for (let i = 400; i < 5_000; i++) Keys.set(table, `key-${i}`, i)
+    for (let i = 0; i < 100; i++) assert.strictEqual(Keys.get(table, `key-${i}`), undefined)
+    for (let i = 100; i < 5_000; i++) assert.strictEqual(Keys.get(table, `key-${i}`), i)
+    assert.strictEqual(table.size, 4_900)
   })
 
   it("finds every key of a table grown past 2^18 slots (a slot keeps at most 13 bits of tag)", () => {

@@ -197,13 +197,19 @@ describe("memory store idempotency", () => {
 
   it("snapshots: a row reads back as the balances written, later changes aside, and figures beyond 64 bits exactly", () => {
     const arena = Snapshots.make()
-    const budget = (allocated: bigint, isOverLimit: boolean, status: Model.BudgetStatus, spent = 3n) => ({
+    const budget = (
+      allocated: bigint,
+      isOverLimit: boolean,
+      status: Model.BudgetStatus,
+      spent = 3n,
+      reserved = 2n
+    ) => ({
       scope: "tenant:acme",
       unit: "TOKENS" as const,
       status,
       allocated,
       spent,
-      reserved: 2n,
+      reserved,
       debt: 1n,
       overdraftLimit: 9n,
       isOverLimit,
@@ -222,6 +228,7 @@ describe("memory store idempotency", () => {
       remaining: b.allocated - b.spent - b.reserved - b.debt,
       isOverLimit: b.isOverLimit
     })
+    // allocated, debt and the overdraft limit are kept as they are, in range or not
     const inRange = [budget(2n ** 63n - 1n, true, "frozen"), budget(2n ** 64n, false, "closed")]
     const expected = inRange.map(balance)
     const row = Snapshots.save(arena, inRange)
@@ -247,8 +254,10 @@ describe("memory store idempotency", () => {
       assert.deepStrictEqual(Snapshots.read(arena.chunk, row, inRange), expected)
       assert.deepStrictEqual(Snapshots.read(arena.chunk, again, inRange), expected)
     }
-    const beyond = [budget(10n, false, "active", 2n ** 64n)]
-    const at = Snapshots.save(arena, beyond)
-    assert.deepStrictEqual(Snapshots.read(arena.chunk, at, beyond), beyond.map(balance))
+    // spent or reserved beyond 64 bits: the row keeps the balances as objects
+    for (const beyond of [[budget(10n, false, "active", 2n ** 64n)], [budget(10n, false, "active", 3n, 2n ** 64n)]]) {
+      const at = Snapshots.save(arena, beyond)
+      assert.deepStrictEqual(Snapshots.read(arena.chunk, at, beyond), beyond.map(balance))
+    }
   })
 })

@@ -360,16 +360,20 @@ export const prune = (state: State, now: number): void => {
     Keys.forget(tenant.commitKeys, cutoff, settledAt, never)
     Keys.forget(tenant.releaseKeys, cutoff, settledAt, never)
     for (const keys of tenant.remembered.values()) Keys.forget(keys, cutoff, rememberedAt, never)
+    const all = tenant.reservations
+    const old = (r: ReservationRecord): boolean => r.endedAtMs !== undefined && r.endedAtMs <= cutoff
+    let first = 0
+    while (first < all.length && !old(Chunked.get(all, first)!)) first++
+    if (first === all.length) continue
+    // copied only when something is dropped
     const dropped: Array<ReservationRecord> = []
     const kept = Chunked.make<ReservationRecord>()
-    for (let i = 0; i < tenant.reservations.length; i++) {
-      const r = Chunked.get(tenant.reservations, i)!
-      if (r.endedAtMs !== undefined && r.endedAtMs <= cutoff) dropped.push(r)
+    for (let i = 0; i < all.length; i++) {
+      const r = Chunked.get(all, i)!
+      if (i >= first && old(r)) dropped.push(r)
       else Chunked.push(kept, r)
     }
-    if (dropped.length > 0) {
-      Reservations.drop(state.reservations, dropped)
-      tenant.reservations = kept
-    }
+    Reservations.drop(state.reservations, dropped)
+    tenant.reservations = kept
   }
 }
