@@ -10,8 +10,8 @@
  *   interleaving any other command.
  * - Batched: the hot operations (reserve, commit, release, extend, decide,
  *   event) that one tenant's callers start together travel in one script
- *   call, up to 8, each still checked and applied on its own, in order;
- *   a lone call leaves at once.
+ *   call, up to 16 (half of the operations under way), each still checked
+ *   and applied on its own, in order; a lone call leaves at once.
  * - Exact: amounts are decimal strings in Redis and exact 64-bit integers
  *   inside the scripts (Lua's doubles are never used for money).
  * - Same time as memory: `now` comes from the ledger's `Clock` in every
