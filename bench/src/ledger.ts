@@ -110,6 +110,8 @@ interface Row {
   readonly perSecond: number | undefined
   /** Process CPU µs per step (client side). */
   readonly cpuUsPerStep: number
+  /** Minor page faults of the process per 1,000 steps (first touches of memory). */
+  readonly pageFaultsPer1kSteps: number
   /** Redis server CPU µs per step, where measured. */
   readonly serverCpuUsPerStep: number | undefined
   /** Redis script calls per step (all `EVALSHA`s the server ran meanwhile), where measured. */
@@ -194,6 +196,7 @@ const measure = <R>(
           latency: distribution(pooled((samples) => samples.step)),
           perSecond: withSetup.has(kind) ? undefined : round(percentile(rates, 50), 0),
           cpuUsPerStep: round((results.reduce((sum, r) => sum + r.cpuMs, 0) * 1000) / steps, 2),
+          pageFaultsPer1kSteps: round((results.reduce((sum, r) => sum + r.pageFaults, 0) * 1000) / steps, 1),
           serverCpuUsPerStep: server === undefined ? undefined : round((serverSeconds * 1e6) / steps, 2),
           // the server's INFO calls are not scripts; other clients' scripts would count (none in the bench)
           scriptCallsPerStep: server === undefined ? undefined : round(scriptCalls / steps, 3),
@@ -244,7 +247,8 @@ const lifecycleTable = (rows: ReadonlyArray<Row>) =>
       "p99 µs",
       "reserve p50/p99 µs",
       "commit p50/p99 µs",
-      "script calls/lifecycle"
+      "script calls/lifecycle",
+      "page faults/1k"
     ],
     rows.filter((r) => r.kind === "lifecycle" || r.kind === "unkeyed").map((r) => [
       r.clients,
@@ -255,7 +259,8 @@ const lifecycleTable = (rows: ReadonlyArray<Row>) =>
       r.latency.p99Us,
       `${r.reserve?.p50Us}/${r.reserve?.p99Us}`,
       `${r.commit?.p50Us}/${r.commit?.p99Us}`,
-      r.scriptCallsPerStep === undefined ? "-" : String(r.scriptCallsPerStep)
+      r.scriptCallsPerStep === undefined ? "-" : String(r.scriptCallsPerStep),
+      r.pageFaultsPer1kSteps
     ])
   )
 
@@ -469,6 +474,7 @@ const main = Effect.gen(function*() {
             ...r.latency,
             ...(r.perSecond === undefined ? {} : { perSecond: r.perSecond }),
             cpuUsPerStep: r.cpuUsPerStep,
+            pageFaultsPer1kSteps: r.pageFaultsPer1kSteps,
             ...(r.serverCpuUsPerStep === undefined ? {} : { serverCpuUsPerStep: r.serverCpuUsPerStep }),
             ...(r.scriptCallsPerStep === undefined ? {} : { scriptCallsPerStep: r.scriptCallsPerStep }),
             ...(r.reserve === undefined ? {} : { reserve: r.reserve }),
