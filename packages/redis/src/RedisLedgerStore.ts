@@ -42,7 +42,7 @@ import * as Scripts from "./internal/scripts.ts"
  *
  * **Details**
  *
- * - `prefix`: the first part of every key (`<prefix>:{tenant:acme}:…`), so
+ * - `prefix`: the first part of every key (`<prefix>:v3:{tenant:acme}:…`), so
  *   several ledgers can share one Redis. Default `"timebox"`.
  * - `timeout`: how long a command may wait for its reply before the call
  *   fails with `StoreUnavailable`. Default 5 seconds.

@@ -1,8 +1,10 @@
 /**
  * Batching of the hot operations (reserve, commit, release, extend, decide,
  * event): the operations of one kind that callers of one tenant start in
- * the same tick of the event loop go to Redis in one `EVALSHA` of that
- * kind's script, which runs them one after the other (`hot.ts`).
+ * the same tick of the event loop go to Redis in `EVALSHA` calls of that
+ * kind's script, each carrying up to `maxBatch` of them (half of the
+ * operations under way), which the script runs one after the other
+ * (`hot.ts`).
  *
  * - A lone caller waits for nothing: its operation leaves at the end of the
  *   tick it was started in, alone.
@@ -54,8 +56,10 @@ interface Batch<K, S> {
  * things; batches that wait for a place in flight merge again (`pump`).
  * The bigger the batch, the less each operation pays for the call (the
  * script's prelude, its budget reads and writes), but one group alone moves
- * in lockstep with Redis. Measured on 2 cores (reserve + commit
- * lifecycles/s, alternating runs): at 32 callers two groups of 16 did
+ * in lockstep with Redis. Measured on 2 cores when the split was chosen
+ * (reserve + commit lifecycles/s, alternating runs, before later changes to
+ * the scripts and the client; `packages/redis/README.md` gives today's
+ * figure): at 32 callers two groups of 16 did
  * 12,350–18,700 where four of 8 did 11,200–13,300; at 16 callers two groups
  * of 8 did 11,300–12,100 where one of 16 did 7,600–8,000; at 8 callers two
  * groups of 4 did 11,500–14,100 where one of 8 did 6,500–7,800; at 4, two

@@ -2,9 +2,9 @@
  * The Lua helpers of the hot scripts (reserve, commit, release, extend,
  * decide, event), on top of the prelude (`prelude.ts`).
  *
- * A hot script runs a batch: every operation of one kind that one tenant's
- * callers started in the same tick of the Node event loop, in the order they
- * were started (see `batch.ts`). Each operation is still one atomic step,
+ * A hot script runs a batch: up to 16 operations of one kind that one
+ * tenant's callers started (half of those under way; see `batch.ts`), in the
+ * order they were started. Each operation is still one atomic step,
  * with exactly the memory store's rules: it checks everything first and
  * answers a failure without writing, or writes all of it. What a batch
  * shares is the budgets: each is read once (`hot_budget`), changed in Lua

@@ -61,8 +61,9 @@ export const make = (prefix = "timebox"): Keys => {
 
 /**
  * The tenant a reservation id names (`rsv_<tenant>_<n>`), if it is one of
- * ours; reservation ids carry their tenant so that touching another tenant's
- * reservation is `Forbidden` without reading that tenant's keys.
+ * ours; reservation ids carry their tenant so that an id of the caller's own
+ * tenant needs no extra read, and one naming another tenant one `EXISTS` in
+ * that tenant's slot (`Forbidden` while it exists, `NotFound` once pruned).
  *
  * @internal
  */

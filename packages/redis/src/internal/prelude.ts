@@ -6,7 +6,7 @@
  *
  * Conventions:
  *
- * - `KEYS[1]` is the tenant's key prefix `<prefix>:{tenant:<id>}:`; every key
+ * - `KEYS[1]` is the tenant's key prefix `<prefix>:v3:{tenant:<id>}:`; every key
  *   a script touches starts with it, so one script stays in one cluster slot.
  * - Amounts are decimal strings on the wire and in Redis; inside the cold
  *   scripts (balances, reservations, the sweeper, administration) they are
@@ -267,9 +267,9 @@ end
 -- Idempotency -----------------------------------------------------------------
 
 -- The remembered answer for (operation, key): nil when the key is new (or
--- absent), the first answer for the same fingerprint, else a mismatch. A
--- record is one string: the fingerprint, a newline, the answer (fingerprints
--- are JSON text, without a raw newline).
+-- absent), the first answer for the same request digest, else a mismatch. A
+-- record is one string: the request's digest, a newline, the answer (digests
+-- contain no newline).
 local function recall(operation, key, fingerprint)
   if key == "" then return nil end
   local record = redis.call("GET", P .. "idem:" .. operation .. ":" .. key)

@@ -3,7 +3,7 @@
  *
  * An idempotent answer carries the balances of the budgets it touched as they
  * were right after the operation, and a replay (for 24 hours) must return
- * them unchanged. Kept as `Balance` objects, that is ten fields and five
+ * them unchanged. Kept as `Balance` objects, that is ten fields and six
  * `bigint`s per budget, every one of which survives the young generation and
  * is copied by each scavenge. Here a snapshot is one row in a chunk instead:
  * the two figures that change with every reservation (spent, reserved) in a
