@@ -5,9 +5,9 @@
  * Reservations are numbered 1, 2, … in creation order and identified as
  * `rsv_<number>`, so the index is a list by number (`Chunked`) rather than a
  * map by string: adding one is a push, and finding one parses its
- * identifier instead of hashing it. The active ones form a list linked through the
- * reservations themselves, so that a reservation starts and stops being
- * active without touching a hash table either.
+ * identifier instead of hashing it. The active ones form a list linked
+ * through the reservations themselves, so that a reservation starts and
+ * stops being active without touching a hash table either.
  *
  * @internal
  */

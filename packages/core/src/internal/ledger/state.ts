@@ -364,13 +364,13 @@ export const prune = (state: State, now: number): void => {
     const old = (r: ReservationRecord): boolean => r.endedAtMs !== undefined && r.endedAtMs <= cutoff
     let first = 0
     while (first < all.length && !old(Chunked.get(all, first)!)) first++
+    // the list is copied only when something is dropped
     if (first === all.length) continue
-    // copied only when something is dropped
     const dropped: Array<ReservationRecord> = []
     const kept = Chunked.make<ReservationRecord>()
     for (let i = 0; i < all.length; i++) {
       const r = Chunked.get(all, i)!
-      if (i >= first && old(r)) dropped.push(r)
+      if (old(r)) dropped.push(r)
       else Chunked.push(kept, r)
     }
     Reservations.drop(state.reservations, dropped)
