@@ -195,6 +195,81 @@ describe("memory store idempotency", () => {
       }
     }))
 
+  it.effect("event: a second use of the key replays the first answer iff the fingerprints match", () =>
+    Effect.gen(function*() {
+      const { pick } = prng(17)
+      const eventRequest = (): Model.EventRequest => {
+        const metadata = pick(metadatas)
+        return {
+          tenant: "acme",
+          subject: structuredClone(pick(subjects)),
+          action: structuredClone(pick(actions)),
+          actual: tokens(pick([4n, 5n])),
+          overagePolicy: pick(["ALLOW_IF_AVAILABLE", "REJECT", "ALLOW_WITH_OVERDRAFT"] as const),
+          idempotencyKey: "v",
+          ...(metadata === undefined ? {} : { metadata: { ...metadata } })
+        }
+      }
+      const eventCommand = (request: Model.EventRequest, now: number) =>
+        Commands.event(request, Scope.deriveShared(request.subject), now)
+      let replays = 0
+      for (let i = 0; i < 400; i++) {
+        const store = yield* fresh
+        const request = eventRequest()
+        const first = eventCommand(request, 1_000)
+        const applied = yield* store.event(first)
+        // the balances move on after the first answer; a replay still answers as it did
+        yield* store.event(eventCommand({ ...eventRequest(), idempotencyKey: "other" }, 1_500))
+        const second = eventCommand(nearly(pick, request, eventRequest()), 2_000)
+        const again = yield* Effect.exit(store.event(second))
+        if (first.fingerprint === second.fingerprint) {
+          replays++
+          assert.isTrue(Exit.isSuccess(again))
+          if (Exit.isSuccess(again)) assert.deepStrictEqual(again.value, applied)
+        } else {
+          assert.isTrue(isMismatch(again), `${first.fingerprint} vs ${second.fingerprint}`)
+        }
+      }
+      assert.isAbove(replays, 50)
+      assert.isBelow(replays, 350)
+    }))
+
+  it.effect("extend: a second use of the key replays the first answer iff the fingerprints match", () =>
+    Effect.gen(function*() {
+      const { pick } = prng(19)
+      let replays = 0
+      for (let i = 0; i < 400; i++) {
+        const store = yield* fresh
+        const hold = (key: string) =>
+          store.reserve(reserveCommand({ ...reserveRequest(pick, false), ttlMs: 60_000, idempotencyKey: key }, 0))
+        const held = (yield* hold("r1")).reservationId!
+        const other = (yield* hold("r2")).reservationId!
+        const extendRequest = (): Model.ExtendRequest => ({
+          tenant: "acme",
+          reservationId: pick([held, other]),
+          extendByMs: pick([1_000, 2_000]),
+          idempotencyKey: "e"
+        })
+        const request = { ...extendRequest(), reservationId: held }
+        const first = Commands.extend(request, 1_000)
+        const extended = yield* store.extend(first)
+        // the reservation is extended again and the balances move on; a replay still answers as it did
+        yield* store.extend(Commands.extend({ ...request, idempotencyKey: "again" }, 1_500))
+        yield* hold("r3")
+        const second = Commands.extend(nearly(pick, request, extendRequest()), 2_000)
+        const again = yield* Effect.exit(store.extend(second))
+        if (first.fingerprint === second.fingerprint) {
+          replays++
+          assert.isTrue(Exit.isSuccess(again))
+          if (Exit.isSuccess(again)) assert.deepStrictEqual(again.value, extended)
+        } else {
+          assert.isTrue(isMismatch(again), `${first.fingerprint} vs ${second.fingerprint}`)
+        }
+      }
+      assert.isAbove(replays, 50)
+      assert.isBelow(replays, 350)
+    }))
+
   it("snapshots: a row reads back as the balances written, later changes aside, and figures beyond 64 bits exactly", () => {
     const arena = Snapshots.make()
     const budget = (

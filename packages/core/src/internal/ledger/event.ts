@@ -7,15 +7,51 @@
 import type { Result } from "effect"
 import type { EventCommand } from "./commands.ts"
 import { BudgetClosed, BudgetExceeded, BudgetFrozen, type LedgerErrorReason } from "./errors.ts"
-import type { EventAnswer } from "./model.ts"
+import { mismatch, sameValue } from "./idempotency.ts"
+import * as Intern from "./intern.ts"
+import * as Keys from "./keys.ts"
+import type { Balance, EventAnswer, Unit } from "./model.ts"
 import * as Overage from "./overage.ts"
 import { isFound, lookup } from "./reserve.ts"
+import * as Snapshots from "./snapshots.ts"
 import * as S from "./state.ts"
 
+/** The answer of an event, as first given and as replayed. */
+const applied = (unit: Unit, sequence: number, charged: bigint, balances: Array<Balance>): EventAnswer => ({
+  status: "applied",
+  eventId: S.eventIdOf(sequence),
+  charged: { unit, amount: charged },
+  balances
+})
+
+/** Whether `command` is the request `record` remembers (what `sameRequest` compares: all but `now` and `scopes`). */
+const madeBy = (record: S.EventRecord, command: EventCommand): boolean =>
+  record.tenant === command.tenant &&
+  record.unit === command.actual.unit &&
+  record.amount === command.actual.amount &&
+  record.overagePolicy === command.overagePolicy &&
+  sameValue(record.subject, command.subject) &&
+  sameValue(record.action, command.action) &&
+  sameValue(record.metadata, command.metadata)
+
+/**
+ * event: debit `actual` on every budgeted derived scope. With an idempotency
+ * key, the key keeps an `EventRecord`, from which a replay rebuilds the
+ * first answer.
+ */
 export const event = (state: S.State, command: EventCommand): Result.Result<EventAnswer, LedgerErrorReason> => {
   const tenant = S.tenantState(state, command.tenant)
-  const replayed = S.recall<EventAnswer>(tenant, "event", command.idempotencyKey, command)
-  if (replayed !== undefined) return replayed
+  const key = command.idempotencyKey
+  if (key !== undefined) {
+    const first = Keys.get(tenant.eventKeys, key)
+    if (first !== undefined) {
+      return madeBy(first, command)
+        ? S.ok(
+          applied(first.unit, first.sequence, first.charged, Snapshots.read(first.snapshot, first.row, first.budgets))
+        )
+        : S.fail(mismatch("event", key))
+    }
+  }
   const { actual } = command
   const budgets = lookup(tenant, command.scopes, actual.unit)
   if (!isFound(budgets)) return S.fail(budgets)
@@ -44,11 +80,25 @@ export const event = (state: S.State, command: EventCommand): Result.Result<Even
     Overage.apply(budgets, 0n, charge)
     charged = charge.charged
   }
-  const answer: EventAnswer = {
-    status: "applied",
-    eventId: S.nextEventId(state),
-    charged: { unit: actual.unit, amount: charged },
-    balances: budgets.map(S.snapshot)
+  const sequence = S.nextEventSequence(state)
+  if (key !== undefined) {
+    const snapshots = state.snapshots
+    const row = Snapshots.save(snapshots, budgets)
+    Keys.set(tenant.eventKeys, key, {
+      atMs: command.now,
+      tenant: command.tenant,
+      subject: Intern.subject(state.interned, command.subject, command.scopes.at(-1) ?? ""),
+      action: Intern.action(state.interned, command.action),
+      unit: actual.unit,
+      amount: actual.amount,
+      overagePolicy: command.overagePolicy,
+      metadata: command.metadata,
+      sequence,
+      charged,
+      budgets,
+      snapshot: snapshots.chunk,
+      row
+    })
   }
-  return S.remember(tenant, "event", command.idempotencyKey, command, answer, command.now)
+  return S.ok(applied(actual.unit, sequence, charged, budgets.map(S.snapshot)))
 }

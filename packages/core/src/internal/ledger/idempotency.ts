@@ -12,8 +12,11 @@
  *
  * reserve, commit and release remember nothing of their own: their key
  * points at the reservation, whose record holds the request and, off the
- * heap, the balances of the answer (see `reserve.ts`, `settle.ts`). The
- * other operations (and a dry-run reserve) remember a `Remembered`.
+ * heap, the balances of the answer (see `reserve.ts`, `settle.ts`). event
+ * and extend remember a compact record of the same kind (`EventRecord`,
+ * `ExtendRecord` in `state.ts`), compared field by field as `sameRequest`
+ * would. The other operations (decide, fund, and a dry-run reserve)
+ * remember a `Remembered`: the request and the answer as they are.
  *
  * @internal
  */

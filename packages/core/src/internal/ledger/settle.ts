@@ -192,11 +192,33 @@ export const release = (state: S.State, command: ReleaseCommand): Result.Result<
   return S.ok(released(found, command.reservationId, budgets.map(S.snapshot)))
 }
 
-/** extend: move `expiresAt` forward by `extendByMs`, while `now ≤ expiresAt`, at most 10 times. */
+/** The answer of an extension, as first given and as replayed. */
+const extended = (
+  reservationId: string,
+  expiresAtMs: number,
+  extensions: number,
+  balances: Array<Balance>
+): ExtendAnswer => ({ status: "active", reservationId, expiresAtMs, extensions, balances })
+
+/**
+ * extend: move `expiresAt` forward by `extendByMs`, while `now ≤ expiresAt`,
+ * at most 10 times. With an idempotency key, the key keeps an
+ * `ExtendRecord`, from which a replay rebuilds the first answer.
+ */
 export const extend = (state: S.State, command: ExtendCommand): Result.Result<ExtendAnswer, LedgerErrorReason> => {
   const tenant = S.tenantState(state, command.tenant)
-  const replayed = S.recall<ExtendAnswer>(tenant, "extend", command.idempotencyKey, command)
-  if (replayed !== undefined) return replayed
+  const key = command.idempotencyKey
+  if (key !== undefined) {
+    const first = Keys.get(tenant.extendKeys, key)
+    if (first !== undefined) {
+      // what `sameRequest` compares: all but `now`
+      const same = first.tenant === command.tenant && first.extendByMs === command.extendByMs &&
+        S.idOf(first.reservation) === command.reservationId
+      if (!same) return S.fail(mismatch("extend", key))
+      const balances = Snapshots.read(first.snapshot, first.row, first.reservation.terms.budgets)
+      return S.ok(extended(command.reservationId, first.expiresAtMs, first.extensions, balances))
+    }
+  }
   const found = settleable(state, command.tenant, command.reservationId, command.now, false)
   if (isReason(found)) return S.fail(found)
   const extensions = S.extensionsOf(found)
@@ -205,14 +227,22 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
   }
   found.expiresAtMs += command.extendByMs
   S.extrasOf(found).extensions = extensions + 1
-  const answer: ExtendAnswer = {
-    status: "active",
-    reservationId: command.reservationId,
-    expiresAtMs: found.expiresAtMs,
-    extensions: extensions + 1,
-    balances: found.terms.budgets.map(S.snapshot)
+  const { budgets } = found.terms
+  if (key !== undefined) {
+    const snapshots = state.snapshots
+    const row = Snapshots.save(snapshots, budgets)
+    Keys.set(tenant.extendKeys, key, {
+      atMs: command.now,
+      tenant: command.tenant,
+      reservation: found,
+      extendByMs: command.extendByMs,
+      expiresAtMs: found.expiresAtMs,
+      extensions: extensions + 1,
+      snapshot: snapshots.chunk,
+      row
+    })
   }
-  return S.remember(tenant, "extend", command.idempotencyKey, command, answer, command.now)
+  return S.ok(extended(command.reservationId, found.expiresAtMs, extensions + 1, budgets.map(S.snapshot)))
 }
 
 /** sweep: expire every active reservation past `expiresAt + grace`, returning what it held. */

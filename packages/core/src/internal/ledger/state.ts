@@ -116,6 +116,46 @@ export interface ReservationRecord {
   nextActive: ReservationRecord | undefined
 }
 
+/**
+ * A keyed event as its key remembers it for 24 hours: the request, with its
+ * subject and action shared (`Intern`), and the answer's figures, its
+ * balances in snapshot rows. A replay rebuilds the answer (`event.ts`).
+ * About a fifth of what keeping the request and the answer as objects took.
+ */
+export interface EventRecord {
+  readonly atMs: number
+  readonly tenant: string
+  readonly subject: Subject
+  readonly action: Action
+  readonly unit: Unit
+  readonly amount: bigint
+  readonly overagePolicy: OveragePolicy
+  readonly metadata: Metadata | undefined
+  /** The event's number: its id is `evt_<sequence>`. */
+  readonly sequence: number
+  readonly charged: bigint
+  /** The budgets it debited, whose balances rows `row`, … of `snapshot` hold. */
+  readonly budgets: ReadonlyArray<BudgetRecord>
+  readonly snapshot: Snapshots.Chunk
+  readonly row: number
+}
+
+/**
+ * A keyed extension as its key remembers it for 24 hours: the reservation it
+ * extended (its id and budgets), the request's `extendByMs`, and the
+ * answer's figures, its balances in snapshot rows (`settle.ts`).
+ */
+export interface ExtendRecord {
+  readonly atMs: number
+  readonly tenant: string
+  readonly reservation: ReservationRecord
+  readonly extendByMs: number
+  readonly expiresAtMs: number
+  readonly extensions: number
+  readonly snapshot: Snapshots.Chunk
+  readonly row: number
+}
+
 /** Everything one tenant owns. */
 export interface TenantState {
   /** scope → unit → budget. */
@@ -136,6 +176,9 @@ export interface TenantState {
   readonly commitKeys: Keys.Table<ReservationRecord>
   /** release's idempotency keys: the reservation each released. */
   readonly releaseKeys: Keys.Table<ReservationRecord>
+  /** event's and extend's idempotency keys: what each did. */
+  readonly eventKeys: Keys.Table<EventRecord>
+  readonly extendKeys: Keys.Table<ExtendRecord>
   /**
    * The other operations' keys: operation → idempotency key → the first
    * answer (a map per operation, so that looking a key up builds no
@@ -186,6 +229,8 @@ export const tenantState = (state: State, tenant: string): TenantState => {
       reserveKeys: Keys.make(),
       commitKeys: Keys.make(),
       releaseKeys: Keys.make(),
+      eventKeys: Keys.make(),
+      extendKeys: Keys.make(),
       remembered: new Map()
     }
     state.tenants.set(tenant, found)
@@ -227,8 +272,11 @@ export const extrasOf = (reservation: ReservationRecord): Extras =>
     settleRow: 0
   }
 
-/** The next event identifier (`evt_1`, `evt_2`, …). */
-export const nextEventId = (state: State): string => `evt_${++state.sequence}`
+/** The next event's number (its identifier is `eventIdOf` it: `evt_1`, `evt_2`, …). */
+export const nextEventSequence = (state: State): number => ++state.sequence
+
+/** The identifier of event `sequence`. */
+export const eventIdOf = (sequence: number): string => `evt_${sequence}`
 
 /** Sets a budget's `remaining` from its figures, after a change other than the hot ones. */
 export const recount = (budget: BudgetRecord): void => {
@@ -296,9 +344,9 @@ export const ok = <A>(value: A): Result.Result<A, LedgerErrorReason> => Result.s
 export const fail = <A = never>(reason: LedgerErrorReason): Result.Result<A, LedgerErrorReason> => Result.fail(reason)
 
 /**
- * The remembered answer for `(operation, key)` (decide, event, extend,
- * fund): `undefined` when the key is new (or absent), the first answer when
- * the request is the same, and an idempotency mismatch otherwise.
+ * The remembered answer for `(operation, key)` (decide and fund):
+ * `undefined` when the key is new (or absent), the first answer when the
+ * request is the same, and an idempotency mismatch otherwise.
  */
 export const recall = <A>(
   tenant: TenantState,
@@ -344,7 +392,7 @@ const isActive = (value: ReservationRecord | Remembered): boolean =>
 
 const never = (): boolean => false
 
-const rememberedAt = (value: Remembered): number => value.atMs
+const rememberedAt = (value: Remembered | EventRecord | ExtendRecord): number => value.atMs
 
 /**
  * Forgets idempotency keys older than `retentionMs` (a reserve key lives as
@@ -359,6 +407,8 @@ export const prune = (state: State, now: number): void => {
     Keys.forget(tenant.reserveKeys, cutoff, usedAt, isActive)
     Keys.forget(tenant.commitKeys, cutoff, settledAt, never)
     Keys.forget(tenant.releaseKeys, cutoff, settledAt, never)
+    Keys.forget(tenant.eventKeys, cutoff, rememberedAt, never)
+    Keys.forget(tenant.extendKeys, cutoff, rememberedAt, never)
     for (const keys of tenant.remembered.values()) Keys.forget(keys, cutoff, rememberedAt, never)
     const all = tenant.reservations
     const old = (r: ReservationRecord): boolean => r.endedAtMs !== undefined && r.endedAtMs <= cutoff
