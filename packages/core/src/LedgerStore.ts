@@ -466,8 +466,11 @@ const run =
  * every young-generation collection: a reserve, commit or release key points
  * at its reservation, which holds the request (to tell a replay from a
  * mismatch) and, in typed-array chunks off the JavaScript heap, the balances
- * its answers carried, rebuilt on replay; reservations share their subject
- * and action objects and are indexed by number.
+ * its answers carried, rebuilt on replay; an event's or extension's key keeps
+ * a record of the same kind; reservations and events share their subject and
+ * action objects, and reservations are indexed by number. About 590 bytes
+ * per guarded model call (keyed reserve and commit, keys included) and 340
+ * per keyed event, measured on Node 20.
  *
  * **Example** (Two independent stores)
  *
