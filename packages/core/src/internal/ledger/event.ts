@@ -24,9 +24,11 @@ const applied = (unit: Unit, sequence: number, charged: bigint, balances: Array<
   balances
 })
 
-/** Whether `command` is the request `record` remembers (what `sameRequest` compares: all but `now` and `scopes`). */
+/**
+ * Whether `command` is the request `record` remembers: what `sameRequest`
+ * compares (all but `now` and `scopes`; the tenant is the key table's).
+ */
 const madeBy = (record: S.EventRecord, command: EventCommand): boolean =>
-  record.tenant === command.tenant &&
   record.unit === command.actual.unit &&
   record.amount === command.actual.amount &&
   record.overagePolicy === command.overagePolicy &&
@@ -86,7 +88,6 @@ export const event = (state: S.State, command: EventCommand): Result.Result<Even
     const row = Snapshots.save(snapshots, budgets)
     Keys.set(tenant.eventKeys, key, {
       atMs: command.now,
-      tenant: command.tenant,
       subject: Intern.subject(state.interned, command.subject, command.scopes.at(-1) ?? ""),
       action: Intern.action(state.interned, command.action),
       unit: actual.unit,

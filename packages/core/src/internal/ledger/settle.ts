@@ -211,9 +211,8 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
   if (key !== undefined) {
     const first = Keys.get(tenant.extendKeys, key)
     if (first !== undefined) {
-      // what `sameRequest` compares: all but `now`
-      const same = first.tenant === command.tenant && first.extendByMs === command.extendByMs &&
-        S.idOf(first.reservation) === command.reservationId
+      // what `sameRequest` compares: all but `now` (the tenant is the key table's)
+      const same = first.extendByMs === command.extendByMs && S.idOf(first.reservation) === command.reservationId
       if (!same) return S.fail(mismatch("extend", key))
       const balances = Snapshots.read(first.snapshot, first.row, first.reservation.terms.budgets)
       return S.ok(extended(command.reservationId, first.expiresAtMs, first.extensions, balances))
@@ -233,7 +232,6 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
     const row = Snapshots.save(snapshots, budgets)
     Keys.set(tenant.extendKeys, key, {
       atMs: command.now,
-      tenant: command.tenant,
       reservation: found,
       extendByMs: command.extendByMs,
       expiresAtMs: found.expiresAtMs,

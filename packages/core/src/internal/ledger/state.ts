@@ -124,7 +124,6 @@ export interface ReservationRecord {
  */
 export interface EventRecord {
   readonly atMs: number
-  readonly tenant: string
   readonly subject: Subject
   readonly action: Action
   readonly unit: Unit
@@ -147,7 +146,6 @@ export interface EventRecord {
  */
 export interface ExtendRecord {
   readonly atMs: number
-  readonly tenant: string
   readonly reservation: ReservationRecord
   readonly extendByMs: number
   readonly expiresAtMs: number
@@ -176,7 +174,7 @@ export interface TenantState {
   readonly commitKeys: Keys.Table<ReservationRecord>
   /** release's idempotency keys: the reservation each released. */
   readonly releaseKeys: Keys.Table<ReservationRecord>
-  /** event's and extend's idempotency keys: what each did. */
+  /** event's and extend's idempotency keys: what each did (the tenant is this one, so the records do not repeat it). */
   readonly eventKeys: Keys.Table<EventRecord>
   readonly extendKeys: Keys.Table<ExtendRecord>
   /**
