@@ -232,6 +232,31 @@ describe("expiry and the sweeper", () => {
     }).pipe(Effect.provide(Ledger.layerMemory))) // SweepInterval: 1 second by default
   // endregion
 
+  it.effect("Ledger.Retention: a key is forgotten one hour on, and the same event debits again", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger.Ledger
+      yield* ledger.createBudget({ tenant, scope: "tenant:acme", unit: "TOKENS", allocated: 10_000 })
+      const event = ledger.event({
+        tenant,
+        subject,
+        action,
+        actual: { unit: "TOKENS", amount: 100 },
+        idempotencyKey: "e1"
+      })
+      const first = yield* event
+      yield* TestClock.adjust("59 minutes") // the sweeper runs every second meanwhile
+      assert.strictEqual((yield* event).eventId, first.eventId) // replayed: no second debit
+      yield* TestClock.adjust("2 minutes")
+      assert.notStrictEqual((yield* event).eventId, first.eventId) // forgotten: debited again
+      const [balance] = (yield* ledger.balances({ tenant, subject: { tenant } })).balances
+      assert.strictEqual(balance?.spent, 200n)
+    }).pipe(Effect.provide(
+      // region: retention
+      // A ledger that remembers keys and finished reservations for one hour.
+      Ledger.layerMemory.pipe(Layer.provide(Layer.succeed(Ledger.Retention, Duration.hours(1))))
+      // endregion
+    )))
+
   it.effect("before the sweep at 36 s the amount is still held", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger.Ledger

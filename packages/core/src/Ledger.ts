@@ -2054,7 +2054,10 @@ export interface Service {
   readonly listReservations: (
     request: typeof ListReservationsRequest.Encoded
   ) => Effect.Effect<ReservationsAnswer, LedgerError>
-  /** Expires reservations past `expiresAt + grace`, returning what they held (the layer runs it every `SweepInterval`). */
+  /**
+   * Expires reservations past `expiresAt + grace`, returning what they held, and forgets keys and finished
+   * reservations older than `Retention` (the layer runs it every `SweepInterval`).
+   */
   readonly sweep: (request: typeof SweepRequest.Encoded) => Effect.Effect<SweepAnswer, LedgerError>
   /** Creates a budget for a scope and unit. */
   readonly createBudget: (request: typeof CreateBudgetRequest.Encoded) => Effect.Effect<BudgetAnswer, LedgerError>
@@ -2140,6 +2143,47 @@ export class Ledger extends Context.Service<Ledger, Service>()("@timebox/core/Le
  */
 export const SweepInterval = Context.Reference<Duration.Duration>("@timebox/core/Ledger/SweepInterval", {
   defaultValue: () => Duration.seconds(1)
+})
+
+/**
+ * How long the ledger remembers idempotency keys (from their first use) and
+ * finished reservations (from when they ended): a retry with the same key
+ * within it replays the first answer; after it, the key is new again. The
+ * sweeper forgets what is older, at most once a minute. `Duration.infinity`
+ * keeps everything for good. Read when the ledger is built.
+ *
+ * **Gotchas**
+ *
+ * - A reserve key is kept as long as its reservation is active, whatever the
+ *   retention, so a late retry never holds the estimate twice.
+ * - An event's key is what stops a retried event from debiting twice: keep
+ *   the retention longer than any client retries.
+ * - On a shared store (Redis), whichever process sweeps applies its own
+ *   retention: give every process the same one.
+ * - A negative retention makes `sweep` (and so the background sweeper) fail
+ *   with `InvalidRequest` naming `Ledger.Retention`.
+ *
+ * **Details**
+ *
+ * The memory store keeps ~590 bytes per guarded model call and ~340 per
+ * keyed event for as long as the retention: at 100 guarded calls a second,
+ * about 5 GB for 24 hours, 210 MB for one hour.
+ *
+ * **Example** (Keeping keys for one hour)
+ *
+ * ```ts
+ * import { Duration, Layer } from "effect"
+ * import { Ledger } from "@timebox/core"
+ *
+ * const ledger = Ledger.layerMemory.pipe(Layer.provide(Layer.succeed(Ledger.Retention, Duration.hours(1))))
+ * ```
+ *
+ * @default 24 hours
+ * @category services
+ * @since 0.1.0
+ */
+export const Retention = Context.Reference<Duration.Duration>("@timebox/core/Ledger/Retention", {
+  defaultValue: () => Duration.hours(24)
 })
 
 // =============================================================================
@@ -2365,9 +2409,17 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
   )
 
   const decodeSweep = decoder(SweepRequest, "Ledger.sweep")
+  const retentionMs = Duration.toMillis(yield* Retention)
   const sweep = Effect.fn("Ledger.sweep")(function*(input: typeof SweepRequest.Encoded) {
     const request = yield* decodeSweep(input)
-    return yield* store.sweep({ ...request, now: yield* now }).pipe(Effect.mapError(fail("Ledger.sweep")))
+    if (!(retentionMs >= 0)) {
+      return yield* Effect.fail(
+        fail("Ledger.sweep")(Errors.invalid("Ledger.Retention", retentionMs, "must be a duration of 0 ms or more"))
+      )
+    }
+    return yield* store.sweep({ ...request, now: yield* now, retentionMs }).pipe(
+      Effect.mapError(fail("Ledger.sweep"))
+    )
   })
 
   const decodeCreate = decoder(CreateBudgetRequest, "Ledger.createBudget")

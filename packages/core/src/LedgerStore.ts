@@ -234,14 +234,17 @@ export type ListReservationsQuery = Commands.ListReservationsQuery
 
 /**
  * One pass of the sweeper: expire up to `limit` active reservations past
- * `expiresAt + grace` (of `tenant` only, when given).
+ * `expiresAt + grace` (of `tenant` only, when given), then (at most once a
+ * minute) forget the idempotency keys first used, and the reservations
+ * finished, more than `retentionMs` before `now` (never when it is
+ * `Infinity`); a reserve key stays while its reservation is active.
  *
- * **Example** (Sweeping one tenant)
+ * **Example** (Sweeping one tenant, keeping keys for an hour)
  *
  * ```ts
  * import type { LedgerStore } from "@timebox/core"
  *
- * const command: LedgerStore.SweepCommand = { tenant: "acme", limit: 1_000, now: 90_000 }
+ * const command: LedgerStore.SweepCommand = { tenant: "acme", limit: 1_000, now: 90_000, retentionMs: 3_600_000 }
  * ```
  *
  * @category models
@@ -458,11 +461,11 @@ const run =
  *
  * State lives in this process only. Idempotency keys are remembered for 24
  * hours after first use and finished reservations are dropped 24 hours after
- * they end (the sweeper prunes them).
+ * they end (the sweeper prunes them; `Ledger.Retention` sets the 24 hours).
  *
  * **Details**
  *
- * Everything it keeps for 24 hours is kept compactly, since it outlives
+ * Everything it keeps for the retention is kept compactly, since it outlives
  * every young-generation collection: a reserve, commit or release key points
  * at its reservation, which holds the request (to tell a replay from a
  * mismatch) and, in typed-array chunks off the JavaScript heap, the balances

@@ -798,6 +798,91 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           yield* ledger.sweep({})
           assert.strictEqual((yield* hold("long", 86_400_000)).reservationId, long.reservationId)
         }))
+
+      const withRetention = (retention: Duration.Duration, body: () => Effect.Effect<void, unknown, Ledger.Ledger>) =>
+        it.effect(`Ledger.Retention ${Duration.format(retention)}`, () =>
+          body().pipe(
+            Effect.provide(layer),
+            Effect.provideService(Ledger.SweepInterval, Duration.infinity),
+            Effect.provideService(Ledger.Retention, retention)
+          ))
+
+      /** A keyed event and a committed keyed reservation, and replays of both (no second debit). */
+      const keyedCalls = (tenant: string) =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const subject = { tenant }
+          const keyedEvent = () =>
+            ledger.event({ tenant, subject, action, actual: { unit: "TOKENS", amount: 7 }, idempotencyKey: "ev" })
+          const hold = () => reserve(tenant, subject, 10, { idempotencyKey: "rs" })
+          const keyedCommit = (reservationId: string) =>
+            ledger.commit({ tenant, reservationId, actual: { unit: "TOKENS", amount: 10 }, idempotencyKey: "cm" })
+          return { keyedCommit, keyedEvent, hold }
+        })
+
+      withRetention(Duration.hours(1), () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const tenant = freshTenant()
+          yield* budget(tenant, `tenant:${tenant}`, 1_000)
+          const { hold, keyedCommit, keyedEvent } = yield* keyedCalls(tenant)
+          const first = yield* keyedEvent()
+          const held = yield* hold()
+          yield* keyedCommit(held.reservationId!)
+          // 59 minutes on: replays, nothing debited twice, the reservation still listed
+          yield* advance("59 minutes")
+          yield* ledger.sweep({})
+          assert.strictEqual((yield* keyedEvent()).eventId, first.eventId)
+          assert.strictEqual((yield* hold()).reservationId, held.reservationId)
+          assert.strictEqual((yield* keyedCommit(held.reservationId!)).charged.amount, 10n)
+          assert.strictEqual((yield* balancesOf(tenant, { tenant }))[`tenant:${tenant}`]!.spent, 17n)
+          // past the hour (and the once-a-minute prune): the keys are new again, the reservation gone
+          yield* advance("2 minutes")
+          yield* ledger.sweep({})
+          assert.deepStrictEqual((yield* ledger.listReservations({ tenant })).reservations, [])
+          assert.notStrictEqual((yield* keyedEvent()).eventId, first.eventId)
+          assert.notStrictEqual((yield* hold()).reservationId, held.reservationId)
+          assert.deepStrictEqual((yield* balancesOf(tenant, { tenant }))[`tenant:${tenant}`], {
+            allocated: 1_000n,
+            spent: 24n,
+            reserved: 10n,
+            debt: 0n,
+            remaining: 966n,
+            isOverLimit: false
+          })
+        }))
+
+      withRetention(Duration.infinity, () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const tenant = freshTenant()
+          yield* budget(tenant, `tenant:${tenant}`, 1_000)
+          const { hold, keyedCommit, keyedEvent } = yield* keyedCalls(tenant)
+          const first = yield* keyedEvent()
+          const held = yield* hold()
+          yield* keyedCommit(held.reservationId!)
+          // keeps everything for good: still replayed 30 days on
+          yield* advance("30 days")
+          yield* ledger.sweep({})
+          yield* advance("2 minutes")
+          yield* ledger.sweep({})
+          assert.strictEqual((yield* keyedEvent()).eventId, first.eventId)
+          assert.strictEqual((yield* hold()).reservationId, held.reservationId)
+          assert.strictEqual((yield* keyedCommit(held.reservationId!)).charged.amount, 10n)
+          assert.deepStrictEqual(
+            (yield* ledger.listReservations({ tenant })).reservations.map((r) => r.reservationId),
+            [held.reservationId]
+          )
+          assert.strictEqual((yield* balancesOf(tenant, { tenant }))[`tenant:${tenant}`]!.spent, 17n)
+        }))
+
+      withRetention(Duration.millis(-1), () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const reason = yield* reasonOf(ledger.sweep({}), "Ledger.sweep")
+          assert.strictEqual(reason._tag, "InvalidRequest")
+          assert.strictEqual(reason.message, "invalid Ledger.Retention (-1): must be a duration of 0 ms or more")
+        }))
     })
 
     describe("expiry", () => {

@@ -467,12 +467,16 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
       ], Ledger.ReservationsAnswer)
     }
 
-    const sweepTenant = (tenant: string, limit: number, now: number) =>
-      call(Scripts.sweep, tenant, [String(now), String(limit)], SweepExpired)
+    const sweepTenant = (tenant: string, limit: number, command: LedgerStore.SweepCommand) =>
+      call(Scripts.sweep, tenant, [
+        String(command.now),
+        String(limit),
+        Number.isFinite(command.retentionMs) ? String(command.retentionMs) : ""
+      ], SweepExpired)
 
     const sweep = (command: LedgerStore.SweepCommand) =>
       command.tenant !== undefined
-        ? Effect.map(sweepTenant(command.tenant, command.limit, command.now), (expired) => ({ expired }))
+        ? Effect.map(sweepTenant(command.tenant, command.limit, command), (expired) => ({ expired }))
         : Effect.gen(function*() {
           const tenants = yield* send(redis.send<unknown>("SMEMBERS", keys.tenants)).pipe(
             Effect.flatMap((reply) =>
@@ -486,7 +490,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
           const expired: Array<string> = []
           for (const tenant of tenants) {
             if (expired.length >= command.limit) break
-            expired.push(...(yield* sweepTenant(tenant, command.limit - expired.length, command.now)))
+            expired.push(...(yield* sweepTenant(tenant, command.limit - expired.length, command)))
           }
           return { expired }
         })

@@ -27,7 +27,7 @@
  * decoded), and within each form equal digests mean equal requests.
  *
  * Records written before these digests (SHA-256 of the fingerprint with the
- * key) no longer match: a retry, within the 24 hours a record is kept, of a
+ * key) no longer match: a retry, within the retention (24 hours by default), of a
  * request first made by an earlier version of the store answers
  * `IdempotencyMismatch`.
  *

@@ -503,7 +503,7 @@ local function hot_reservation_budgets(r)
 end
 
 -- Ends a reservation (commit, release): no longer active, pruned
--- RETENTION_MS after now (the "ended" log; see reservation_finish).
+-- the retention after now (the "ended" log; see reservation_finish).
 local function hot_finish(id, status, now, committed)
   if committed then
     redis.call("HSET", reservation_key(id), "status", status, "finalizedAtMs", now, "committed", committed)

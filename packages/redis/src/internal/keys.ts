@@ -18,9 +18,9 @@
  * | `…:reservation:<id>` | hash | one reservation: `terms` (what never changes, in one field), `status`, `expiresAtMs`, `extensions`, … (its affected scopes and subject levels are its scope path's prefixes and segments) |
  * | `…:reservations` | sorted set | reservation ids by creation sequence (listReservations) |
  * | `…:expiries` | sorted set | active reservation ids by `expiresAt + grace` (the sweeper) |
- * | `…:ended` | list | `<ms> <id>` of finished reservations in the order they ended (pruned after 24 h) |
+ * | `…:ended` | list | `<ms> <id>` of finished reservations in the order they ended (pruned after the retention, `Ledger.Retention`) |
  * | `…:idem:<operation>:<key>` | string | the request's fingerprint digest, a newline, the first answer |
- * | `…:idempotency` | list | `<ms> <operation>:<key>` in the order first used (pruned after 24 h) |
+ * | `…:idempotency` | list | `<ms> <operation>:<key>` in the order first used (pruned after the retention, `Ledger.Retention`) |
  * | `…:sequence` | string | the tenant's counter (reservation and event ids, budget order) |
  * | `…:pruned` | string | when the sweeper last pruned this tenant |
  * | `<prefix>:v3:tenants` | set | every tenant with ledger state (for a sweep over all tenants) |

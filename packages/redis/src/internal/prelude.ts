@@ -29,7 +29,6 @@ local UNITS = { "USD_MICROCENTS", "TOKENS", "CREDITS", "RISK_POINTS" }
 local UNIT_INDEX = { USD_MICROCENTS = 1, TOKENS = 2, CREDITS = 3, RISK_POINTS = 4 }
 local LEVELS = { "tenant", "workspace", "app", "workflow", "agent", "toolset" }
 local MAX_EXTENSIONS = 10
-local RETENTION_MS = 86400000
 
 -- JSON ------------------------------------------------------------------------
 
@@ -283,7 +282,7 @@ end
 
 -- Remembers the answer for (operation, key), and answers it. The log
 -- "idempotency" lists "<now> <operation>:<key>" in the order they came, for
--- the sweeper to forget them after RETENTION_MS. now: a decimal string.
+-- the sweeper to forget them after the retention. now: a decimal string.
 local function remember(operation, key, fingerprint, answer, now)
   if key ~= "" then
     redis.call("SET", P .. "idem:" .. operation .. ":" .. key, fingerprint .. "\\n" .. answer)
@@ -429,7 +428,7 @@ local function reservation_json(r)
 end
 
 -- Ends a reservation: no longer active (the sweeper forgets it), pruned
--- RETENTION_MS after now. committed: the charged amount string of a commit.
+-- the retention after now. committed: the charged amount string of a commit.
 -- The log "ended" lists "<now> <id>" in the order they ended. Only the
 -- sweeper ends reservations here, and it takes them out of "expiries"
 -- itself; the batched commit and release do it at the end of their batch.

@@ -374,10 +374,10 @@ return ok(obj(fields))
 `)
 
 /**
- * sweep (one tenant). ARGV: now, limit. Expires, oldest first, up to `limit`
- * active reservations past `expiresAt + grace`, then (at most once a minute)
- * forgets idempotency records and finished reservations older than the
- * retention.
+ * sweep (one tenant). ARGV: now, limit, retention (ms, or "" to keep
+ * everything). Expires, oldest first, up to `limit` active reservations past
+ * `expiresAt + grace`, then (at most once a minute) forgets idempotency
+ * records and finished reservations older than the retention.
  *
  * @internal
  */
@@ -403,10 +403,11 @@ for _, entry in ipairs(ordered) do
   end
   redis.call("ZREM", P .. "expiries", entry[2])
 end
+local retention = tonumber(ARGV[3])
 local pruned = tonumber(redis.call("GET", P .. "pruned"))
-if not pruned or now - pruned >= 60000 then
+if retention and (not pruned or now - pruned >= 60000) then
   redis.call("SET", P .. "pruned", num(now))
-  local cutoff = now - RETENTION_MS
+  local cutoff = now - retention
   prune_log("idempotency", cutoff, function(member)
     -- a reserve answer is kept while its reservation is active, so a late replay never holds twice
     if string.sub(member, 1, 8) == "reserve:" then

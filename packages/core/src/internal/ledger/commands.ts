@@ -70,6 +70,11 @@ export interface SweepCommand {
   readonly tenant?: string
   readonly limit: number
   readonly now: number
+  /**
+   * How long idempotency keys and finished reservations are kept (ms; at
+   * least 0, `Infinity` to keep them for good): the sweep forgets older ones.
+   */
+  readonly retentionMs: number
 }
 
 export interface CreateBudgetCommand {

@@ -199,9 +199,6 @@ export interface State {
   lastPruneMs: number
 }
 
-/** How long the memory store remembers idempotency keys and finished reservations. */
-export const retentionMs = 24 * 60 * 60 * 1000
-
 /** The most extensions a reservation accepts. */
 export const maxExtensions = 10
 
@@ -395,10 +392,11 @@ const rememberedAt = (value: Remembered | EventRecord | ExtendRecord): number =>
 /**
  * Forgets idempotency keys older than `retentionMs` (a reserve key lives as
  * long as its reservation is active) and reservations that ended more than
- * `retentionMs` ago; runs at most once a minute (from the sweeper).
+ * `retentionMs` ago; runs at most once a minute (from the sweeper), and never
+ * when `retentionMs` is infinite.
  */
-export const prune = (state: State, now: number): void => {
-  if (now - state.lastPruneMs < 60_000) return
+export const prune = (state: State, now: number, retentionMs: number): void => {
+  if (now - state.lastPruneMs < 60_000 || retentionMs === Number.POSITIVE_INFINITY) return
   state.lastPruneMs = now
   const cutoff = now - retentionMs
   for (const tenant of state.tenants.values()) {
