@@ -15,7 +15,7 @@ import { dual } from "effect/Function"
 import * as Budget from "./Budget.ts"
 import type * as Cost from "./Cost.ts"
 import * as Ledger from "./Ledger.ts"
-import type * as ModelProfile from "./ModelProfile.ts"
+import * as ModelProfile from "./ModelProfile.ts"
 import * as TimeboxError from "./TimeboxError.ts"
 
 // =============================================================================
@@ -379,7 +379,7 @@ export const worstCase = (
   unit: GuardUnit
 ): WorstCase => {
   const input = inputTokens(prompt)
-  const output = profile.maxOutputTokens + profile.reasoningTokens
+  const output = ModelProfile.outputLimit(profile)
   return {
     inputTokens: input,
     outputTokens: output,

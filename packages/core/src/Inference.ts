@@ -228,7 +228,7 @@ const modelCall = (
         } else if (part.type === "finish") {
           usage = usageOf(part.usage)
         }
-      }))
+      })).pipe(Effect.provideService(ModelProfile.OutputLimit, ModelProfile.outputLimit(profile)))
     if (frame !== undefined) Cost.add(frame.run.tally, usage, profile.price)
     return { text, calls, usage, profile, firstTokenMs }
   })

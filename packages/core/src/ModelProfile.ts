@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Context, Schema } from "effect"
 import type * as Cost from "./Cost.ts"
 import type { StageRecord } from "./Report.ts"
 
@@ -92,6 +92,48 @@ export const expectedMs = (profile: ModelProfile): number =>
 export const p95Ms = (profile: ModelProfile): number =>
   (profile.reasoningMs + (profile.expectedOutputTokens / profile.tokensPerSecond) * 1000) * (1 + profile.jitter) +
   profile.ttftP95Ms
+
+/**
+ * The most tokens the model call in progress may produce, reasoning
+ * included. `Inference.run` sets it, for each call, to the answering
+ * profile's `outputLimit` (the worst case a `Guard` reserves), and a provider
+ * passes it on: `OpenAiCompatible` sends it as `max_tokens` (or
+ * `max_completion_tokens`), so the provider stops where the reservation
+ * ends. `undefined` (outside `Inference.run`) sends no limit.
+ *
+ * **Example** (A provider reading it)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ModelProfile } from "@timebox/core"
+ *
+ * const limitField = Effect.map(ModelProfile.OutputLimit, (limit) => limit === undefined ? {} : { max_tokens: limit })
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const OutputLimit = Context.Reference<number | undefined>("@timebox/core/ModelProfile/OutputLimit", {
+  defaultValue: () => undefined
+})
+
+/**
+ * The most tokens one call of `profile` may produce: `maxOutputTokens` plus
+ * `reasoningTokens`. What `Inference.run` asks the provider to stop at
+ * (`OutputLimit`), and the output side of a `Guard`'s worst case.
+ *
+ * **Example** (The fast preset)
+ *
+ * ```ts
+ * import { ModelProfile } from "@timebox/core"
+ *
+ * ModelProfile.outputLimit(ModelProfile.presets.fast) // 1024
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const outputLimit = (profile: ModelProfile): number => profile.maxOutputTokens + profile.reasoningTokens
 
 const base = { provider: "simulated", jitter: 0.1, reasoningMs: 0, reasoningTokens: 0, maxOutputTokens: 1024 }
 

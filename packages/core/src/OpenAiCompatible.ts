@@ -41,6 +41,14 @@ export interface Options {
    * @default "https://api.openai.com/v1"
    */
   readonly baseUrl?: string | undefined
+  /**
+   * The body field that asks the model to stop at `ModelProfile.OutputLimit`
+   * (set by `Inference.run` to the worst case a `Guard` reserved):
+   * `"max_tokens"`, which most OpenAI-compatible servers read, or
+   * `"max_completion_tokens"`, which OpenAI's reasoning models require.
+   * @default "max_tokens"
+   */
+  readonly outputLimitField?: "max_tokens" | "max_completion_tokens" | undefined
 }
 
 /**
@@ -115,8 +123,10 @@ export type ModelLayer = Model.Model<typeof providerName, LanguageModel.Language
  *
  * - `generateText` POSTs `${baseUrl}/chat/completions` with `model`,
  *   `messages` (system, user text and images, assistant text and tool calls,
- *   tool results), `tools` (each tool's parameters as JSON Schema) and
- *   `tool_choice`; the body is decoded with Schema into `text`, `reasoning`,
+ *   tool results), `tools` (each tool's parameters as JSON Schema),
+ *   `tool_choice`, and `max_tokens` (or `max_completion_tokens`, see
+ *   `Options.outputLimitField`) when `ModelProfile.OutputLimit` is set, as
+ *   `Inference.run` sets it for each call; the body is decoded with Schema into `text`, `reasoning`,
  *   `tool-call` and `finish` parts (reason and token usage).
  * - `streamText` adds `stream: true` and `stream_options.include_usage`;
  *   SSE `data:` chunks become `text-start`/`-delta`/`-end`, tool-call deltas
@@ -154,7 +164,8 @@ export const make = (options: Options): Effect.Effect<LanguageModel.LanguageMode
     const connection: internal.Connection = {
       model: options.model,
       apiKey: options.apiKey,
-      baseUrl: options.baseUrl ?? defaultBaseUrl
+      baseUrl: options.baseUrl ?? defaultBaseUrl,
+      outputLimitField: options.outputLimitField ?? "max_tokens"
     }
     return LanguageModel.make({
       generateText: internal.generateText(client, connection),
@@ -189,20 +200,36 @@ const Selection = Schema.String.check(Schema.isPattern(/^\s*openai:\S/, {
   message: "expected openai:<model>, e.g. openai:gpt-4o-mini"
 }))
 
+const OutputLimitField = Schema.Literals(["max_tokens", "max_completion_tokens"])
+
 const connectionConfig = Config.all({
   apiKey: Config.option(Config.Redacted("OPENAI_API_KEY")),
-  baseUrl: Config.String("OPENAI_BASE_URL").pipe(Config.withDefault(defaultBaseUrl))
+  baseUrl: Config.String("OPENAI_BASE_URL").pipe(Config.withDefault(defaultBaseUrl)),
+  outputLimitField: Config.schema(OutputLimitField, "OPENAI_OUTPUT_LIMIT_FIELD").pipe(
+    Config.withDefault("max_tokens" as const)
+  )
 })
 
 const optionsFrom = (
   model: string,
-  connection: { readonly apiKey: Option.Option<Redacted.Redacted<string>>; readonly baseUrl: string }
-): Options => ({ model, apiKey: Option.getOrUndefined(connection.apiKey), baseUrl: connection.baseUrl })
+  connection: {
+    readonly apiKey: Option.Option<Redacted.Redacted<string>>
+    readonly baseUrl: string
+    readonly outputLimitField: "max_tokens" | "max_completion_tokens"
+  }
+): Options => ({
+  model,
+  apiKey: Option.getOrUndefined(connection.apiKey),
+  baseUrl: connection.baseUrl,
+  outputLimitField: connection.outputLimitField
+})
 
 /**
  * The options from configuration: `TIMEBOX_MODEL` (`openai:<model>`,
- * required), `OPENAI_API_KEY` (optional, redacted) and `OPENAI_BASE_URL`
- * (default `https://api.openai.com/v1`).
+ * required), `OPENAI_API_KEY` (optional, redacted), `OPENAI_BASE_URL`
+ * (default `https://api.openai.com/v1`) and `OPENAI_OUTPUT_LIMIT_FIELD`
+ * (`max_tokens`, the default, or `max_completion_tokens` for OpenAI's
+ * reasoning models).
  *
  * **Example** (Reading the options from the environment)
  *

@@ -5,7 +5,7 @@ import { LanguageModel, Model, type Response, Tool, Toolkit } from "effect/ai"
 import { FetchHttpClient, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Agent, OpenAiCompatible, Pipeline, Stage } from "../src/index.ts"
+import { Agent, Inference, ModelProfile, OpenAiCompatible, Pipeline, Router, Stage } from "../src/index.ts"
 import { record } from "./utils.ts"
 
 // A chat-completions server: the request's `model` picks the scenario.
@@ -17,6 +17,8 @@ interface WireRequest {
   readonly tool_choice?: unknown
   readonly stream?: boolean
   readonly stream_options?: unknown
+  readonly max_tokens?: number
+  readonly max_completion_tokens?: number
 }
 
 const seen: Array<{ readonly body: WireRequest; readonly authorization: string | undefined }> = []
@@ -165,6 +167,7 @@ layer(Layer.mergeAll(TestServer, FetchHttpClient.layer), { excludeTestServices: 
         assert.strictEqual(body.model, "text")
         assert.isUndefined(body.stream)
         assert.isUndefined(body.tools)
+        assert.isUndefined(body.max_tokens) // no limit outside Inference.run
         assert.deepStrictEqual(body.messages, [
           { role: "system", content: "Be brief." },
           { role: "user", content: "hi" }
@@ -301,6 +304,29 @@ layer(Layer.mergeAll(TestServer, FetchHttpClient.layer), { excludeTestServices: 
         assert.strictEqual(badArguments.reason._tag, "InvalidOutputError")
       }).pipe(Effect.provide(WeatherHandlers)))
 
+    it.effect("Inference.run asks for at most the answering profile's output limit, the worst case a guard reserves", () =>
+      Effect.gen(function*() {
+        const url = yield* baseUrl
+        // the guard reserves input + 300 output + 20 reasoning tokens: the provider must stop there
+        const profile = { ...ModelProfile.presets.fast, name: "text", maxOutputTokens: 300, reasoningTokens: 20 }
+        const infer = (outputLimitField?: "max_tokens" | "max_completion_tokens") =>
+          Effect.gen(function*() {
+            const model = OpenAiCompatible.layer({ model: "text", baseUrl: url, outputLimitField }).pipe(
+              Layer.provide(FetchHttpClient.layer)
+            )
+            const result = yield* Inference.run({ prompt: "hi", models: Router.make([{ profile, layer: model }]) })
+            assert.strictEqual(result.text, "Hello world")
+            return lastRequest().body
+          })
+        const plain = yield* infer()
+        assert.strictEqual(plain.stream, true)
+        assert.strictEqual(plain.max_tokens, 320)
+        assert.isUndefined(plain.max_completion_tokens)
+        const reasoning = yield* infer("max_completion_tokens")
+        assert.strictEqual(reasoning.max_completion_tokens, 320)
+        assert.isUndefined(reasoning.max_tokens)
+      }))
+
     it.effect("configuration: fromEnv is None unless TIMEBOX_MODEL=openai:<model>; layerConfig reads the URL", () =>
       Effect.gen(function*() {
         const url = yield* baseUrl
@@ -319,8 +345,17 @@ layer(Layer.mergeAll(TestServer, FetchHttpClient.layer), { excludeTestServices: 
         assert.deepStrictEqual(defaults, {
           model: "gpt-4o-mini",
           apiKey: undefined,
-          baseUrl: "https://api.openai.com/v1"
+          baseUrl: "https://api.openai.com/v1",
+          outputLimitField: "max_tokens"
         })
+        const reasoningModel = yield* OpenAiCompatible.config.pipe(
+          withEnv({ TIMEBOX_MODEL: "openai:o3-mini", OPENAI_OUTPUT_LIMIT_FIELD: "max_completion_tokens" })
+        )
+        assert.strictEqual(reasoningModel.outputLimitField, "max_completion_tokens")
+        const badField = yield* Effect.flip(
+          OpenAiCompatible.config.pipe(withEnv({ TIMEBOX_MODEL: "openai:o3-mini", OPENAI_OUTPUT_LIMIT_FIELD: "max" }))
+        )
+        assert.include(String(badField), "OPENAI_OUTPUT_LIMIT_FIELD")
         const response = yield* LanguageModel.generateText({ prompt: "hi" }).pipe(
           Effect.provide(OpenAiCompatible.layerConfig),
           withEnv(env)

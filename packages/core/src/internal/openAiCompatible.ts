@@ -9,6 +9,7 @@ import { AiError, IdGenerator, type LanguageModel, type Prompt, type Response, T
 import * as Base64 from "effect/encoding/Base64"
 import * as Sse from "effect/encoding/Sse"
 import { type HttpClient, HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
+import * as ModelProfile from "../ModelProfile.ts"
 
 const MODULE = "OpenAiCompatible"
 
@@ -161,6 +162,8 @@ export interface Connection {
   readonly model: string
   readonly apiKey: Redacted.Redacted<string> | undefined
   readonly baseUrl: string
+  /** The body field that carries `ModelProfile.OutputLimit`. */
+  readonly outputLimitField: "max_tokens" | "max_completion_tokens"
 }
 
 type WireContent =
@@ -327,8 +330,10 @@ const buildRequest = Effect.fnUntraced(function*(
   options: LanguageModel.ProviderOptions,
   stream: boolean
 ) {
+  const limit = yield* ModelProfile.OutputLimit
   const body = {
     model: connection.model,
+    ...(limit === undefined ? {} : { [connection.outputLimitField]: limit }),
     messages: yield* toMessages(method, options.prompt),
     ...(yield* toTools(method, options)),
     ...responseFormat(options),
