@@ -341,6 +341,9 @@ export type SkippedEntry = typeof SkippedEntry.Type
  * `denied` (the call was never made); then `commit` → `committed` (the real
  * usage is charged) or `release` → `released` (the call failed or was
  * interrupted). A commit or release the store could not apply is `failed`.
+ * A call that outlived its reservation (its commit `failed` with
+ * `reservation-expired`) is then charged directly: `event` → `charged`, or
+ * `failed`.
  * `amount` is an integer in `unit`: the worst case held or denied, the amount
  * charged, or the amount given back. `reason` is the ledger's reason in
  * kebab-case (`budget-exceeded`, `store-unavailable`, …) and `detail` its
@@ -368,8 +371,8 @@ export type SkippedEntry = typeof SkippedEntry.Type
  * @since 0.1.0
  */
 export const LedgerEntry = Schema.Struct({
-  operation: Schema.Literals(["reserve", "commit", "release"]),
-  decision: Schema.Literals(["allowed", "denied", "committed", "released", "failed"]),
+  operation: Schema.Literals(["reserve", "commit", "release", "event"]),
+  decision: Schema.Literals(["allowed", "denied", "committed", "released", "charged", "failed"]),
   /** The path of the stage that made the call (`inference`, `context/rag`). */
   stage: Schema.String,
   model: Schema.String,

@@ -304,6 +304,44 @@ describe("Guard", () => {
         assert.strictEqual(result.report.cost.microUsd * 100, 41_400)
       }).pipe(Effect.provide(LedgerTest)))
 
+    it.effect("a call that outlives its reservation (ttl + grace) is charged by an event, not lost", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        // 7 s to the first token: past the 1 s ttl and the 5 s grace of the hold
+        const slow = { ...metered, ttftMs: 7_000, ttftP95Ms: 7_000 }
+        const slowAgent = Agent.make({
+          name: "slow",
+          budget: "10 seconds",
+          pipeline: Pipeline.make<string>().add(
+            Stage.required(
+              "inference",
+              ({ input }) => Effect.map(Inference.run({ prompt: input, models: slow }), (result) => result.text),
+              {
+                allocation: "9 seconds"
+              }
+            )
+          )
+        })
+        const result = yield* runUnderTestClock(slowAgent, question).pipe(
+          Guard.withGuard({ subject, ttl: "1 second", overagePolicy: "REJECT" }),
+          Effect.provide(SimulatedModel.layer({ profile: slow }))
+        )
+        assert.strictEqual(result.status, "complete")
+        assert.deepStrictEqual(
+          result.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.amount, entry.reason]),
+          [
+            ["reserve", "allowed", worst, undefined],
+            ["commit", "failed", actual, "reservation-expired"],
+            ["event", "charged", actual, undefined]
+          ]
+        )
+        assert.strictEqual(result.report.ledger?.[2]?.reservationId, "rsv_1")
+        const ledger = yield* Ledger.Ledger
+        yield* ledger.sweep({}) // gives the expired hold back
+        const after = yield* balance
+        assert.deepStrictEqual([after.spent, after.reserved, after.remaining], [BigInt(actual), 0n, 95_400n])
+      }).pipe(Effect.provide(LedgerTest)))
+
     it.effect("unguarded runs report no ledger", () =>
       Effect.gen(function*() {
         const result = yield* runUnderTestClock(agent(), question).pipe(Effect.provide(model))

@@ -1,7 +1,8 @@
 /**
  * One guarded model call: reserve the worst case, make the call, then commit
  * the usage it reports, or release the reservation when it failed or was
- * interrupted. Every ledger answer goes into the run's ledger entries.
+ * interrupted. A call that outlived its reservation is charged by an event.
+ * Every ledger answer goes into the run's ledger entries.
  */
 import { Clock, Effect, Exit } from "effect"
 import type { Prompt } from "effect/ai"
@@ -52,7 +53,7 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
           atMs: round(now - frame.runStartMillis)
         })
       })
-    const failed = (operation: "commit" | "release", amount: bigint) => (error: Ledger.LedgerError) =>
+    const failed = (operation: "commit" | "release" | "event", amount: bigint) => (error: Ledger.LedgerError) =>
       record({
         operation,
         decision: "failed",
@@ -60,6 +61,24 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
         reason: reasonCode(error),
         detail: error.message
       })
+    // A call that outlived its reservation (ttl + grace) has still been paid for: charge it directly,
+    // under the guard's policy (REJECT would refuse what is already spent, so it takes what is available).
+    const late = (actual: bigint, reservationId: string) =>
+      guard.ledger.event({
+        tenant: guard.tenant,
+        subject: guard.subject,
+        action: { kind: "llm.completion", name: profile.name },
+        actual: { unit: guard.unit, amount: actual },
+        overagePolicy: guard.overagePolicy === "REJECT" ? "ALLOW_IF_AVAILABLE" : guard.overagePolicy,
+        metadata: { reservationId, reason: "model call outlived its reservation" },
+        idempotencyKey: `${key}:late`
+      }).pipe(
+        Effect.matchEffect({
+          onFailure: failed("event", actual),
+          onSuccess: (charged) =>
+            record({ operation: "event", decision: "charged", amount: Number(charged.charged.amount), reservationId })
+        })
+      )
     const reserve = guard.ledger.reserve({
       tenant: guard.tenant,
       subject: guard.subject,
@@ -98,7 +117,10 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
           idempotencyKey: `${key}:commit`
         }).pipe(
           Effect.matchEffect({
-            onFailure: failed("commit", actual),
+            onFailure: (error) =>
+              error.reason._tag === "ReservationExpired"
+                ? Effect.andThen(failed("commit", actual)(error), late(actual, reservationId))
+                : failed("commit", actual)(error),
             onSuccess: (committed) =>
               record({
                 operation: "commit",
