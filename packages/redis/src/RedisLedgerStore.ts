@@ -25,7 +25,7 @@
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Ledger, LedgerStore } from "@timebox/core"
-import { Clock, Config, Duration, Effect, Layer, Schema } from "effect"
+import { Clock, Config, Duration, Effect, Layer, Option, Schema } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import * as Answers from "./internal/answers.ts"
 import * as Batch from "./internal/batch.ts"
@@ -110,8 +110,36 @@ const describe = (cause: unknown): string =>
 
 const storeFailed = (error: Redis.RedisError) => unavailable(describe(error.cause))
 
-/** The store's command timeout. */
-const timeoutOf = (options: Options): Duration.Duration => Duration.fromInputUnsafe(options.timeout ?? "5 seconds")
+/** A bad option of the store, as the typed failure of building it. */
+const badOption = (field: string, value: unknown, problem: string) =>
+  new Ledger.LedgerError({
+    method: "RedisLedgerStore.connect",
+    reason: new Ledger.InvalidRequest({ field, value: JSON.stringify(value) ?? String(value), problem })
+  })
+
+/** The store's command timeout: a finite duration above zero. */
+const timeoutOf = (options: Options): Effect.Effect<Duration.Duration, Ledger.LedgerError> => {
+  const input = options.timeout ?? "5 seconds"
+  const timeout = Option.getOrUndefined(Duration.fromInput(input))
+  return timeout !== undefined && Duration.isFinite(timeout) && Duration.isPositive(timeout)
+    ? Effect.succeed(timeout)
+    : Effect.fail(badOption("timeout", input, "expected a finite duration above zero, e.g. \"5 seconds\""))
+}
+
+/**
+ * `url` if it is a Redis URL: `redis://` or `rediss://`, a host, a port
+ * from 1 to 65535 when given.
+ */
+const urlOf = (url: string): Effect.Effect<string, Ledger.LedgerError> => {
+  const invalid = (problem: string) => Effect.fail(badOption("url", redactUrl(url), problem))
+  if (!URL.canParse(url)) return invalid("expected redis://[[user]:password@]host[:port][/db] or rediss://…")
+  const parsed = new URL(url)
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    return invalid(`expected the redis: or rediss: scheme, not ${parsed.protocol}`)
+  }
+  if (parsed.hostname === "") return invalid("expected a host")
+  return Effect.succeed(url)
+}
 
 /** The wall clock, which times commands whatever `Clock` the caller runs under. */
 const wallClock = Clock.Clock.defaultValue()
@@ -214,11 +242,13 @@ const unitOrder: ReadonlyArray<string> = Ledger.Unit.literals
  * @category constructors
  * @since 0.1.0
  */
-export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, never, Redis.Redis> = Effect.fnUntraced(
+export const make: (
+  options?: Options
+) => Effect.Effect<LedgerStore.Service, Ledger.LedgerError, Redis.Redis> = Effect.fnUntraced(
   function*(options: Options = {}) {
     const redis = yield* Redis.Redis
     const keys = Keys.make(options.prefix)
-    const send = bounded(timeoutOf(options))
+    const send = bounded(yield* timeoutOf(options))
     const registered = new Set<string>()
 
     /**
@@ -495,15 +525,18 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
           return { expired }
         })
 
+    // A new budget registers its tenant again, whatever this process saw: after Redis lost its
+    // data (a flush, a restart without persistence) the budgets are created anew, and the
+    // tenant set with them, so the sweeper finds the tenant's reservations again.
     const createBudget = (command: LedgerStore.CreateBudgetCommand) =>
-      withTenant(
-        command.tenant,
-        call(Scripts.createBudget, command.tenant, [
+      send(redis.send("SADD", keys.tenants, command.tenant)).pipe(
+        Effect.tap(() => Effect.sync(() => registered.add(command.tenant))),
+        Effect.andThen(call(Scripts.createBudget, command.tenant, [
           command.scope,
           command.unit,
           command.allocated.toString(),
           command.overdraftLimit.toString()
-        ], Ledger.BudgetAnswer)
+        ], Ledger.BudgetAnswer))
       )
 
     const fundBudget = (command: LedgerStore.FundBudgetCommand) =>
@@ -571,7 +604,7 @@ export const make: (options?: Options) => Effect.Effect<LedgerStore.Service, nev
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options?: Options): Layer.Layer<LedgerStore.LedgerStore, never, Redis.Redis> =>
+export const layer = (options?: Options): Layer.Layer<LedgerStore.LedgerStore, Ledger.LedgerError, Redis.Redis> =>
   Layer.effect(LedgerStore.LedgerStore, make(options))
 
 const connectionFailed = (url: string) => (error: Redis.RedisError) =>
@@ -587,12 +620,6 @@ const connectionFailed = (url: string) => (error: Redis.RedisError) =>
 
 const redactUrl = (url: string): string => url.replace(/\/\/([^@/]*)@/, "//***@")
 
-/**
- * The client of `layerUrl`. The store times its own commands (`timeout`),
- * so the client's per-command timeout is off: node-redis arms an
- * `AbortSignal.timeout` for each command, which cost ~15 µs of CPU per
- * command here.
- */
 /**
  * Bounds the closing of `layerUrl`'s client: node-redis's `close()` waits
  * for the reply of every command already written, so a Redis that stopped
@@ -612,7 +639,33 @@ const closeWithin = (timeout: Duration.Duration) =>
     )
   }))
 
-const client = (url: string) => NodeRedis.layer({ url, disableOfflineQueue: true, commandOptions: { timeout: 0 } })
+/**
+ * The client of `layerUrl`, its socket bounded by the store's `timeout`:
+ * connecting (TCP and the handshake) fails after it, and so does a
+ * connection on which nothing arrives for that long, while a `PING` every
+ * half of it keeps a healthy idle connection busy. After the first
+ * connection, a lost one is reconnected with backoff (50 ms doubling to 2 s,
+ * plus up to 200 ms of jitter), a timed-out one included. The store times
+ * its own commands (`timeout`), so the client's per-command timeout is off:
+ * node-redis arms an `AbortSignal.timeout` for each command, which cost
+ * ~15 µs of CPU per command here.
+ */
+const connectWithin = (url: string, timeout: Duration.Duration) => {
+  const ms = Math.max(1, Math.ceil(Duration.toMillis(timeout)))
+  let connected = false
+  return NodeRedis.layer({
+    url,
+    disableOfflineQueue: true,
+    commandOptions: { timeout: 0 },
+    pingInterval: Math.max(1, Math.floor(ms / 2)),
+    socket: {
+      connectTimeout: ms,
+      socketTimeout: ms,
+      reconnectStrategy: (retries: number, cause: Error) =>
+        connected ? Math.min(2 ** retries * 50, 2_000) + Math.floor(Math.random() * 200) : cause
+    }
+  }).pipe(Layer.tap(() => Effect.sync(() => void (connected = true))))
+}
 
 /**
  * The Redis store on its own client, connected to `url` when the layer is
@@ -649,10 +702,14 @@ const client = (url: string) => NodeRedis.layer({ url, disableOfflineQueue: true
  * @since 0.1.0
  */
 export const layerUrl = (options: UrlOptions): Layer.Layer<LedgerStore.LedgerStore, Ledger.LedgerError> =>
-  Layer.merge(layer(options), closeWithin(timeoutOf(options))).pipe(
-    Layer.provide(client(options.url)),
-    Layer.catchTag("RedisError", connectionFailed(options.url))
-  )
+  Layer.unwrap(Effect.gen(function*() {
+    const url = yield* urlOf(options.url)
+    const timeout = yield* timeoutOf(options)
+    return Layer.merge(layer(options), closeWithin(timeout)).pipe(
+      Layer.provide(connectWithin(url, timeout)),
+      Layer.catchTag("RedisError", connectionFailed(url))
+    )
+  }))
 
 /**
  * `layerUrl` with its options read from `Config` (environment variables by

@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Ledger } from "@timebox/core"
 import { Config, ConfigProvider, Context, Duration, Effect, Layer, Schedule } from "effect"
 import * as Redis from "effect/persistence/Redis"
+import { TestClock } from "effect/testing"
 import * as Net from "node:net"
 import { inject } from "vitest"
 import { RedisLedgerStore } from "../src/index.ts"
@@ -161,6 +162,128 @@ describe("RedisLedgerStore connection", () => {
       assert.isTrue(ledgerError.isRetryable)
       assert.include(ledgerError.message, `127.0.0.1:${port}`)
       assert.notInclude(ledgerError.message, "secret")
+    }))
+
+  it.effect(
+    "a server that accepts the connection but never answers fails the layer within the timeout",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* hangingProxy(inject("redisUrl"))
+        proxy.silence()
+        const started = Date.now()
+        const error = yield* Effect.flip(
+          Layer.build(
+            RedisLedgerStore.layerUrl({ url: `redis://:secret@127.0.0.1:${proxy.port}`, timeout: "200 millis" })
+          )
+        )
+        const elapsed = Date.now() - started
+        assert.strictEqual(error._tag, "LedgerError")
+        const ledgerError = error as Ledger.LedgerError
+        assert.strictEqual(ledgerError.method, "RedisLedgerStore.connect")
+        assert.strictEqual(ledgerError.reason._tag, "StoreUnavailable")
+        assert.include(
+          ledgerError.message,
+          `cannot connect to redis://***@127.0.0.1:${proxy.port}: Socket timeout`
+        )
+        assert.include(ledgerError.message, "200ms")
+        assert.isAtLeast(elapsed, 190)
+        assert.isBelow(elapsed, 2_000)
+      }),
+    { timeout: 10_000 }
+  )
+
+  it.effect(
+    "a connection idle for longer than the timeout still answers (pings keep it busy; a timed-out one reconnects)",
+    () =>
+      Effect.gen(function*() {
+        const tenant = `idle-${Math.random().toString(36).slice(2, 8)}`
+        const prefix = `${inject("redisPrefix")}:idle`
+        yield* Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 10 })
+          // real time: three timeouts without a call
+          yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 450)))
+          const answer = yield* ledger.decide({
+            tenant,
+            subject: { tenant },
+            action,
+            estimate: { unit: "TOKENS", amount: 1 }
+          })
+          assert.strictEqual(answer.decision, "allow")
+        }).pipe(
+          Effect.provide(
+            Ledger.layer.pipe(
+              Layer.provide(RedisLedgerStore.layerUrl({ url: inject("redisUrl"), prefix, timeout: "150 millis" })),
+              Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+            )
+          )
+        )
+      }),
+    { timeout: 10_000 }
+  )
+
+  it.effect("after Redis lost its tenant set, creating a budget registers the tenant again for the sweeper", () =>
+    Effect.gen(function*() {
+      const tenant = `lost-${Math.random().toString(36).slice(2, 8)}`
+      const prefix = `${inject("redisPrefix")}:lost-${tenant}`
+      const request = {
+        tenant,
+        subject: { tenant },
+        action,
+        estimate: { unit: "TOKENS" as const, amount: 4 },
+        ttlMs: 1_000
+      }
+      yield* Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        const redis = yield* Redis.Redis
+        yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 10 })
+        yield* ledger.reserve(request)
+        // the data is lost (FLUSHALL, a restart without persistence): here, every key of this prefix
+        const keys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}:*`)
+        yield* redis.send("DEL", ...keys)
+        // the budget is created anew, by the same process, which had seen the tenant before
+        yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 10 })
+        const held = yield* ledger.reserve(request)
+        yield* TestClock.adjust("7 seconds") // past expiresAt + grace
+        assert.deepStrictEqual((yield* ledger.sweep({})).expired, [held.reservationId!])
+      }).pipe(
+        Effect.provide(
+          Ledger.layer.pipe(
+            Layer.provide(RedisLedgerStore.layerUrl({ url: inject("redisUrl"), prefix })),
+            Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity)),
+            Layer.merge(NodeRedis.layer({ url: inject("redisUrl") }))
+          )
+        )
+      )
+    }))
+
+  it.effect("a bad URL or timeout fails the layer with InvalidRequest naming the option, the password left out", () =>
+    Effect.gen(function*() {
+      const invalid = (options: RedisLedgerStore.UrlOptions) =>
+        Effect.map(Effect.flip(Layer.build(RedisLedgerStore.layerUrl(options))), (error) => {
+          assert.strictEqual(error._tag, "LedgerError")
+          const ledgerError = error as Ledger.LedgerError
+          assert.strictEqual(ledgerError.method, "RedisLedgerStore.connect")
+          assert.strictEqual(ledgerError.reason._tag, "InvalidRequest")
+          assert.isFalse(ledgerError.isRetryable)
+          return ledgerError.message
+        })
+      const url = inject("redisUrl")
+      assert.strictEqual(
+        yield* invalid({ url: "http://:hunter2@127.0.0.1:6379" }),
+        "RedisLedgerStore.connect: invalid url (\"http://***@127.0.0.1:6379\"): expected the redis: or rediss: scheme, not http:"
+      )
+      assert.include(yield* invalid({ url: "127.0.0.1:6379" }), "invalid url (\"127.0.0.1:6379\"): expected redis://")
+      assert.include(yield* invalid({ url: "redis://:hunter2@127.0.0.1:99999" }), "invalid url")
+      assert.notInclude(yield* invalid({ url: "redis://:hunter2@127.0.0.1:99999" }), "hunter2")
+      assert.include(yield* invalid({ url: "not a url" }), "expected redis://[[user]:password@]host[:port][/db]")
+      assert.strictEqual(
+        yield* invalid({ url, timeout: "abc" as Duration.Input }),
+        "RedisLedgerStore.connect: invalid timeout (\"abc\"): expected a finite duration above zero, e.g. \"5 seconds\""
+      )
+      assert.include(yield* invalid({ url, timeout: 0 }), "invalid timeout (0)")
+      assert.include(yield* invalid({ url, timeout: -5 }), "invalid timeout (-5)")
+      assert.include(yield* invalid({ url, timeout: Duration.infinity }), "invalid timeout")
     }))
 
   it.effect("a program on a ledger whose Redis cannot be reached fails with StoreUnavailable", () =>
