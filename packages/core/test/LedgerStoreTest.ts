@@ -799,6 +799,57 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           assert.strictEqual((yield* hold("long", 86_400_000)).reservationId, long.reservationId)
         }))
 
+      test("a reserve key lives as long as its reservation: past 24 hours while active, then 24 hours after it ended", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const tenant = freshTenant()
+          const subject = { tenant }
+          yield* budget(tenant, `tenant:${tenant}`, 1_000)
+          const hold = () =>
+            reserve(tenant, subject, 10, { ttlMs: 86_400_000, graceMs: 60_000, idempotencyKey: "long" })
+          const first = yield* hold()
+          yield* advance("24 hours")
+          yield* advance("30 seconds")
+          yield* ledger.sweep({ tenant }) // prunes: the reservation is still active
+          yield* advance("10 seconds")
+          yield* commit(tenant, first.reservationId, 5) // within the grace
+          yield* advance("80 seconds")
+          yield* ledger.sweep({ tenant }) // prunes again: the reservation ended 80 s ago
+          assert.strictEqual((yield* hold()).reservationId, first.reservationId) // a replay, no second hold
+          assert.strictEqual((yield* balancesOf(tenant, subject))[`tenant:${tenant}`]!.reserved, 0n)
+          // 24 hours after it ended, the reservation and its key are forgotten together
+          yield* advance("24 hours")
+          yield* ledger.sweep({ tenant })
+          assert.deepStrictEqual((yield* ledger.listReservations({ tenant })).reservations, [])
+          assert.notStrictEqual((yield* hold()).reservationId, first.reservationId)
+        }))
+
+      test("a sweep of one tenant prunes that tenant only, each tenant at most once a minute", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const swept = freshTenant()
+          const other = freshTenant()
+          yield* budget(swept, `tenant:${swept}`, 1_000)
+          yield* budget(other, `tenant:${other}`, 1_000)
+          const event = () =>
+            ledger.event({
+              tenant: other,
+              subject: { tenant: other },
+              action,
+              actual: { unit: "TOKENS", amount: 7 },
+              idempotencyKey: "once"
+            })
+          const first = yield* event()
+          yield* advance("24 hours")
+          yield* advance("10 seconds")
+          yield* ledger.sweep({ tenant: swept })
+          assert.strictEqual((yield* event()).eventId, first.eventId) // the other tenant's key is kept
+          yield* advance("10 seconds")
+          yield* ledger.sweep({ tenant: other }) // not held back by the sweep of the first tenant 10 s ago
+          assert.notStrictEqual((yield* event()).eventId, first.eventId)
+          assert.strictEqual((yield* balancesOf(other, { tenant: other }))[`tenant:${other}`]!.spent, 14n)
+        }))
+
       const withRetention = (retention: Duration.Duration, body: () => Effect.Effect<void, unknown, Ledger.Ledger>) =>
         it.effect(`Ledger.Retention ${Duration.format(retention)}`, () =>
           body().pipe(

@@ -518,8 +518,8 @@ export const make: (
             )
           )
           const expired: Array<string> = []
+          // every tenant is visited, to prune it, though only `limit` reservations are expired
           for (const tenant of tenants) {
-            if (expired.length >= command.limit) break
             expired.push(...(yield* sweepTenant(tenant, command.limit - expired.length, command)))
           }
           return { expired }

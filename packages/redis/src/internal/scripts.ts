@@ -409,11 +409,12 @@ if retention and (not pruned or now - pruned >= 60000) then
   redis.call("SET", P .. "pruned", num(now))
   local cutoff = now - retention
   prune_log("idempotency", cutoff, function(member)
-    -- a reserve answer is kept while its reservation is active, so a late replay never holds twice
+    -- a reserve answer is kept as long as its reservation (active, or ended within the retention),
+    -- so a late replay never holds twice; the reservation's own pruning below forgets it
     if string.sub(member, 1, 8) == "reserve:" then
       local record = redis.call("GET", P .. "idem:" .. member)
       local id = record and string.match(record, "\\n[^\\t]*\\t[^\\t]*\\t([^\\t]+)")
-      if id and redis.call("HGET", reservation_key(id), "status") == "active" then
+      if id and redis.call("EXISTS", reservation_key(id)) == 1 then
         redis.call("RPUSH", P .. "idempotency", num(now) .. " " .. member)
         return
       end
@@ -421,6 +422,8 @@ if retention and (not pruned or now - pruned >= 60000) then
     redis.call("DEL", P .. "idem:" .. member)
   end)
   prune_log("ended", cutoff, function(id)
+    local key = redis.call("HGET", reservation_key(id), "idempotencyKey")
+    if key then redis.call("DEL", P .. "idem:reserve:" .. key) end
     redis.call("DEL", reservation_key(id))
     redis.call("ZREM", P .. "reservations", id)
   end)

@@ -262,6 +262,6 @@ export const sweep = (state: S.State, command: SweepCommand): SweepAnswer => {
     finish(state, reservation, command.now)
     expired.push(S.idOf(reservation))
   }
-  S.prune(state, command.now, command.retentionMs)
+  S.prune(state, command.now, command.retentionMs, command.tenant)
   return { expired }
 }

@@ -183,6 +183,8 @@ export interface TenantState {
    * composite key).
    */
   readonly remembered: Map<string, Keys.Table<Remembered>>
+  /** When the sweeper last pruned this tenant (at most once a minute). */
+  lastPruneMs: number
 }
 
 /** The whole ledger. */
@@ -196,7 +198,6 @@ export interface State {
   readonly interned: Intern.Table
   /** The last event number. */
   sequence: number
-  lastPruneMs: number
 }
 
 /** The most extensions a reservation accepts. */
@@ -208,8 +209,7 @@ export const make = (): State => ({
   reservations: Reservations.make(),
   snapshots: Snapshots.make(),
   interned: Intern.make(),
-  sequence: 0,
-  lastPruneMs: Number.NEGATIVE_INFINITY
+  sequence: 0
 })
 
 /** The state of `tenant`, created on first use. */
@@ -226,7 +226,8 @@ export const tenantState = (state: State, tenant: string): TenantState => {
       releaseKeys: Keys.make(),
       eventKeys: Keys.make(),
       extendKeys: Keys.make(),
-      remembered: new Map()
+      remembered: new Map(),
+      lastPruneMs: Number.NEGATIVE_INFINITY
     }
     state.tenants.set(tenant, found)
   }
@@ -381,45 +382,58 @@ const usedAt = (value: ReservationRecord | Remembered): number =>
 
 const settledAt = (reservation: ReservationRecord): number => reservation.endedAtMs ?? reservation.createdAtMs
 
-/** A reserve key is kept while its reservation is active, so a late replay never reserves twice. */
-const isActive = (value: ReservationRecord | Remembered): boolean =>
-  !(value instanceof Remembered) && value.status === "active"
+/**
+ * Whether a reserve key made before `cutoff` is kept: as long as its
+ * reservation is (active, or ended after `cutoff`), so a late replay never
+ * reserves twice.
+ */
+const keptWith = (cutoff: number) => (value: ReservationRecord | Remembered): boolean =>
+  !(value instanceof Remembered) && (value.endedAtMs === undefined || value.endedAtMs > cutoff)
 
 const never = (): boolean => false
 
 const rememberedAt = (value: Remembered | EventRecord | ExtendRecord): number => value.atMs
 
 /**
- * Forgets idempotency keys older than `retentionMs` (a reserve key lives as
- * long as its reservation is active) and reservations that ended more than
- * `retentionMs` ago; runs at most once a minute (from the sweeper), and never
- * when `retentionMs` is infinite.
+ * Forgets the idempotency keys of `tenant` (of every tenant when `undefined`)
+ * first used more than `retentionMs` ago, and the reservations that ended
+ * more than `retentionMs` ago (a reserve key lives as long as its
+ * reservation); runs at most once a minute per tenant (from the sweeper),
+ * and never when `retentionMs` is infinite.
  */
-export const prune = (state: State, now: number, retentionMs: number): void => {
-  if (now - state.lastPruneMs < 60_000 || retentionMs === Number.POSITIVE_INFINITY) return
-  state.lastPruneMs = now
-  const cutoff = now - retentionMs
-  for (const tenant of state.tenants.values()) {
-    Keys.forget(tenant.reserveKeys, cutoff, usedAt, isActive)
-    Keys.forget(tenant.commitKeys, cutoff, settledAt, never)
-    Keys.forget(tenant.releaseKeys, cutoff, settledAt, never)
-    Keys.forget(tenant.eventKeys, cutoff, rememberedAt, never)
-    Keys.forget(tenant.extendKeys, cutoff, rememberedAt, never)
-    for (const keys of tenant.remembered.values()) Keys.forget(keys, cutoff, rememberedAt, never)
-    const all = tenant.reservations
-    const old = (r: ReservationRecord): boolean => r.endedAtMs !== undefined && r.endedAtMs <= cutoff
-    let first = 0
-    while (first < all.length && !old(Chunked.get(all, first)!)) first++
-    // the list is copied only when something is dropped
-    if (first === all.length) continue
-    const dropped: Array<ReservationRecord> = []
-    const kept = Chunked.make<ReservationRecord>()
-    for (let i = 0; i < all.length; i++) {
-      const r = Chunked.get(all, i)!
-      if (old(r)) dropped.push(r)
-      else Chunked.push(kept, r)
-    }
-    Reservations.drop(state.reservations, dropped)
-    tenant.reservations = kept
+export const prune = (state: State, now: number, retentionMs: number, tenant: string | undefined): void => {
+  if (retentionMs === Number.POSITIVE_INFINITY) return
+  if (tenant === undefined) {
+    for (const each of state.tenants.values()) pruneTenant(state, each, now, retentionMs)
+  } else {
+    const found = state.tenants.get(tenant)
+    if (found !== undefined) pruneTenant(state, found, now, retentionMs)
   }
+}
+
+const pruneTenant = (state: State, tenant: TenantState, now: number, retentionMs: number): void => {
+  if (now - tenant.lastPruneMs < 60_000) return
+  tenant.lastPruneMs = now
+  const cutoff = now - retentionMs
+  Keys.forget(tenant.reserveKeys, cutoff, usedAt, keptWith(cutoff))
+  Keys.forget(tenant.commitKeys, cutoff, settledAt, never)
+  Keys.forget(tenant.releaseKeys, cutoff, settledAt, never)
+  Keys.forget(tenant.eventKeys, cutoff, rememberedAt, never)
+  Keys.forget(tenant.extendKeys, cutoff, rememberedAt, never)
+  for (const keys of tenant.remembered.values()) Keys.forget(keys, cutoff, rememberedAt, never)
+  const all = tenant.reservations
+  const old = (r: ReservationRecord): boolean => r.endedAtMs !== undefined && r.endedAtMs <= cutoff
+  let first = 0
+  while (first < all.length && !old(Chunked.get(all, first)!)) first++
+  // the list is copied only when something is dropped
+  if (first === all.length) return
+  const dropped: Array<ReservationRecord> = []
+  const kept = Chunked.make<ReservationRecord>()
+  for (let i = 0; i < all.length; i++) {
+    const r = Chunked.get(all, i)!
+    if (old(r)) dropped.push(r)
+    else Chunked.push(kept, r)
+  }
+  Reservations.drop(state.reservations, dropped)
+  tenant.reservations = kept
 }
