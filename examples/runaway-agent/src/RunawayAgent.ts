@@ -373,9 +373,9 @@ export const runGuarded = (options: GuardedOptions = {}) =>
       Guard.withGuard({ subject: scope, unit: "USD_MICROCENTS", ttl: "30 seconds" }),
       Effect.provideService(CallCount, counter)
     )
-    let spent = 0
-    for (const entry of result.report.ledger ?? []) if (entry.decision === "committed") spent += entry.amount
-    return summarize(result, counter.calls, spent)
+    // What the calls cost, as in the unguarded half: the report's cost, which also counts a call
+    // whose commit the ledger could not record (a lost Redis)
+    return summarize(result, counter.calls, result.report.cost.microUsd * 100)
   })
 
 /**

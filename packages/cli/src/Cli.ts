@@ -91,6 +91,10 @@ export const describe = (error: CliError.CliError): string => {
     case "MissingOption":
       return `missing --${error.option}`
     case "InvalidValue":
+      // a flag at the end, or followed by a value that starts with "-" (read as a flag)
+      if (error.kind === "flag" && error.value === "") {
+        return `--${error.option} needs a value (write --${error.option}=<value> for one that starts with "-")`
+      }
       return `invalid ${error.kind === "flag" ? `--${error.option}` : `<${error.option}>`} ${
         JSON.stringify(error.value)
       }: ${error.expected.replace(/^Expected:?\s*/, "expected ")}`

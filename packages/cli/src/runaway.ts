@@ -251,7 +251,12 @@ export const runaway = Effect.fn("timebox run runaway-agent")(function*(flags: R
     Effect.provide(ledger, { local: true }),
     // The Redis client's own warnings stay off stderr (a lost Redis shows as store-unavailable).
     Effect.provideService(References.MinimumLogLevel, "Error"),
-    Effect.catchTag("LedgerError", (error) => Effect.fail(new LedgerFailed({ message: error.message }))),
+    Effect.catchTag("LedgerError", (error) =>
+      Effect.fail(
+        error.method === "RedisLedgerStore.connect" && error.reason._tag === "InvalidRequest"
+          ? new UsageError({ message: `REDIS_URL ${error.reason.value}: ${error.reason.problem}` })
+          : new LedgerFailed({ message: `${error.message} (${error.reason._tag})` })
+      )),
     Effect.catchTag(
       "TimeboxError",
       (error) => Effect.fail(new UsageError({ message: `${JSON.stringify(flags.agent)}: ${error.message}` }))

@@ -115,6 +115,18 @@ describe("timebox ledger, in memory", () => {
         "invalid --limit \"500\": expected a whole number from 1 to 200"
       ],
       [["ledger", "reservations"], "missing --tenant (or a --scope that names one, e.g. tenant:acme)"],
+      [
+        ["ledger", "balances", "--scope", "tenant:acme", "--redis", "http://:hunter2@127.0.0.1:6379"],
+        "invalid --redis \"http://***@127.0.0.1:6379\": expected the redis: or rediss: scheme, not http:"
+      ],
+      [
+        ["ledger", "balances", "--scope", "tenant:acme", "--redis", ""],
+        "invalid --redis \"\": expected redis://[[user]:password@]host[:port][/db] or rediss://…"
+      ],
+      [
+        ["ledger", "create", "--scope", "tenant:acme", "--allocated"],
+        "--allocated needs a value (write --allocated=<value> for one that starts with \"-\"); see timebox ledger create --help"
+      ],
       [["ledger", "create", "--scope", "tenant:acme"], "missing --allocated; see timebox ledger create --help"]
     ]
     const outcomes = await Promise.all(cases.map(([args]) => timebox(args)))
@@ -224,6 +236,27 @@ describe.skipIf(redisUrl === undefined)("timebox ledger --redis", () => {
       expect(lines[6]).toMatch(/^next: --cursor \S+$/)
     }
   )
+
+  it("a fund that would take a budget above 2^63-1: exit 1, the ledger's refusal (not a bad flag)", async () => {
+    const tenant = `cli-max-${Math.random().toString(36).slice(2, 8)}`
+    const scope = `tenant:${tenant}`
+    const created = await timebox([
+      "ledger",
+      "create",
+      "--redis",
+      url,
+      "--scope",
+      scope,
+      "--allocated",
+      "9223372036854775807"
+    ])
+    expect(created.code).toBe(0)
+    const outcome = await timebox(["ledger", "fund", "--redis", url, "--scope", scope, "--amount", "1"])
+    expect(outcome.code).toBe(1)
+    expect(outcome.stderr).toBe(
+      "timebox: Ledger.fundBudget: invalid amount (1): allocated would be 9223372036854775808, above 2^63-1 (InvalidRequest)\n"
+    )
+  })
 
   it("an unreachable Redis: exit 1 with the store's reason", async () => {
     const outcome = await timebox(["ledger", "balances", "--redis", "redis://127.0.0.1:1", "--scope", "tenant:acme"])

@@ -68,6 +68,19 @@ describe("timebox run runaway-agent", () => {
     const other = await timebox(["run", "support-agent", "--backend", "redis"])
     expect(other.code).toBe(2)
     expect(other.stderr).toBe("timebox: --backend applies to runaway-agent only\n")
+    const dash = await timebox(["run", "runaway-agent", "--unguarded-for", "-1s"])
+    expect(dash.code).toBe(2)
+    expect(dash.stderr).toBe(
+      "timebox: --unguarded-for needs a value (write --unguarded-for=<value> for one that starts with \"-\"); see timebox run --help\n"
+    )
+    const url = await timebox(["run", "runaway-agent", "--backend", "redis"], {
+      env: { REDIS_URL: "http://:hunter2@127.0.0.1:6379" }
+    })
+    expect(url.code).toBe(2)
+    expect(url.stdout).toBe("")
+    expect(url.stderr).toBe(
+      "timebox: REDIS_URL \"http://***@127.0.0.1:6379\": expected the redis: or rediss: scheme, not http:\n"
+    )
   })
 
   it("--backend redis with no Redis to reach: exit 1, the store's reason on one line", async () => {

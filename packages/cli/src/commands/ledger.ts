@@ -227,8 +227,9 @@ const flagOf = (field: string): string => {
  * Runs `use` on the ledger the flags name: Redis at `--redis`, else a fresh
  * in-memory ledger (with a note on stderr that it lives only for this
  * command). A request the ledger rejects as invalid is a `UsageError`
- * naming the flag (exit 2); every other ledger error is a `LedgerFailed`
- * with the ledger's message and reason (exit 1).
+ * naming the flag (exit 2), a bad `--redis` URL included; every other
+ * ledger error, an amount that would overflow the budget included, is a
+ * `LedgerFailed` with the ledger's message and reason (exit 1).
  *
  * **Example** (The balances of acme)
  *
@@ -263,8 +264,13 @@ export const withLedger = <A>(
     Effect.provideService(References.MinimumLogLevel, "Error"),
     Effect.mapError((error): UsageError | LedgerFailed => {
       const reason = error.reason
-      if (reason._tag === "InvalidRequest") {
-        return new UsageError({ message: `invalid --${flagOf(reason.field)} ${reason.value}: ${reason.problem}` })
+      // a request the ledger refuses for the budget's state (an amount that would overflow it) is a
+      // refusal, not a bad flag
+      if (reason._tag === "InvalidRequest" && !/ would (be|fall) /.test(reason.problem)) {
+        const flag = error.method === "RedisLedgerStore.connect" && reason.field === "url"
+          ? "redis"
+          : flagOf(reason.field)
+        return new UsageError({ message: `invalid --${flag} ${reason.value}: ${reason.problem}` })
       }
       return new LedgerFailed({ message: `${error.message} (${reason._tag})` })
     })

@@ -288,7 +288,9 @@ export const run = Command.make(
     ),
     budget: Flag.String("budget").pipe(
       Flag.withMetavar("duration"),
-      Flag.withDescription("Total budget: 150ms, 2s, 1.5s, \"2 seconds\" (default: the agent's own)"),
+      Flag.withDescription(
+        "Total budget: 150ms, 2s, 1.5s, \"2 seconds\"; a bare number is milliseconds (default: the agent's own)"
+      ),
       Flag.optional
     ),
     profile: Flag.String("profile").pipe(
@@ -323,7 +325,9 @@ export const run = Command.make(
     ),
     unguardedFor: Flag.String("unguarded-for").pipe(
       Flag.withMetavar("duration"),
-      Flag.withDescription("runaway-agent: how long its unguarded half runs (default 30s)"),
+      Flag.withDescription(
+        "runaway-agent: how long its unguarded half runs, e.g. 5s; a bare number is milliseconds (default 30s)"
+      ),
       Flag.optional
     ),
     backend: Flag.String("backend").pipe(
