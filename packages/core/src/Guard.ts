@@ -316,7 +316,7 @@ const promptCharacters = (prompt: Prompt.Prompt): number => {
  * An estimate: a provider's tokenizer may count more. The commit charges
  * what the provider reports, under the guard's overage policy.
  *
- * **Example** (A 40-character question)
+ * **Example** (A 43-character question)
  *
  * ```ts
  * import { Prompt } from "effect/ai"
@@ -406,10 +406,24 @@ export const worstCase = (
  * model is called: a required inference stage fails, and the run ends
  * `failed` with the ledger's message in the stage's reason.
  *
+ * What the ledger could not answer is not forgotten. A call that outlived
+ * its reservation (`ttl` + the 5 s grace; the guard does not extend) is
+ * charged by a ledger `event` of its real usage. A commit or release that
+ * got `StoreUnavailable`, and a reserve whose answer was lost that way (the
+ * store may have applied it), are kept in the process and tried again with
+ * the same idempotency keys before the next guarded call on that ledger
+ * reserves: the commit charges once, the lost reservation is found by its
+ * key and released. Their entries then appear in that later run's report,
+ * with the detail `recovered: …`.
+ *
  * **Gotchas**
  *
  * A budget must exist for the subject in the guard's unit; without one,
- * every call is denied (`NotFound`). The guard's round trips to the ledger
+ * every call is denied (`NotFound`). A call that failed or was interrupted
+ * is released, charged nothing, even if the provider billed part of it.
+ * Settlements kept for later live in this process only (up to 1,000 per
+ * ledger): if it exits first, an unrecorded commit stays unrecorded and a
+ * lost reservation holds until its ttl, then the sweeper returns it. The guard's round trips to the ledger
  * count against the stage's window. A stage cut at its deadline does not
  * wait for its work: the release of a cut call's reservation runs as that
  * work's finalizer, so with a remote store (Redis) it can land after the
@@ -442,17 +456,20 @@ export const layer = (config: Config): Layer.Layer<never, TimeboxError.TimeboxEr
 /**
  * Runs `self` with its model calls guarded (see `Guard.layer`).
  *
- * **Example** (One guarded run)
+ * **Example** (One guarded run, on a budget of 10,000 tokens)
  *
  * ```ts
  * import { Effect } from "effect"
  * import { Agent, Guard, Ledger } from "@timebox/core"
  * import { SupportAgent } from "@timebox/example-support-agent"
  *
- * const program = Agent.run(SupportAgent.agent, "Where is my order?").pipe(
- *   Guard.withGuard({ subject: { tenant: "acme", agent: "support-agent" }, unit: "TOKENS" }),
- *   Effect.provide(Ledger.layerMemory)
- * )
+ * const program = Effect.gen(function*() {
+ *   const ledger = yield* Ledger.Ledger
+ *   yield* ledger.createBudget({ tenant: "acme", scope: "tenant:acme", unit: "TOKENS", allocated: 10_000 })
+ *   return yield* Agent.run(SupportAgent.agent, "Where is my order?").pipe(
+ *     Guard.withGuard({ subject: { tenant: "acme", agent: "support-agent" }, unit: "TOKENS" })
+ *   )
+ * }).pipe(Effect.provide(Ledger.layerMemory))
  * ```
  *
  * @category combinators

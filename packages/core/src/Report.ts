@@ -343,7 +343,10 @@ export type SkippedEntry = typeof SkippedEntry.Type
  * interrupted). A commit or release the store could not apply is `failed`.
  * A call that outlived its reservation (its commit `failed` with
  * `reservation-expired`) is then charged directly: `event` → `charged`, or
- * `failed`.
+ * `failed`. A commit or release that `failed` with `store-unavailable`, or
+ * a reserve `denied` that way, is tried again before the next guarded call
+ * on the same ledger: its outcome is an entry of that later run, with the
+ * detail `recovered: …`.
  * `amount` is an integer in `unit`: the worst case held or denied, the amount
  * charged, or the amount given back. `reason` is the ledger's reason in
  * kebab-case (`budget-exceeded`, `store-unavailable`, …) and `detail` its

@@ -274,6 +274,93 @@ describe("Guard", () => {
         assert.include(Report.find(result.report, "inference")!.reason!, "connection refused")
       }).pipe(Effect.provide(LedgerTest)))
 
+    // The memory ledger, but the first `failures` calls of `operation` answer StoreUnavailable:
+    // before the store applies them (`lost: false`), or after (`lost: true`: the answer was lost).
+    const flaky = (operation: "reserve" | "commit", failures: number, lost: boolean) =>
+      Layer.effect(
+        Ledger.Ledger,
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          let left = failures
+          const unavailable = new Ledger.LedgerError({
+            method: `Ledger.${operation}`,
+            reason: new Ledger.StoreUnavailable({ store: "test", detail: "no reply from Redis within 5s" })
+          })
+          const wrap = <I, A>(real: (input: I) => Effect.Effect<A, Ledger.LedgerError>) => (input: I) =>
+            Effect.suspend(() => {
+              if (left === 0) return real(input)
+              left--
+              return lost ? Effect.andThen(real(input), Effect.fail(unavailable)) : Effect.fail(unavailable)
+            })
+          return Ledger.Ledger.of({
+            ...ledger,
+            ...(operation === "reserve" ? { reserve: wrap(ledger.reserve) } : { commit: wrap(ledger.commit) })
+          })
+        })
+      ).pipe(Layer.provideMerge(LedgerTest))
+
+    const entries = (result: { readonly report: Report.RunReport }) =>
+      result.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.amount, entry.reservationId])
+
+    for (const lost of [false, true]) {
+      it.effect(
+        `a commit the ledger could not answer (${
+          lost ? "applied, its answer lost" : "not applied"
+        }) is tried again with its key before the next call: charged once`,
+        () =>
+          Effect.gen(function*() {
+            yield* fund(100_000)
+            // a second apart: the first call's reservation (60 s) has not expired
+            const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
+              Guard.withGuard({ subject }),
+              Effect.provide(model)
+            )
+            const first = yield* run
+            assert.strictEqual(first.status, "complete") // the answer came; its cost is not recorded yet
+            assert.deepStrictEqual(
+              first.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.reason]),
+              [
+                ["reserve", "allowed", undefined],
+                ["commit", "failed", "store-unavailable"]
+              ]
+            )
+            const second = yield* run
+            assert.deepStrictEqual(entries(second), [
+              ["commit", "committed", actual, "rsv_1"],
+              ["reserve", "allowed", worst, "rsv_2"],
+              ["commit", "committed", actual, "rsv_2"]
+            ])
+            assert.include(second.report.ledger?.[0]?.detail, "recovered")
+            const after = yield* balance
+            assert.deepStrictEqual([after.spent, after.reserved], [2n * BigInt(actual), 0n])
+          }).pipe(Effect.provide(flaky("commit", 1, lost)))
+      )
+    }
+
+    it.effect("a reserve whose answer was lost is found by its key and released before the next call", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        // a second apart: the first call's reservation (60 s) has not expired
+        const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(model)
+        )
+        const first = yield* run
+        assert.strictEqual(first.status, "failed") // fails closed
+        assert.deepStrictEqual(first.report.ledger?.map((entry) => [entry.decision, entry.reason]), [
+          ["denied", "store-unavailable"]
+        ])
+        assert.strictEqual((yield* balance).reserved, BigInt(worst)) // but the store had applied it
+        const second = yield* run
+        assert.deepStrictEqual(entries(second), [
+          ["release", "released", worst, "rsv_1"],
+          ["reserve", "allowed", worst, "rsv_2"],
+          ["commit", "committed", actual, "rsv_2"]
+        ])
+        const after = yield* balance
+        assert.deepStrictEqual([after.spent, after.reserved], [BigInt(actual), 0n])
+      }).pipe(Effect.provide(flaky("reserve", 1, true))))
+
     it.effect("a loop of calls stops at the budget: exactly as many calls as it covers", () =>
       Effect.gen(function*() {
         // The worst case of a call is 10,600 µ¢ and each call spends 4,600: with 50,000,

@@ -2,7 +2,10 @@
  * One guarded model call: reserve the worst case, make the call, then commit
  * the usage it reports, or release the reservation when it failed or was
  * interrupted. A call that outlived its reservation is charged by an event.
- * Every ledger answer goes into the run's ledger entries.
+ * What the ledger could not answer (`StoreUnavailable`) is kept and tried
+ * again, with the same keys, before the next guarded call on that ledger
+ * reserves (`guardPending.ts`). Every ledger answer goes into the run's
+ * ledger entries.
  */
 import { Clock, Effect, Exit } from "effect"
 import type { Prompt } from "effect/ai"
@@ -12,6 +15,7 @@ import type * as Ledger from "../Ledger.ts"
 import type * as ModelProfile from "../ModelProfile.ts"
 import type { LedgerEntry } from "../Report.ts"
 import type { Frame } from "./frame.ts"
+import * as Pending from "./guardPending.ts"
 
 /** A ledger reason in kebab-case: `BudgetExceeded` → `budget-exceeded`, `NotFound` → `budget-not-found`. */
 export const reasonCode = (error: Ledger.LedgerError): string => {
@@ -29,6 +33,164 @@ const uniqueKey = (): string => `guard_${globalThis.crypto.randomUUID()}_${++seq
 
 type Entry = Omit<LedgerEntry, "stage" | "model" | "unit" | "atMs">
 
+/** Writes the entries of one model's calls into the run's report (nothing outside a run). */
+type Record = (model: string) => (entry: Entry) => Effect.Effect<void>
+
+const recorder = (guard: Guard.Guard, frame: Frame | undefined): Record => (model) => (entry) =>
+  frame === undefined ? Effect.void : Effect.map(Clock.currentTimeMillis, (now) => {
+    frame.run.ledger.push({
+      ...entry,
+      stage: frame.path,
+      model,
+      unit: guard.unit,
+      atMs: round(now - frame.runStartMillis)
+    })
+  })
+
+const isUnavailable = (error: Ledger.LedgerError): boolean => error.reason._tag === "StoreUnavailable"
+
+const recovered = "recovered: an earlier call's, which the ledger could not answer then"
+
+const failure = (operation: Entry["operation"], amount: bigint, error: Ledger.LedgerError): Entry => ({
+  operation,
+  decision: "failed",
+  amount: Number(amount),
+  reason: reasonCode(error),
+  detail: error.message
+})
+
+/**
+ * Commits a call's usage. A reservation that expired meanwhile (the call
+ * outlived ttl + grace) is charged by an event instead: the call was made
+ * and paid for. A ledger that cannot answer keeps the commit for later;
+ * a retry (`retry`) records only what the ledger answered.
+ */
+const commit = (
+  guard: Guard.Guard,
+  record: (entry: Entry) => Effect.Effect<void>,
+  owed: Extract<Pending.Settlement, { _tag: "commit" }>,
+  retry: boolean
+): Effect.Effect<void> =>
+  guard.ledger.commit(owed.commit).pipe(
+    Effect.matchEffect({
+      onFailure: (error) => {
+        if (isUnavailable(error)) {
+          return Effect.andThen(
+            retry ? Effect.void : record(failure("commit", owed.amount, error)),
+            Effect.sync(() => Pending.add(guard.ledger, owed))
+          )
+        }
+        const failed = record({ ...failure("commit", owed.amount, error), ...(retry ? { detail: recovered } : {}) })
+        return error.reason._tag === "ReservationExpired" ? Effect.andThen(failed, charge(guard, record, owed)) : failed
+      },
+      onSuccess: (committed) =>
+        record({
+          operation: "commit",
+          decision: "committed",
+          amount: Number(committed.charged.amount),
+          reservationId: owed.reservationId,
+          ...(retry ? { detail: recovered } : {})
+        })
+    })
+  )
+
+/** Charges a call that outlived its reservation, by an event of its real usage. */
+const charge = (
+  guard: Guard.Guard,
+  record: (entry: Entry) => Effect.Effect<void>,
+  owed: Extract<Pending.Settlement, { _tag: "commit" }>
+): Effect.Effect<void> =>
+  guard.ledger.event(owed.late).pipe(
+    Effect.matchEffect({
+      onFailure: (error) =>
+        Effect.andThen(
+          record(failure("event", owed.amount, error)),
+          // the event has its own key: kept, it is tried again, never charged twice
+          isUnavailable(error) ? Effect.sync(() => Pending.add(guard.ledger, owed)) : Effect.void
+        ),
+      onSuccess: (charged) =>
+        record({
+          operation: "event",
+          decision: "charged",
+          amount: Number(charged.charged.amount),
+          reservationId: owed.reservationId
+        })
+    })
+  )
+
+/** Releases a reservation; a ledger that cannot answer keeps the release for later. */
+const release = (
+  guard: Guard.Guard,
+  record: (entry: Entry) => Effect.Effect<void>,
+  owed: Extract<Pending.Settlement, { _tag: "release" }>,
+  retry: boolean
+): Effect.Effect<void> =>
+  guard.ledger.release(owed.release).pipe(
+    Effect.matchEffect({
+      onFailure: (error) =>
+        isUnavailable(error)
+          ? Effect.andThen(
+            retry ? Effect.void : record(failure("release", owed.amount, error)),
+            Effect.sync(() => Pending.add(guard.ledger, owed))
+          )
+          : record({ ...failure("release", owed.amount, error), ...(retry ? { detail: recovered } : {}) }),
+      onSuccess: (released) =>
+        record({
+          operation: "release",
+          decision: "released",
+          amount: Number(released.released.amount),
+          reservationId: owed.reservationId,
+          ...(retry ? { detail: recovered } : {})
+        })
+    })
+  )
+
+/**
+ * A reserve whose answer was lost may still have held the estimate: finds
+ * the reservation by its idempotency key and releases it while it is active.
+ */
+const releaseLost = (
+  guard: Guard.Guard,
+  record: (entry: Entry) => Effect.Effect<void>,
+  owed: Extract<Pending.Settlement, { _tag: "reserve" }>
+): Effect.Effect<void> =>
+  guard.ledger.listReservations({ tenant: owed.tenant, idempotencyKey: owed.idempotencyKey }).pipe(
+    Effect.flatMap((page) => {
+      const held = page.reservations.find((reservation) => reservation.status === "active")
+      return held === undefined ? Effect.void : release(guard, record, {
+        _tag: "release",
+        model: owed.model,
+        reservationId: held.reservationId,
+        release: {
+          tenant: owed.tenant,
+          reservationId: held.reservationId,
+          idempotencyKey: owed.releaseKey,
+          reason: "reserve answer lost"
+        },
+        amount: owed.amount
+      }, true)
+    }),
+    Effect.catch((error) => isUnavailable(error) ? Effect.sync(() => Pending.add(guard.ledger, owed)) : Effect.void)
+  )
+
+/** Tries again what earlier calls on the guard's ledger could not settle. */
+const recover = (guard: Guard.Guard, record: Record): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const owed = Pending.take(guard.ledger)
+    if (owed.length === 0) return Effect.void
+    return Effect.forEach(owed, (settlement) => {
+      const recordFor = record(settlement.model)
+      switch (settlement._tag) {
+        case "commit":
+          return commit(guard, recordFor, settlement, true)
+        case "release":
+          return release(guard, recordFor, settlement, true)
+        case "reserve":
+          return releaseLost(guard, recordFor, settlement)
+      }
+    }, { discard: true })
+  })
+
 /**
  * Runs `call` (one model call of `profile` on `prompt`) under `guard`. A
  * denied reservation fails with the `LedgerError` before `call` starts.
@@ -43,62 +205,44 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
   Effect.suspend(() => {
     const worst = Guard.worstCase(profile, prompt, guard.unit)
     const key = uniqueKey()
-    const record = (entry: Entry): Effect.Effect<void> =>
-      frame === undefined ? Effect.void : Effect.map(Clock.currentTimeMillis, (now) => {
-        frame.run.ledger.push({
-          ...entry,
-          stage: frame.path,
-          model: profile.name,
-          unit: guard.unit,
-          atMs: round(now - frame.runStartMillis)
-        })
-      })
-    const failed = (operation: "commit" | "release" | "event", amount: bigint) => (error: Ledger.LedgerError) =>
-      record({
-        operation,
-        decision: "failed",
-        amount: Number(amount),
-        reason: reasonCode(error),
-        detail: error.message
-      })
-    // A call that outlived its reservation (ttl + grace) has still been paid for: charge it directly,
-    // under the guard's policy (REJECT would refuse what is already spent, so it takes what is available).
-    const late = (actual: bigint, reservationId: string) =>
-      guard.ledger.event({
-        tenant: guard.tenant,
-        subject: guard.subject,
-        action: { kind: "llm.completion", name: profile.name },
-        actual: { unit: guard.unit, amount: actual },
-        overagePolicy: guard.overagePolicy === "REJECT" ? "ALLOW_IF_AVAILABLE" : guard.overagePolicy,
-        metadata: { reservationId, reason: "model call outlived its reservation" },
-        idempotencyKey: `${key}:late`
-      }).pipe(
-        Effect.matchEffect({
-          onFailure: failed("event", actual),
-          onSuccess: (charged) =>
-            record({ operation: "event", decision: "charged", amount: Number(charged.charged.amount), reservationId })
-        })
-      )
+    const record = recorder(guard, frame)
+    const recordCall = record(profile.name)
+    const action = { kind: "llm.completion", name: profile.name }
     const reserve = guard.ledger.reserve({
       tenant: guard.tenant,
       subject: guard.subject,
-      action: { kind: "llm.completion", name: profile.name },
+      action,
       estimate: { unit: guard.unit, amount: worst.amount },
       ttlMs: guard.ttlMs,
       overagePolicy: guard.overagePolicy,
       idempotencyKey: `${key}:reserve`
     }).pipe(
       Effect.tapError((error) =>
-        record({
-          operation: "reserve",
-          decision: "denied",
-          amount: Number(worst.amount),
-          reason: reasonCode(error),
-          detail: error.message
-        })
+        Effect.andThen(
+          recordCall({
+            operation: "reserve",
+            decision: "denied",
+            amount: Number(worst.amount),
+            reason: reasonCode(error),
+            detail: error.message
+          }),
+          // the reserve may have been applied after all: its hold is found and released later
+          isUnavailable(error)
+            ? Effect.sync(() =>
+              Pending.add(guard.ledger, {
+                _tag: "reserve",
+                model: profile.name,
+                tenant: guard.tenant,
+                idempotencyKey: `${key}:reserve`,
+                releaseKey: `${key}:release`,
+                amount: worst.amount
+              })
+            )
+            : Effect.void
+        )
       ),
       Effect.tap((answer) =>
-        record({
+        recordCall({
           operation: "reserve",
           decision: "allowed",
           amount: Number(worst.amount),
@@ -110,44 +254,41 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
       const reservationId = answer.reservationId ?? ""
       if (Exit.isSuccess(exit)) {
         const actual = Guard.price(exit.value.usage, profile.price, guard.unit)
-        return guard.ledger.commit({
+        return commit(guard, recordCall, {
+          _tag: "commit",
+          model: profile.name,
+          reservationId,
+          commit: {
+            tenant: guard.tenant,
+            reservationId,
+            actual: { unit: guard.unit, amount: actual },
+            idempotencyKey: `${key}:commit`
+          },
+          late: {
+            tenant: guard.tenant,
+            subject: guard.subject,
+            action,
+            actual: { unit: guard.unit, amount: actual },
+            // the money is spent: REJECT would refuse to record it, so it takes what is available
+            overagePolicy: guard.overagePolicy === "REJECT" ? "ALLOW_IF_AVAILABLE" : guard.overagePolicy,
+            metadata: { reservationId, reason: "model call outlived its reservation" },
+            idempotencyKey: `${key}:late`
+          },
+          amount: actual
+        }, false)
+      }
+      return release(guard, recordCall, {
+        _tag: "release",
+        model: profile.name,
+        reservationId,
+        release: {
           tenant: guard.tenant,
           reservationId,
-          actual: { unit: guard.unit, amount: actual },
-          idempotencyKey: `${key}:commit`
-        }).pipe(
-          Effect.matchEffect({
-            onFailure: (error) =>
-              error.reason._tag === "ReservationExpired"
-                ? Effect.andThen(failed("commit", actual)(error), late(actual, reservationId))
-                : failed("commit", actual)(error),
-            onSuccess: (committed) =>
-              record({
-                operation: "commit",
-                decision: "committed",
-                amount: Number(committed.charged.amount),
-                reservationId
-              })
-          })
-        )
-      }
-      return guard.ledger.release({
-        tenant: guard.tenant,
-        reservationId,
-        idempotencyKey: `${key}:release`,
-        reason: Exit.hasInterrupts(exit) ? "interrupted" : "model call failed"
-      }).pipe(
-        Effect.matchEffect({
-          onFailure: failed("release", worst.amount),
-          onSuccess: (released) =>
-            record({
-              operation: "release",
-              decision: "released",
-              amount: Number(released.released.amount),
-              reservationId
-            })
-        })
-      )
+          idempotencyKey: `${key}:release`,
+          reason: Exit.hasInterrupts(exit) ? "interrupted" : "model call failed"
+        },
+        amount: worst.amount
+      }, false)
     }
-    return Effect.acquireUseRelease(reserve, () => call, settle)
+    return Effect.andThen(recover(guard, record), Effect.acquireUseRelease(reserve, () => call, settle))
   })
