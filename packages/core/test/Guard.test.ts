@@ -337,6 +337,30 @@ describe("Guard", () => {
       )
     }
 
+    it.effect("while the ledger is still unavailable, what is owed is kept, in order, for a later call", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(model)
+        )
+        yield* run // its commit fails
+        const second = yield* run // the retry of the first fails: the round stops; its own commit fails too
+        assert.deepStrictEqual(second.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.reason]), [
+          ["reserve", "allowed", undefined],
+          ["commit", "failed", "store-unavailable"]
+        ])
+        const third = yield* run
+        assert.deepStrictEqual(entries(third), [
+          ["commit", "committed", actual, "rsv_1"],
+          ["commit", "committed", actual, "rsv_2"],
+          ["reserve", "allowed", worst, "rsv_3"],
+          ["commit", "committed", actual, "rsv_3"]
+        ])
+        const after = yield* balance
+        assert.deepStrictEqual([after.spent, after.reserved], [3n * BigInt(actual), 0n])
+      }).pipe(Effect.provide(flaky("commit", 3, false))))
+
     it.effect("a reserve whose answer was lost is found by its key and released before the next call", () =>
       Effect.gen(function*() {
         yield* fund(100_000)

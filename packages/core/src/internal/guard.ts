@@ -70,27 +70,35 @@ const commit = (
   record: (entry: Entry) => Effect.Effect<void>,
   owed: Extract<Pending.Settlement, { _tag: "commit" }>,
   retry: boolean
-): Effect.Effect<void> =>
+): Effect.Effect<boolean> =>
   guard.ledger.commit(owed.commit).pipe(
     Effect.matchEffect({
       onFailure: (error) => {
         if (isUnavailable(error)) {
-          return Effect.andThen(
-            retry ? Effect.void : record(failure("commit", owed.amount, error)),
-            Effect.sync(() => Pending.add(guard.ledger, owed))
+          return Effect.as(
+            Effect.andThen(
+              retry ? Effect.void : record(failure("commit", owed.amount, error)),
+              Effect.sync(() => Pending.add(guard.ledger, owed))
+            ),
+            true
           )
         }
         const failed = record({ ...failure("commit", owed.amount, error), ...(retry ? { detail: recovered } : {}) })
-        return error.reason._tag === "ReservationExpired" ? Effect.andThen(failed, charge(guard, record, owed)) : failed
+        return error.reason._tag === "ReservationExpired"
+          ? Effect.andThen(failed, charge(guard, record, owed))
+          : Effect.as(failed, false)
       },
       onSuccess: (committed) =>
-        record({
-          operation: "commit",
-          decision: "committed",
-          amount: Number(committed.charged.amount),
-          reservationId: owed.reservationId,
-          ...(retry ? { detail: recovered } : {})
-        })
+        Effect.as(
+          record({
+            operation: "commit",
+            decision: "committed",
+            amount: Number(committed.charged.amount),
+            reservationId: owed.reservationId,
+            ...(retry ? { detail: recovered } : {})
+          }),
+          false
+        )
     })
   )
 
@@ -99,22 +107,25 @@ const charge = (
   guard: Guard.Guard,
   record: (entry: Entry) => Effect.Effect<void>,
   owed: Extract<Pending.Settlement, { _tag: "commit" }>
-): Effect.Effect<void> =>
+): Effect.Effect<boolean> =>
   guard.ledger.event(owed.late).pipe(
     Effect.matchEffect({
       onFailure: (error) =>
         Effect.andThen(
           record(failure("event", owed.amount, error)),
           // the event has its own key: kept, it is tried again, never charged twice
-          isUnavailable(error) ? Effect.sync(() => Pending.add(guard.ledger, owed)) : Effect.void
+          isUnavailable(error) ? Effect.sync(() => (Pending.add(guard.ledger, owed), true)) : Effect.succeed(false)
         ),
       onSuccess: (charged) =>
-        record({
-          operation: "event",
-          decision: "charged",
-          amount: Number(charged.charged.amount),
-          reservationId: owed.reservationId
-        })
+        Effect.as(
+          record({
+            operation: "event",
+            decision: "charged",
+            amount: Number(charged.charged.amount),
+            reservationId: owed.reservationId
+          }),
+          false
+        )
     })
   )
 
@@ -124,24 +135,33 @@ const release = (
   record: (entry: Entry) => Effect.Effect<void>,
   owed: Extract<Pending.Settlement, { _tag: "release" }>,
   retry: boolean
-): Effect.Effect<void> =>
+): Effect.Effect<boolean> =>
   guard.ledger.release(owed.release).pipe(
     Effect.matchEffect({
       onFailure: (error) =>
         isUnavailable(error)
-          ? Effect.andThen(
-            retry ? Effect.void : record(failure("release", owed.amount, error)),
-            Effect.sync(() => Pending.add(guard.ledger, owed))
+          ? Effect.as(
+            Effect.andThen(
+              retry ? Effect.void : record(failure("release", owed.amount, error)),
+              Effect.sync(() => Pending.add(guard.ledger, owed))
+            ),
+            true
           )
-          : record({ ...failure("release", owed.amount, error), ...(retry ? { detail: recovered } : {}) }),
+          : Effect.as(
+            record({ ...failure("release", owed.amount, error), ...(retry ? { detail: recovered } : {}) }),
+            false
+          ),
       onSuccess: (released) =>
-        record({
-          operation: "release",
-          decision: "released",
-          amount: Number(released.released.amount),
-          reservationId: owed.reservationId,
-          ...(retry ? { detail: recovered } : {})
-        })
+        Effect.as(
+          record({
+            operation: "release",
+            decision: "released",
+            amount: Number(released.released.amount),
+            reservationId: owed.reservationId,
+            ...(retry ? { detail: recovered } : {})
+          }),
+          false
+        )
     })
   )
 
@@ -153,11 +173,11 @@ const releaseLost = (
   guard: Guard.Guard,
   record: (entry: Entry) => Effect.Effect<void>,
   owed: Extract<Pending.Settlement, { _tag: "reserve" }>
-): Effect.Effect<void> =>
+): Effect.Effect<boolean> =>
   guard.ledger.listReservations({ tenant: owed.tenant, idempotencyKey: owed.idempotencyKey }).pipe(
     Effect.flatMap((page) => {
       const held = page.reservations.find((reservation) => reservation.status === "active")
-      return held === undefined ? Effect.void : release(guard, record, {
+      return held === undefined ? Effect.succeed(false) : release(guard, record, {
         _tag: "release",
         model: owed.model,
         reservationId: held.reservationId,
@@ -170,25 +190,49 @@ const releaseLost = (
         amount: owed.amount
       }, true)
     }),
-    Effect.catch((error) => isUnavailable(error) ? Effect.sync(() => Pending.add(guard.ledger, owed)) : Effect.void)
+    Effect.catch((error) =>
+      isUnavailable(error) ? Effect.sync(() => (Pending.add(guard.ledger, owed), true)) : Effect.succeed(false)
+    )
   )
 
-/** Tries again what earlier calls on the guard's ledger could not settle. */
+const retry = (guard: Guard.Guard, record: Record, settlement: Pending.Settlement): Effect.Effect<boolean> => {
+  const recordFor = record(settlement.model)
+  switch (settlement._tag) {
+    case "commit":
+      return commit(guard, recordFor, settlement, true)
+    case "release":
+      return release(guard, recordFor, settlement, true)
+    case "reserve":
+      return releaseLost(guard, recordFor, settlement)
+  }
+}
+
+/**
+ * Tries again, in order, what earlier calls on the guard's ledger could not
+ * settle. The first that finds the ledger still unavailable stops the round:
+ * it and the rest are kept for the next call, as they are when the round is
+ * interrupted (a retry uses the same keys, so trying one twice is safe).
+ */
 const recover = (guard: Guard.Guard, record: Record): Effect.Effect<void> =>
   Effect.suspend(() => {
     const owed = Pending.take(guard.ledger)
     if (owed.length === 0) return Effect.void
-    return Effect.forEach(owed, (settlement) => {
-      const recordFor = record(settlement.model)
-      switch (settlement._tag) {
-        case "commit":
-          return commit(guard, recordFor, settlement, true)
-        case "release":
-          return release(guard, recordFor, settlement, true)
-        case "reserve":
-          return releaseLost(guard, recordFor, settlement)
-      }
-    }, { discard: true })
+    let next = 0
+    const keepRest = (from: number) =>
+      Effect.sync(() => {
+        for (let i = from; i < owed.length; i++) Pending.add(guard.ledger, owed[i]!)
+        next = owed.length
+      })
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      if (next >= owed.length) return Effect.void
+      const settlement = owed[next]!
+      return Effect.flatMap(retry(guard, record, settlement), (unavailable) => {
+        next++
+        // the settlement itself was kept again by `retry`
+        return unavailable ? keepRest(next) : loop
+      })
+    })
+    return Effect.onInterrupt(loop, () => keepRest(next))
   })
 
 /**
@@ -254,7 +298,7 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
       const reservationId = answer.reservationId ?? ""
       if (Exit.isSuccess(exit)) {
         const actual = Guard.price(exit.value.usage, profile.price, guard.unit)
-        return commit(guard, recordCall, {
+        return Effect.asVoid(commit(guard, recordCall, {
           _tag: "commit",
           model: profile.name,
           reservationId,
@@ -275,9 +319,9 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
             idempotencyKey: `${key}:late`
           },
           amount: actual
-        }, false)
+        }, false))
       }
-      return release(guard, recordCall, {
+      return Effect.asVoid(release(guard, recordCall, {
         _tag: "release",
         model: profile.name,
         reservationId,
@@ -288,7 +332,7 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
           reason: Exit.hasInterrupts(exit) ? "interrupted" : "model call failed"
         },
         amount: worst.amount
-      }, false)
+      }, false))
     }
     return Effect.andThen(recover(guard, record), Effect.acquireUseRelease(reserve, () => call, settle))
   })
