@@ -1533,6 +1533,17 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           assert.deepStrictEqual(yield* detail(dimensioned.reservationId!), withDimensions)
           const listed = yield* ledger.listReservations({ tenant })
           assert.deepStrictEqual(listed.reservations.map((r) => r.subject), [subject, withDimensions])
+          // a dimensions filter keeps the reservations with every dimension asked for, same value
+          const ids = (dimensions: Record<string, string>) =>
+            Effect.map(
+              ledger.listReservations({ tenant, subject: { dimensions } }),
+              (page) => page.reservations.map((r) => r.reservationId)
+            )
+          assert.deepStrictEqual(yield* ids({ region: "eu" }), [dimensioned.reservationId])
+          assert.deepStrictEqual(yield* ids({ region: "eu", tier: "gold" }), [dimensioned.reservationId])
+          assert.deepStrictEqual(yield* ids({ region: "us" }), [])
+          assert.deepStrictEqual(yield* ids({ region: "eu", tier: "silver" }), [])
+          assert.deepStrictEqual(yield* ids({}), [plain.reservationId, dimensioned.reservationId])
         }))
 
       test("listReservations filters by status, subject and key, oldest first, a page at a time", () =>

@@ -493,7 +493,8 @@ export const make: (
         String(query.limit),
         query.status ?? "",
         query.idempotencyKey ?? "",
-        ...levelValues(query.subject)
+        ...levelValues(query.subject),
+        query.subject?.dimensions === undefined ? "" : JSON.stringify(query.subject.dimensions)
       ], Ledger.ReservationsAnswer)
     }
 

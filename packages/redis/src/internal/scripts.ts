@@ -333,13 +333,14 @@ return ok(reservation_json(r))
 
 /**
  * listReservations. ARGV: after (the cursor: a sequence number), limit,
- * status filter, idempotencyKey filter, then the six subject level filters
- * ("" = no filter).
+ * status filter, idempotencyKey filter, the six subject level filters, then
+ * the dimensions filter as JSON ("" = no filter).
  *
  * @internal
  */
 export const listReservations = script(`
 local after, limit, status, key = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local dimensions = ARGV[11] ~= "" and cjson.decode(ARGV[11]) or nil
 local page = {}
 local more = false
 local last = nil
@@ -356,6 +357,13 @@ while not more do
       for level = 1, 6 do
         local wanted = ARGV[4 + level]
         if wanted ~= "" and r["level:" .. LEVELS[level]] ~= wanted then match = false end
+      end
+    end
+    if match and dimensions then
+      -- every dimension asked for, with the same value (only a subject with dimensions is kept whole)
+      local own = r.subject and cjson.decode(r.subject).dimensions
+      for name, value in pairs(dimensions) do
+        if type(own) ~= "table" or own[name] ~= value then match = false end
       end
     end
     if match then

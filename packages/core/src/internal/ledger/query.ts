@@ -105,6 +105,16 @@ export const getReservation = (
   return S.ok(detail(reservation))
 }
 
+/** Whether `own` has every dimension of `wanted` (none wanted: always), with the same value. */
+const hasDimensions = (
+  own: Readonly<Record<string, string>> | undefined,
+  wanted: Readonly<Record<string, string>> | undefined
+): boolean => {
+  if (wanted === undefined) return true
+  for (const name in wanted) if (own?.[name] !== wanted[name]) return false
+  return true
+}
+
 /** The caller's reservations matching the filters, oldest first, a page at a time. */
 export const listReservations = (
   state: S.State,
@@ -134,7 +144,10 @@ export const listReservations = (
     if (query.idempotencyKey !== undefined && reservation.idempotencyKey !== query.idempotencyKey) continue
     if (
       subject !== undefined &&
-      Scope.levels.some((level) => subject[level] !== undefined && subject[level] !== reservation.terms.subject[level])
+      (Scope.levels.some((level) =>
+        subject[level] !== undefined && subject[level] !== reservation.terms.subject[level]
+      ) ||
+        !hasDimensions(reservation.terms.subject.dimensions, subject.dimensions))
     ) {
       continue
     }
