@@ -2046,7 +2046,11 @@ export interface Service {
   readonly event: (request: typeof EventRequest.Encoded) => Effect.Effect<EventAnswer, LedgerError>
   /** The balances of the subject's scopes (and, optionally, of the scopes below). */
   readonly balances: (request: typeof BalancesRequest.Encoded) => Effect.Effect<BalancesAnswer, LedgerError>
-  /** One reservation; an expired one fails with `ReservationExpired`. */
+  /**
+   * One reservation; a swept expired one fails with `ReservationExpired`. Past `expiresAt + grace` but not yet
+   * swept, it shows `active` and still holds its amount, though commit and release already answer
+   * `ReservationExpired`.
+   */
   readonly getReservation: (
     request: typeof GetReservationRequest.Encoded
   ) => Effect.Effect<Reservation, LedgerError>
