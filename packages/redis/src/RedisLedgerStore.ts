@@ -12,8 +12,11 @@
  *   event) that one tenant's callers start together travel in one script
  *   call, up to 16 (half of the operations under way), each still checked
  *   and applied on its own, in order; a lone call leaves at once.
- * - Exact: amounts are decimal strings in Redis and exact 64-bit integers
- *   inside the scripts (Lua's doubles are never used for money).
+ * - Exact: amounts up to 2^63−1 are decimal strings in Redis and on the
+ *   wire. Inside a script an amount below 10^15 is a Lua number (sums of a
+ *   few stay below 2^53, where doubles are exact) and a larger one a pair of
+ *   doubles `high · 10^9 + low`, each limb exact. No amount is ever rounded,
+ *   and a sum past 2^63−1 is caught, as in memory.
  * - Same time as memory: `now` comes from the ledger's `Clock` in every
  *   call, and expiry is an `expiresAt` stored from it, never a Redis TTL, so
  *   the Redis and memory ledgers agree under `TestClock`.
@@ -27,6 +30,7 @@ import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { Ledger, LedgerStore } from "@timebox/core"
 import { Clock, Config, Duration, Effect, Layer, Option, Schema } from "effect"
 import * as Redis from "effect/persistence/Redis"
+import { ErrorReply } from "redis"
 import * as Answers from "./internal/answers.ts"
 import * as Batch from "./internal/batch.ts"
 import * as Digest from "./internal/digest.ts"
@@ -108,7 +112,14 @@ const unavailable = (detail: string) => new Ledger.StoreUnavailable({ store: sto
 const describe = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
 
-const storeFailed = (error: Redis.RedisError) => unavailable(describe(error.cause))
+/** Failures Redis answered (an error reply): the connection works, unlike for the others. */
+const replied = new WeakSet<Ledger.StoreUnavailable>()
+
+const storeFailed = (error: Redis.RedisError) => {
+  const failure = unavailable(describe(error.cause))
+  if (error.cause instanceof ErrorReply) replied.add(failure)
+  return failure
+}
 
 /** A bad option of the store, as the typed failure of building it. */
 const badOption = (field: string, value: unknown, problem: string) =>
@@ -317,7 +328,8 @@ export const make: (
     const batcher = Batch.make(
       (script: Scripts.LedgerScript, tenant: string, argv: ReadonlyArray<string>) =>
         send(redis.eval(script)(keys.tenant(tenant), argv)),
-      unavailable
+      unavailable,
+      (failure) => !replied.has(failure)
     )
 
     /**

@@ -70,7 +70,9 @@ const holding = (
         if (held(sent.length)) yield* Deferred.await(gate)
         return yield* answer(argv)
       }),
-    unavailable
+    unavailable,
+    // an error Redis answered is not the connection's
+    (error) => !error.startsWith("WRONGTYPE")
   )
   return { batcher, sent }
 }
@@ -248,6 +250,46 @@ describe("RedisLedgerStore batching", () => {
       )
       assert.deepStrictEqual(results, ["connection lost", "connection lost"])
     }))
+
+  it.effect(
+    "a call Redis answered with an error fails its own operations only: the batches waiting are sent",
+    () =>
+      Effect.gen(function*() {
+        const fail = yield* Deferred.make<void>()
+        // the first call (one tenant's) hits a corrupt key; the others are fine
+        const { batcher, sent } = holding(
+          fail,
+          (argv) =>
+            operationsOf(argv).some((args) => args[0] === "0")
+              ? Effect.fail("WRONGTYPE Operation against a key")
+              : Effect.succeed(echo(argv)),
+          (call) => call <= Batch.maxInFlight
+        )
+        const count = Batch.maxBatch * Batch.maxInFlight
+        const busy = yield* Effect.forEach(
+          Array.from({ length: count }, (_, i) => String(i)),
+          (name) => Effect.result(batcher.submit("reserve", "acme", [name], decode)),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.forkChild)
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+        const waiting = yield* Effect.all([
+          batcher.submit("reserve", "acme", ["late"], decode),
+          batcher.submit("commit", "globex", ["other"], decode)
+        ], { concurrency: "unbounded" }).pipe(Effect.forkChild)
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+        assert.strictEqual(sent.length, Batch.maxInFlight)
+        yield* Deferred.succeed(fail, undefined)
+        assert.deepStrictEqual(yield* Fiber.join(waiting), ["late", "other"])
+        const results = yield* Fiber.join(busy)
+        // the failed call's operations got its error, every other operation its answer
+        const failed = results.filter((result) => result._tag === "Failure")
+        assert.isAbove(failed.length, 0)
+        for (const result of failed) {
+          assert.strictEqual(result._tag === "Failure" && result.failure, "WRONGTYPE Operation against a key")
+        }
+      }),
+    { timeout: 10_000 }
+  )
 
   it.effect(
     "a failed call fails the batches waiting for a place in flight too, and they are never sent",

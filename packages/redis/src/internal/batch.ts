@@ -25,9 +25,11 @@
  *   while it waits for a place in flight) is taken out of it; once the
  *   batch has left, the operation runs (as a single command would) and its
  *   answer is dropped.
- * - A call that fails (Redis gone, or no reply within the store's timeout)
- *   fails the batches waiting for a place in flight as well, so no caller
- *   waits longer than one call's timeout for a Redis that does not answer.
+ * - A call that fails for the connection (Redis gone, or no reply within
+ *   the store's timeout) fails the batches waiting for a place in flight as
+ *   well, so no caller waits longer than one call's timeout for a Redis that
+ *   does not answer. A call that Redis answered with an error (a script
+ *   error on one tenant's keys) fails only its own operations.
  *
  * @internal
  */
@@ -99,12 +101,19 @@ export interface Batcher<K, S> {
  */
 export const make = <K, S>(
   run: (kind: K, tenant: string, argv: ReadonlyArray<string>) => Effect.Effect<unknown, S>,
-  unavailable: (detail: string) => S
+  unavailable: (detail: string) => S,
+  /** Whether a call's failure is the connection's, which the batches waiting for a place would share. */
+  isConnectionFailure: (error: S) => boolean = () => true
 ): Batcher<K, S> => {
   let open = new Map<K, Map<string, Batch<K, S>>>()
   let scheduled = false
   // Operations submitted and neither answered nor dropped (cancelled before they left).
   let underWay = 0
+
+  const spreads = (exit: Exit.Failure<unknown, S>): boolean => {
+    const found = Cause.findError(exit.cause)
+    return Result.isFailure(found) || isConnectionFailure(found.success)
+  }
 
   /** Hands each operation of a batch its answer, or the batch's failure. */
   const deliver = (operations: ReadonlyArray<Pending<S>>, exit: Exit.Exit<unknown, S>) => {
@@ -169,9 +178,9 @@ export const make = <K, S>(
       onExit: (exit) => {
         inFlight--
         arrived.push([operations, exit])
-        // a failed call (Redis gone, or no reply in time) fails the batches waiting for a place too:
-        // they would wait behind it for nothing, each caller's wait bounded by one call's
-        if (Exit.isFailure(exit)) {
+        // a call failed for the connection (Redis gone, or no reply in time) fails the batches waiting
+        // for a place too: they would wait behind it for nothing, each caller's wait bounded by one call's
+        if (Exit.isFailure(exit) && spreads(exit)) {
           for (const [, waiting] of ready.splice(0)) {
             const kept = waiting.filter((operation) => !operation.cancelled)
             underWay -= waiting.length - kept.length
