@@ -1,11 +1,11 @@
 // Fails on circular imports between source modules, and on a package importing
-// against the dependency direction (cli → examples → core; cli → core; core → effect only).
+// against the dependency direction (cli → examples → core; cli → core; redis → core and its client; core → effect only).
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, join, relative, resolve } from "node:path"
 
 const allowed = {
   "packages/core": ["effect"],
-  "packages/redis": ["effect", "@timebox/core", "@effect/platform-node"],
+  "packages/redis": ["effect", "@timebox/core", "@effect/platform-node", "redis"],
   "packages/server": ["effect", "@timebox/core", "@effect/platform-node"],
   "packages/cli": [
     "effect",

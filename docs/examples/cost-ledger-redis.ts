@@ -1,5 +1,6 @@
-// The Redis block of docs/concepts/cost-ledger.md. `pnpm check` type-checks
-// this file; no test runs it, so the docs' tests need no Redis. In an
+// The Redis blocks of docs/concepts/cost-ledger.md and packages/redis/README.md.
+// `pnpm check` type-checks this file; no test runs it, so the docs' tests need
+// no Redis. In an
 // application, import `RedisLedgerStore` from "@timebox/redis"; the private
 // @timebox/docs package does not depend on it, so this file imports its
 // source by path.
@@ -36,4 +37,28 @@ export const acmeBalances = Effect.gen(function*() {
     (reason) => Effect.as(Effect.logWarning(reason.message), undefined)
   )
 )
+// endregion
+
+// region: use
+const onRedis = Ledger.layer.pipe(Layer.provide(RedisLedgerStore.layerUrl({ url: "redis://127.0.0.1:6379" })))
+
+export const program = Effect.gen(function*() {
+  const ledger = yield* Ledger.Ledger
+  // A reservation needs a budget on a scope of its subject (else NotFound). The budget is
+  // kept in Redis, so a second run finds it: createBudget then fails with BudgetExists.
+  yield* ledger.createBudget({ tenant: "acme", scope: "tenant:acme", unit: "USD_MICROCENTS", allocated: 100_000_000 })
+    .pipe(Effect.catchReason("LedgerError", "BudgetExists", () => Effect.void))
+  const held = yield* ledger.reserve({
+    tenant: "acme",
+    subject: { tenant: "acme", app: "support" },
+    action: { kind: "llm.completion", name: "fast" },
+    estimate: { unit: "USD_MICROCENTS", amount: 1_000_000 }
+  })
+  // … call the model …
+  return yield* ledger.commit({
+    tenant: "acme",
+    reservationId: held.reservationId ?? "",
+    actual: { unit: "USD_MICROCENTS", amount: 420_000 }
+  })
+}).pipe(Effect.provide(onRedis))
 // endregion

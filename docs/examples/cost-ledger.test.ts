@@ -1,12 +1,15 @@
 // The code and the figures of docs/concepts/cost-ledger.md: its code blocks
-// are regions of this file (scripts/docs-check.mjs keeps them equal), and
-// every figure the page quotes is pinned by a test below. The ledger reads
-// `now` from Effect's Clock, so under the TestClock of `it.effect` every
-// expiry is exact.
+// are regions of this file (scripts/docs-check.mjs keeps them equal), and the
+// figures of the ledger's and the guard's answers that the page quotes are
+// pinned by tests below (its measured sizes and CLI outputs are not). The
+// ledger reads `now` from Effect's Clock, so under the TestClock of
+// `it.effect` every expiry is exact.
 import { assert, describe, it } from "@effect/vitest"
-import { Agent, Guard, Ledger, LedgerStore, Report } from "@timebox/core"
+import { Agent, Guard, Ledger, LedgerStore, ModelProfile, Report } from "@timebox/core"
+import { runUnderTestClock } from "@timebox/core/testing"
 import { SupportAgent } from "@timebox/example-support-agent"
 import { Duration, Effect, Fiber, Layer, Schema } from "effect"
+import { Prompt } from "effect/ai"
 import { TestClock } from "effect/testing"
 
 const question = "Where is my order?"
@@ -261,7 +264,7 @@ describe("expiry and the sweeper", () => {
     Effect.gen(function*() {
       const ledger = yield* Ledger.Ledger
       yield* ledger.createBudget({ tenant, scope: "tenant:acme", unit: "TOKENS", allocated: 10_000 })
-      yield* ledger.reserve({
+      const held = yield* ledger.reserve({
         tenant,
         subject,
         action,
@@ -269,12 +272,16 @@ describe("expiry and the sweeper", () => {
         ttlMs: 30_000,
         graceMs: 5_000
       })
+      const reservationId = held.reservationId ?? ""
       yield* TestClock.adjust("35500 millis")
       const [balance] = (yield* ledger.balances({ tenant, subject: { tenant } })).balances
       assert.strictEqual(balance?.reserved, 8_000n)
+      // past expiresAt + grace but not swept: still shown active, though commit already fails
+      assert.strictEqual((yield* ledger.getReservation({ tenant, reservationId })).status, "active")
       yield* TestClock.adjust("500 millis")
       const [after] = (yield* ledger.balances({ tenant, subject: { tenant } })).balances
       assert.strictEqual(after?.reserved, 0n)
+      assert.strictEqual((yield* reasonOf(ledger.getReservation({ tenant, reservationId })))._tag, "ReservationExpired")
     }).pipe(Effect.provide(Ledger.layerMemory)))
 })
 
@@ -422,6 +429,49 @@ describe("decide, event and dry runs", () => {
       assert.strictEqual(nowhere.reasonCode, "budget-not-found")
       const real = yield* reasonOf(ledger.reserve({ tenant, subject: research, action, estimate: tokens(9_000) }))
       assert.strictEqual(real.message, "tenant:acme/app:research: requested 9000, 7500 remaining")
+    }).pipe(Effect.provide(Ledger.layerMemory)))
+
+  it.effect("an event under ALLOW_IF_AVAILABLE charges at most what is left, and over-limit does not stop it", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger.Ledger
+      yield* ledger.createBudget({ tenant, scope: research, unit: "TOKENS", allocated: 1_000 })
+      const event = (amount: number, overagePolicy?: Ledger.OveragePolicy) =>
+        ledger.event({
+          tenant,
+          subject: research,
+          action,
+          actual: tokens(amount),
+          ...(overagePolicy === undefined ? {} : { overagePolicy })
+        })
+      // 2,500 spent, 1,000 left: the default policy charges 1,000, answers "applied", and marks the scope over-limit
+      const capped = yield* event(2_500)
+      assert.deepStrictEqual([capped.status, capped.charged.amount], ["applied", 1_000n])
+      assert.deepStrictEqual([capped.balances[0]?.remaining, capped.balances[0]?.isOverLimit], [0n, true])
+      // over-limit refuses reservations, not events: the next one is applied and charges 0
+      const nothing = yield* event(500)
+      assert.deepStrictEqual([nothing.status, nothing.charged.amount], ["applied", 0n])
+      const reserve = yield* reasonOf(ledger.reserve({ tenant, subject: research, action, estimate: tokens(1) }))
+      assert.strictEqual(reserve._tag, "OverdraftLimitExceeded")
+      // REJECT fails instead, and changes nothing
+      const rejected = yield* reasonOf(event(500, "REJECT"))
+      assert.strictEqual(rejected._tag, "BudgetExceeded")
+      // ALLOW_WITH_OVERDRAFT charges it all when every budgeted scope has an overdraft limit for the rest
+      yield* ledger.createBudget({
+        tenant,
+        scope: "tenant:acme/app:billing",
+        unit: "TOKENS",
+        allocated: 1_000,
+        overdraftLimit: 2_000
+      })
+      const billed = yield* ledger.event({
+        tenant,
+        subject: { tenant, app: "billing" },
+        action,
+        actual: tokens(2_500),
+        overagePolicy: "ALLOW_WITH_OVERDRAFT"
+      })
+      assert.strictEqual(billed.charged.amount, 2_500n)
+      assert.deepStrictEqual([billed.balances[0]?.spent, billed.balances[0]?.debt], [1_000n, 1_500n])
     }).pipe(Effect.provide(Ledger.layerMemory)))
 })
 
@@ -587,7 +637,8 @@ describe("the guard around model calls", () => {
   // Schema, so it can come from a JSON file or the environment as well.
   const config: Guard.Config = {
     subject: { tenant: "acme", app: "support", agent: "support-agent" },
-    ttl: "30 seconds" // how long a hold lasts if the process dies mid-call
+    // Longer than any call (the guard never extends), and how long a hold outlives a dead process.
+    ttl: "30 seconds"
   }
 
   const guardedRun = (allocated: number) =>
@@ -671,5 +722,95 @@ describe("the guard around model calls", () => {
       ])
       const bad = yield* Effect.flip(Guard.make({ subject: { app: "support" } }))
       assert.strictEqual(bad.reason._tag === "InvalidConfig" ? bad.reason.field : bad.reason._tag, "tenant")
+      const inMillis = yield* Guard.make({ subject: { tenant: "acme" }, ttl: 45_000 })
+      assert.strictEqual(inMillis.ttlMs, 45_000)
+      assert.deepStrictEqual(Guard.worstCase(SupportAgent.model, Prompt.make(question), "USD_MICROCENTS"), {
+        inputTokens: 5,
+        outputTokens: ModelProfile.outputLimit(SupportAgent.model),
+        amount: 20_855n
+      })
     }).pipe(Effect.provide(Ledger.layerMemory)))
+
+  it.effect("a subject without its tenant level derives no tenant scope: the tenant's budget does not apply", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger.Ledger
+      yield* ledger.createBudget({
+        tenant: "acme",
+        scope: "tenant:acme",
+        unit: "USD_MICROCENTS",
+        allocated: 100_000_000
+      })
+      assert.deepStrictEqual(Ledger.scopes({ app: "support" }), ["app:support"])
+      const result = yield* runUnderTestClock(SupportAgent.agent, question).pipe(
+        Guard.withGuard({ subject: { app: "support" }, tenant: "acme" })
+      )
+      assert.strictEqual(result.status, "failed")
+      assert.deepStrictEqual(result.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.reason]), [
+        ["reserve", "denied", "budget-not-found"]
+      ])
+      assert.strictEqual(result.report.ledger?.[0]?.detail, "Ledger.reserve: no USD_MICROCENTS budget at app:support")
+      // a budget in another unit only: unit-mismatch
+      const tokensOnly = yield* runUnderTestClock(SupportAgent.agent, question).pipe(
+        Guard.withGuard({ subject: { tenant: "acme" }, unit: "TOKENS" })
+      )
+      assert.strictEqual(tokensOnly.report.ledger?.[0]?.reason, "unit-mismatch")
+    }).pipe(Effect.provide(Ledger.layerMemory)))
+
+  it.effect("a late call's event: the expired hold, counted until swept, would cap it; a sweep first gives it back", () =>
+    Effect.gen(function*() {
+      // What the guard does for a call that outlived its reservation, on the ledger directly.
+      const ledger = yield* Ledger.Ledger
+      yield* ledger.createBudget({ tenant: "acme", scope: "tenant:acme", unit: "USD_MICROCENTS", allocated: 30_000 })
+      const held = yield* ledger.reserve({ tenant, subject, action, estimate: usd(24_905), ttlMs: 1_000 })
+      yield* TestClock.adjust("7 seconds") // past expiresAt (1 s) + grace (5 s); not swept
+      const commit = yield* reasonOf(
+        ledger.commit({ tenant, reservationId: held.reservationId ?? "", actual: usd(8_825) })
+      )
+      assert.strictEqual(commit._tag, "ReservationExpired")
+      const late = ledger.event({
+        tenant,
+        subject,
+        action,
+        actual: usd(8_825),
+        overagePolicy: "ALLOW_IF_AVAILABLE",
+        idempotencyKey: "late-1"
+      })
+      // unswept, the expired hold of 24,905 leaves 5,095: the event would be capped there
+      assert.strictEqual((yield* ledger.decide({ tenant, subject, action, estimate: usd(8_825) })).decision, "deny")
+      // so the guard sweeps the tenant first: the hold comes back, the event charges it all
+      assert.deepStrictEqual((yield* ledger.sweep({ tenant })).expired, [held.reservationId ?? ""])
+      const charged = yield* late
+      assert.strictEqual(charged.charged.amount, 8_825n)
+      assert.deepStrictEqual([charged.balances[0]?.reserved, charged.balances[0]?.remaining], [0n, 21_175n])
+    }).pipe(Effect.provide(Ledger.layerMemory), Effect.provideService(Ledger.SweepInterval, Duration.infinity)))
+
+  // region: guard-test
+  it.effect("the guard stops the agent once its budget cannot cover the next call's worst case", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger.Ledger
+      // 30,000 µ¢: room for one worst case (24,905); the call then commits 8,825.
+      yield* ledger.createBudget({ tenant: "acme", scope: "tenant:acme", unit: "USD_MICROCENTS", allocated: 30_000 })
+      // runUnderTestClock forks the run, moves the TestClock an hour on, and joins it.
+      const first = yield* runUnderTestClock(SupportAgent.agent, question).pipe(Guard.withGuard(config))
+      assert.strictEqual(first.status, "complete")
+      assert.deepStrictEqual(first.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.amount]), [
+        ["reserve", "allowed", 24_905],
+        ["commit", "committed", 8_825]
+      ])
+
+      // 21,175 left: the second run's reservation is denied and its model is never called.
+      const second = yield* runUnderTestClock(SupportAgent.agent, question).pipe(Guard.withGuard(config))
+      assert.strictEqual(second.status, "failed")
+      assert.strictEqual(
+        Report.find(second.report, "inference")?.reason,
+        "Ledger.reserve: tenant:acme: requested 24905, 21175 remaining"
+      )
+      assert.deepStrictEqual(second.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.reason]), [
+        ["reserve", "denied", "budget-exceeded"]
+      ])
+      assert.strictEqual(second.report.cost.microUsd, 0)
+      const [balance] = (yield* ledger.balances({ tenant: "acme", subject: { tenant: "acme" } })).balances
+      assert.deepStrictEqual([balance?.spent, balance?.reserved, balance?.remaining], [8_825n, 0n, 21_175n])
+    }).pipe(Effect.provide(Ledger.layerMemory)))
+  // endregion
 })

@@ -2169,9 +2169,10 @@ export const SweepInterval = Context.Reference<Duration.Duration>("@timebox/core
  *
  * **Details**
  *
- * The memory store keeps ~590 bytes per guarded model call and ~340 per
- * keyed event for as long as the retention: at 100 guarded calls a second,
- * about 5 GB for 24 hours, 210 MB for one hour.
+ * The memory store keeps ~660 bytes per guarded model call and ~320 per
+ * keyed event with one budgeted scope (~830 and ~410 with three) for as
+ * long as the retention: at 100 guarded calls a second, ~5.7–7.2 GB for 24
+ * hours, ~240–300 MB for one hour.
  *
  * **Example** (Keeping keys for one hour)
  *

@@ -471,9 +471,10 @@ const run =
  * mismatch) and, in typed-array chunks off the JavaScript heap, the balances
  * its answers carried, rebuilt on replay; an event's or extension's key keeps
  * a record of the same kind; reservations and events share their subject and
- * action objects, and reservations are indexed by number. About 590 bytes
- * per guarded model call (keyed reserve and commit, keys included) and 340
- * per keyed event, measured on Node 20.
+ * action objects, and reservations are indexed by number. About 660 bytes
+ * per guarded model call (keyed reserve and commit, keys included) and 320
+ * per keyed event with one budgeted scope, ~830 and ~410 with three,
+ * measured on Node 20.
  *
  * **Example** (Two independent stores)
  *

@@ -102,13 +102,17 @@ const commit = (
     })
   )
 
-/** Charges a call that outlived its reservation, by an event of its real usage. */
+/**
+ * Charges a call that outlived its reservation, by an event of its real
+ * usage, after a sweep of the tenant gives the expired hold back (until
+ * then it would still count against what is left, and cap the event).
+ */
 const charge = (
   guard: Guard.Guard,
   record: (entry: Entry) => Effect.Effect<void>,
   owed: Extract<Pending.Settlement, { _tag: "commit" }>
 ): Effect.Effect<boolean> =>
-  guard.ledger.event(owed.late).pipe(
+  Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: guard.tenant })), guard.ledger.event(owed.late)).pipe(
     Effect.matchEffect({
       onFailure: (error) =>
         Effect.andThen(

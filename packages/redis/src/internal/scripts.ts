@@ -416,9 +416,16 @@ local pruned = tonumber(redis.call("GET", P .. "pruned"))
 if retention and (not pruned or now - pruned >= 60000) then
   redis.call("SET", P .. "pruned", num(now))
   local cutoff = now - retention
+  -- finished reservations first: each takes its reserve key along
+  prune_log("ended", cutoff, function(id)
+    local key = redis.call("HGET", reservation_key(id), "idempotencyKey")
+    if key then redis.call("DEL", P .. "idem:reserve:" .. key) end
+    redis.call("DEL", reservation_key(id))
+    redis.call("ZREM", P .. "reservations", id)
+  end)
   prune_log("idempotency", cutoff, function(member)
     -- a reserve answer is kept as long as its reservation (active, or ended within the retention),
-    -- so a late replay never holds twice; the reservation's own pruning below forgets it
+    -- so a late replay never holds twice; the reservation's own pruning (above) forgot it
     if string.sub(member, 1, 8) == "reserve:" then
       local record = redis.call("GET", P .. "idem:" .. member)
       local id = record and string.match(record, "\\n[^\\t]*\\t[^\\t]*\\t([^\\t]+)")
@@ -428,12 +435,6 @@ if retention and (not pruned or now - pruned >= 60000) then
       end
     end
     redis.call("DEL", P .. "idem:" .. member)
-  end)
-  prune_log("ended", cutoff, function(id)
-    local key = redis.call("HGET", reservation_key(id), "idempotencyKey")
-    if key then redis.call("DEL", P .. "idem:reserve:" .. key) end
-    redis.call("DEL", reservation_key(id))
-    redis.call("ZREM", P .. "reservations", id)
   end)
 end
 return ok(strings(expired))
