@@ -83,6 +83,14 @@ describe("timebox ledger, in memory", () => {
         "invalid --allocated \"1.5\": expected a whole number from 0 to 2^63-1"
       ],
       [
+        ["ledger", "create", "--scope", "tenant:acme", "--allocated", "1__0"],
+        "invalid --allocated \"1__0\": expected a whole number from 0 to 2^63-1"
+      ],
+      [
+        ["ledger", "fund", "--scope", "tenant:acme", "--amount", "5_"],
+        "invalid --amount \"5_\": expected a whole number from 0 to 2^63-1"
+      ],
+      [
         ["ledger", "create", "--scope", "tenant:acme", "--allocated", "99999999999999999999"],
         "invalid --allocated \"99999999999999999999\": expected a whole number from 0 to 2^63-1"
       ],

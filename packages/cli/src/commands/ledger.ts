@@ -25,7 +25,7 @@ import { fromText } from "../internal/flagText.ts"
 
 /**
  * A ledger amount from flag text: a whole number from 0 to 2^63 − 1
- * (`_` separators allowed), as a `bigint`.
+ * (a `_` between digits allowed), as a `bigint`.
  *
  * **Example** (Decoding `--allocated 100_000_000`)
  *
@@ -41,9 +41,10 @@ import { fromText } from "../internal/flagText.ts"
  * @since 0.1.0
  */
 export const AmountFlag: Schema.Codec<bigint, string> = fromText(Schema.BigInt, (text) => {
-  const digits = text.trim().replaceAll("_", "")
-  if (!/^\d+$/.test(digits)) return "expected a whole number from 0 to 2^63-1"
-  const value = BigInt(digits)
+  const trimmed = text.trim()
+  // a `_` only between two digits, as in a JavaScript number literal
+  if (!/^\d+(?:_\d+)*$/.test(trimmed)) return "expected a whole number from 0 to 2^63-1"
+  const value = BigInt(trimmed.replaceAll("_", ""))
   return value > Ledger.maxAmount ? "expected a whole number from 0 to 2^63-1" : { value }
 }, String)
 
