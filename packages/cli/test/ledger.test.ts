@@ -115,6 +115,10 @@ describe("timebox ledger, in memory", () => {
         "invalid --scope \"app:x/tenant:acme\": \"tenant\" is out of order (order: tenant → workspace → app → workflow → agent → toolset)"
       ],
       [
+        ["ledger", "balances", "--scope", "tenant:acme/app:x/app:y"],
+        "invalid --scope \"tenant:acme/app:x/app:y\": \"app\" appears twice"
+      ],
+      [
         ["ledger", "reservations", "--tenant", "acme", "--status", "open"],
         "invalid --status \"open\": expected one of active, committed, released, expired"
       ],

@@ -99,6 +99,7 @@ export const parse = (path: string): { readonly subject: Record<string, string> 
     const value = colon < 0 ? "" : segment.slice(colon + 1)
     const index = levels.indexOf(level as Level)
     if (index < 0) return { problem: `unknown level "${level}" (levels: ${levels.join(", ")})` }
+    if (subject[level] !== undefined) return { problem: `"${level}" appears twice` }
     if (index <= last) return { problem: `"${level}" is out of order (order: ${levels.join(" → ")})` }
     if (!levelPattern.test(value) || value.length > 128) {
       return { problem: `"${level}" needs a value of 1 to 128 characters from [a-zA-Z0-9_.-]` }
