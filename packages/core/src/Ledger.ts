@@ -2212,6 +2212,30 @@ export const Retention = Context.Reference<Duration.Duration>("@timebox/core/Led
  */
 export const scopes = (subject: Subject): Array<string> => Scope.derive(subject)
 
+/**
+ * The subject a canonical scope path names (`tenant:acme/app:support` →
+ * `{ tenant: "acme", app: "support" }`), or what is wrong with the path: an
+ * unknown level, a level out of order or named twice, a value that is not 1
+ * to 128 characters from `[a-zA-Z0-9_.-]`. The inverse of the last of
+ * `scopes`; requests that take a `scope` accept such a path and read it so.
+ *
+ * **Example** (A path from a flag)
+ *
+ * ```ts
+ * import { Ledger } from "@timebox/core"
+ *
+ * Ledger.parseScope("tenant:acme/app:support") // Result.succeed({ tenant: "acme", app: "support" })
+ * Ledger.parseScope("app:support/tenant:acme") // Result.fail('"tenant" is out of order (order: tenant → …)')
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const parseScope = (path: string): Result.Result<Subject, string> => {
+  const parsed = Scope.parse(path)
+  return "problem" in parsed ? Result.fail(parsed.problem) : Result.succeed(parsed.subject as Subject)
+}
+
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
 const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {

@@ -14,7 +14,7 @@
  */
 import { Ledger } from "@timebox/core"
 import { RedisLedgerStore } from "@timebox/redis"
-import { Config, Console, Effect, Layer, Option, References, Schema } from "effect"
+import { Config, Console, Effect, Layer, Option, References, Result, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { LedgerFailed, UsageError } from "../errors.ts"
 import { fromText } from "../internal/flagText.ts"
@@ -178,8 +178,6 @@ const resolveTenant = (flags: Common, scope: string | undefined): Effect.Effect<
     : Effect.succeed(tenant)
 }
 
-const levels = ["tenant", "workspace", "app", "workflow", "agent", "toolset"] as const
-
 /**
  * The subject a scope path names (`tenant:acme/app:support` →
  * `{ tenant: "acme", app: "support" }`), decoded with `Ledger.Subject`.
@@ -197,26 +195,10 @@ const levels = ["tenant", "workspace", "app", "workflow", "agent", "toolset"] as
  * @since 0.1.0
  */
 export const subjectOf = (scope: string): Effect.Effect<Ledger.Subject, UsageError> => {
-  const invalid = (problem: string) =>
-    Effect.fail(new UsageError({ message: `invalid --scope ${JSON.stringify(scope)}: ${problem}` }))
-  const subject: Record<string, string> = {}
-  let last = -1
-  for (const segment of scope.split("/")) {
-    const colon = segment.indexOf(":")
-    const level = colon < 0 ? segment : segment.slice(0, colon)
-    const index = levels.indexOf(level as typeof levels[number])
-    if (index < 0) return invalid(`unknown level ${JSON.stringify(level)} (levels: ${levels.join(", ")})`)
-    if (index <= last) return invalid(`${JSON.stringify(level)} is out of order (order: ${levels.join(" → ")})`)
-    const value = colon < 0 ? "" : segment.slice(colon + 1)
-    if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(value)) {
-      return invalid(`${JSON.stringify(level)} needs a value of 1 to 128 characters from [a-zA-Z0-9_.-]`)
-    }
-    last = index
-    subject[level] = value
-  }
-  return Schema.decodeUnknownEffect(Ledger.Subject)(subject).pipe(
-    Effect.catch((error) => invalid(error.message.split("\n")[0] ?? error.message))
-  )
+  const parsed = Ledger.parseScope(scope)
+  return Result.isSuccess(parsed)
+    ? Effect.succeed(parsed.success)
+    : Effect.fail(new UsageError({ message: `invalid --scope ${JSON.stringify(scope)}: ${parsed.failure}` }))
 }
 
 const flagOf = (field: string): string => {
