@@ -2164,8 +2164,9 @@ export const SweepInterval = Context.Reference<Duration.Duration>("@timebox/core
  *   the retention longer than any client retries.
  * - On a shared store (Redis), whichever process sweeps applies its own
  *   retention: give every process the same one.
- * - A negative retention makes `sweep` (and so the background sweeper) fail
- *   with `InvalidRequest` naming `Ledger.Retention`.
+ * - A negative retention makes `sweep` (and so the background sweeper, which
+ *   logs it) fail with `InvalidRequest` naming `Ledger.Retention`, after it
+ *   expired what was due: holds still come back, nothing is pruned.
  *
  * **Details**
  *
@@ -2439,16 +2440,21 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
 
   const decodeSweep = decoder(SweepRequest, "Ledger.sweep")
   const retentionMs = Duration.toMillis(yield* Retention)
+  const validRetention = retentionMs >= 0
   const sweep = Effect.fn("Ledger.sweep")(function*(input: typeof SweepRequest.Encoded) {
     const request = yield* decodeSweep(input)
-    if (!(retentionMs >= 0)) {
+    // a bad retention stops the pruning, not the expiry: holds still come back
+    const answer = yield* store.sweep({
+      ...request,
+      now: yield* now,
+      retentionMs: validRetention ? retentionMs : Number.POSITIVE_INFINITY
+    }).pipe(Effect.mapError(fail("Ledger.sweep")))
+    if (!validRetention) {
       return yield* Effect.fail(
         fail("Ledger.sweep")(Errors.invalid("Ledger.Retention", retentionMs, "must be a duration of 0 ms or more"))
       )
     }
-    return yield* store.sweep({ ...request, now: yield* now, retentionMs }).pipe(
-      Effect.mapError(fail("Ledger.sweep"))
-    )
+    return answer
   })
 
   const decodeCreate = decoder(CreateBudgetRequest, "Ledger.createBudget")

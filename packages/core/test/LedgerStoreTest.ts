@@ -927,10 +927,35 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           assert.strictEqual((yield* balancesOf(tenant, { tenant }))[`tenant:${tenant}`]!.spent, 17n)
         }))
 
+      withRetention(Duration.zero, () =>
+        Effect.gen(function*() {
+          // more active keyed reservations than one page of the log: the keys they keep must not be read again
+          const ledger = yield* Ledger.Ledger
+          const tenant = freshTenant()
+          yield* budget(tenant, `tenant:${tenant}`, 1_000_000)
+          const hold = (i: number) => reserve(tenant, { tenant }, 1, { idempotencyKey: `zero-${i}` })
+          const held = yield* Effect.forEach(Array.from({ length: 1_001 }, (_, i) => i), hold, { concurrency: 16 })
+          yield* advance("1 second")
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant })).expired, [])
+          // active: still replayed, nothing held twice
+          assert.strictEqual((yield* hold(1_000)).reservationId, held[1_000]!.reservationId)
+          assert.strictEqual((yield* balancesOf(tenant, { tenant }))[`tenant:${tenant}`]!.reserved, 1_001n)
+        }))
+
       withRetention(Duration.millis(-1), () =>
         Effect.gen(function*() {
           const ledger = yield* Ledger.Ledger
-          const reason = yield* reasonOf(ledger.sweep({}), "Ledger.sweep")
+          const tenant = freshTenant()
+          yield* budget(tenant, `tenant:${tenant}`, 1_000)
+          const held = yield* reserve(tenant, { tenant }, 10, { ttlMs: 1_000, graceMs: 0 })
+          yield* advance("2 seconds")
+          const reason = yield* reasonOf(ledger.sweep({ tenant }), "Ledger.sweep")
+          // the expiry still happened: the hold came back
+          assert.strictEqual((yield* balancesOf(tenant, { tenant }))[`tenant:${tenant}`]!.reserved, 0n)
+          assert.strictEqual(
+            (yield* reasonOf(ledger.getReservation({ tenant, reservationId: held.reservationId! })))._tag,
+            "ReservationExpired"
+          )
           assert.strictEqual(reason._tag, "InvalidRequest")
           assert.strictEqual(reason.message, "invalid Ledger.Retention (-1): must be a duration of 0 ms or more")
         }))

@@ -423,6 +423,7 @@ if retention and (not pruned or now - pruned >= 60000) then
     redis.call("DEL", reservation_key(id))
     redis.call("ZREM", P .. "reservations", id)
   end)
+  local kept = {}
   prune_log("idempotency", cutoff, function(member)
     -- a reserve answer is kept as long as its reservation (active, or ended within the retention),
     -- so a late replay never holds twice; the reservation's own pruning (above) forgot it
@@ -430,12 +431,16 @@ if retention and (not pruned or now - pruned >= 60000) then
       local record = redis.call("GET", P .. "idem:" .. member)
       local id = record and string.match(record, "\\n[^\\t]*\\t[^\\t]*\\t([^\\t]+)")
       if id and redis.call("EXISTS", reservation_key(id)) == 1 then
-        redis.call("RPUSH", P .. "idempotency", num(now) .. " " .. member)
+        kept[#kept + 1] = num(now) .. " " .. member
         return
       end
     end
     redis.call("DEL", P .. "idem:" .. member)
   end)
+  -- logged again once the log is pruned: with a retention of 0 they would fall within it again
+  for i = 1, #kept, 1000 do
+    redis.call("RPUSH", P .. "idempotency", unpack(kept, i, math.min(i + 999, #kept)))
+  end
 end
 return ok(strings(expired))
 `)
