@@ -411,10 +411,11 @@ export const worstCase = (
  * charged by a ledger `event` of its real usage. A commit or release that
  * got `StoreUnavailable`, and a reserve whose answer was lost that way (the
  * store may have applied it), are kept in the process and tried again with
- * the same idempotency keys before the next guarded call on that ledger
- * reserves: the commit charges once, the lost reservation is found by its
- * key and released. Their entries then appear in that later run's report,
- * with the detail `recovered: …`.
+ * the same idempotency keys before the next guarded call of the tenant on
+ * that ledger reserves: the commit charges once, the lost reserve is sent
+ * again and what it holds released. Their entries then appear in that later
+ * run's report, with the detail `recovered: …`; one given up after 5 tries
+ * is recorded `failed` with the reason `given-up`.
  *
  * **Gotchas**
  *
@@ -422,8 +423,9 @@ export const worstCase = (
  * every call is denied (`NotFound`). A call that failed or was interrupted
  * is released, charged nothing, even if the provider billed part of it.
  * Settlements kept for later live in this process only (up to 1,000 per
- * ledger): if it exits first, an unrecorded commit stays unrecorded and a
- * lost reservation holds until its ttl, then the sweeper returns it. The guard's round trips to the ledger
+ * ledger and tenant): if it exits first, an unrecorded commit stays
+ * unrecorded and a lost reservation holds until its ttl, then the sweeper
+ * returns it. The guard's round trips to the ledger
  * count against the stage's window. A stage cut at its deadline does not
  * wait for its work: the release of a cut call's reservation runs as that
  * work's finalizer, so with a remote store (Redis) it can land after the

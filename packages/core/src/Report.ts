@@ -343,10 +343,12 @@ export type SkippedEntry = typeof SkippedEntry.Type
  * interrupted). A commit or release the store could not apply is `failed`.
  * A call that outlived its reservation (its commit `failed` with
  * `reservation-expired`) is then charged directly: `event` → `charged`, or
- * `failed`. A commit or release that `failed` with `store-unavailable`, or
- * a reserve `denied` that way, is tried again before the next guarded call
- * on the same ledger: its outcome is an entry of that later run, with the
- * detail `recovered: …`.
+ * `failed`. A commit or release that `failed` with `store-unavailable` is
+ * tried again before the next guarded call of the tenant on the same ledger,
+ * and a reserve `denied` that way is sent again and its reservation, if it
+ * made one, released: the outcome is an entry of that later run, with the
+ * detail `recovered: …`; one given up after 5 tries is `failed` with the
+ * reason `given-up`.
  * `amount` is an integer in `unit`: the worst case held or denied, the amount
  * charged, or the amount given back. `reason` is the ledger's reason in
  * kebab-case (`budget-exceeded`, `store-unavailable`, …) and `detail` its

@@ -276,7 +276,13 @@ describe("Guard", () => {
 
     // The memory ledger, but the first `failures` calls of `operation` answer StoreUnavailable:
     // before the store applies them (`lost: false`), or after (`lost: true`: the answer was lost).
-    const flaky = (operation: "reserve" | "commit", failures: number, lost: boolean) =>
+    // `fails(input)`, when given, decides instead which calls fail.
+    const flaky = (
+      operation: "reserve" | "commit",
+      failures: number,
+      lost: boolean,
+      fails?: (input: any) => boolean
+    ) =>
       Layer.effect(
         Ledger.Ledger,
         Effect.gen(function*() {
@@ -288,7 +294,7 @@ describe("Guard", () => {
           })
           const wrap = <I, A>(real: (input: I) => Effect.Effect<A, Ledger.LedgerError>) => (input: I) =>
             Effect.suspend(() => {
-              if (left === 0) return real(input)
+              if (fails === undefined ? left === 0 : !fails(input)) return real(input)
               left--
               return lost ? Effect.andThen(real(input), Effect.fail(unavailable)) : Effect.fail(unavailable)
             })
@@ -360,6 +366,70 @@ describe("Guard", () => {
         const after = yield* balance
         assert.deepStrictEqual([after.spent, after.reserved], [3n * BigInt(actual), 0n])
       }).pipe(Effect.provide(flaky("commit", 3, false))))
+
+    it.effect("a settlement that always fails does not hold the others back, and is given up after 5 tries", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(model)
+        )
+        yield* run // rsv_1's commit fails (always)
+        yield* run // rsv_1 fails again and goes last; rsv_2's commit fails (once)
+        const third = yield* run // rsv_1 fails again, last again; rsv_3 commits
+        assert.deepStrictEqual(entries(third), [["reserve", "allowed", worst, "rsv_3"], [
+          "commit",
+          "committed",
+          actual,
+          "rsv_3"
+        ]])
+        const fourth = yield* run // rsv_2, first now, commits; rsv_1 fails a fourth time
+        assert.deepStrictEqual(entries(fourth)?.[0], ["commit", "committed", actual, "rsv_2"])
+        const fifth = yield* run // rsv_1's fifth try: given up, and said so
+        const givenUp = fifth.report.ledger?.[0]
+        assert.deepStrictEqual([givenUp?.operation, givenUp?.decision, givenUp?.reason], [
+          "commit",
+          "failed",
+          "given-up"
+        ])
+        assert.include(givenUp?.detail, "given up after 5 tries")
+        const sixth = yield* run // nothing owed any more
+        assert.deepStrictEqual(entries(sixth)?.map((entry) => entry[0]), ["reserve", "commit"])
+        assert.strictEqual((yield* balance).spent, 5n * BigInt(actual)) // rsv_2 to rsv_6; rsv_1 never charged
+      }).pipe(
+        Effect.provide((() => {
+          let rsv2 = 0
+          return flaky(
+            "commit",
+            0,
+            false,
+            (input: { reservationId: string }) =>
+              input.reservationId === "rsv_1" || (input.reservationId === "rsv_2" && rsv2++ === 0)
+          )
+        })())
+      ))
+
+    it.effect("what one tenant owes is settled by that tenant's next call, not another's", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        const ledger = yield* Ledger.Ledger
+        yield* ledger.createBudget({ tenant: "beta", scope: "tenant:beta", unit: "USD_MICROCENTS", allocated: 100_000 })
+        const runAs = (who: Ledger.Subject) =>
+          runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
+            Guard.withGuard({ subject: who }),
+            Effect.provide(model)
+          )
+        yield* runAs(subject) // acme's commit fails
+        const beta = yield* runAs({ tenant: "beta" })
+        assert.deepStrictEqual(entries(beta), [["reserve", "allowed", worst, "rsv_2"], [
+          "commit",
+          "committed",
+          actual,
+          "rsv_2"
+        ]])
+        const acme = yield* runAs(subject)
+        assert.deepStrictEqual(entries(acme)?.[0], ["commit", "committed", actual, "rsv_1"])
+      }).pipe(Effect.provide(flaky("commit", 1, false))))
 
     it.effect("a reserve whose answer was lost is found by its key and released before the next call", () =>
       Effect.gen(function*() {

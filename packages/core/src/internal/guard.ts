@@ -3,9 +3,9 @@
  * the usage it reports, or release the reservation when it failed or was
  * interrupted. A call that outlived its reservation is charged by an event.
  * What the ledger could not answer (`StoreUnavailable`) is kept and tried
- * again, with the same keys, before the next guarded call on that ledger
- * reserves (`guardPending.ts`). Every ledger answer goes into the run's
- * ledger entries.
+ * again, with the same keys, before the next guarded call of the tenant on
+ * that ledger reserves (`guardPending.ts`). Every ledger answer goes into the
+ * run's ledger entries.
  */
 import { Clock, Effect, Exit } from "effect"
 import type { Prompt } from "effect/ai"
@@ -33,71 +33,66 @@ const uniqueKey = (): string => `guard_${globalThis.crypto.randomUUID()}_${++seq
 
 type Entry = Omit<LedgerEntry, "stage" | "model" | "unit" | "atMs">
 
-/** Writes the entries of one model's calls into the run's report (nothing outside a run). */
-type Record = (model: string) => (entry: Entry) => Effect.Effect<void>
+/** Writes an entry of one settlement's call into the run's report (nothing outside a run). */
+type Record = (settlement: { readonly model: string; readonly unit: string }, entry: Entry) => Effect.Effect<void>
 
-const recorder = (guard: Guard.Guard, frame: Frame | undefined): Record => (model) => (entry) =>
+const recorder = (frame: Frame | undefined): Record => (settlement, entry) =>
   frame === undefined ? Effect.void : Effect.map(Clock.currentTimeMillis, (now) => {
     frame.run.ledger.push({
       ...entry,
       stage: frame.path,
-      model,
-      unit: guard.unit,
+      model: settlement.model,
+      unit: settlement.unit,
       atMs: round(now - frame.runStartMillis)
     })
   })
+
+/** What a try of a settlement came to: done (answered, whatever the answer), or the ledger's `StoreUnavailable`. */
+type Outcome = Ledger.LedgerError | undefined
+
+const done: Effect.Effect<Outcome> = Effect.succeed(undefined)
 
 const isUnavailable = (error: Ledger.LedgerError): boolean => error.reason._tag === "StoreUnavailable"
 
 const recovered = "recovered: an earlier call's, which the ledger could not answer then"
 
-const failure = (operation: Entry["operation"], amount: bigint, error: Ledger.LedgerError): Entry => ({
+const failure = (operation: Entry["operation"], amount: bigint, error: Ledger.LedgerError, retry: boolean): Entry => ({
   operation,
   decision: "failed",
   amount: Number(amount),
   reason: reasonCode(error),
-  detail: error.message
+  detail: retry ? `${recovered}: ${error.message}` : error.message
 })
+
+type Owed<Tag extends Pending.Settlement["_tag"]> = Extract<Pending.Settlement, { _tag: Tag }>
 
 /**
  * Commits a call's usage. A reservation that expired meanwhile (the call
  * outlived ttl + grace) is charged by an event instead: the call was made
- * and paid for. A ledger that cannot answer keeps the commit for later;
- * a retry (`retry`) records only what the ledger answered.
+ * and paid for. An unavailable ledger is recorded on the first try only.
  */
-const commit = (
-  guard: Guard.Guard,
-  record: (entry: Entry) => Effect.Effect<void>,
-  owed: Extract<Pending.Settlement, { _tag: "commit" }>,
-  retry: boolean
-): Effect.Effect<boolean> =>
+const commit = (guard: Guard.Guard, record: Record, owed: Owed<"commit">, retry: boolean): Effect.Effect<Outcome> =>
   guard.ledger.commit(owed.commit).pipe(
     Effect.matchEffect({
       onFailure: (error) => {
         if (isUnavailable(error)) {
-          return Effect.as(
-            Effect.andThen(
-              retry ? Effect.void : record(failure("commit", owed.amount, error)),
-              Effect.sync(() => Pending.add(guard.ledger, owed))
-            ),
-            true
-          )
+          return Effect.as(retry ? Effect.void : record(owed, failure("commit", owed.amount, error, false)), error)
         }
-        const failed = record({ ...failure("commit", owed.amount, error), ...(retry ? { detail: recovered } : {}) })
+        const failed = record(owed, failure("commit", owed.amount, error, retry))
         return error.reason._tag === "ReservationExpired"
           ? Effect.andThen(failed, charge(guard, record, owed))
-          : Effect.as(failed, false)
+          : Effect.as(failed, undefined)
       },
       onSuccess: (committed) =>
         Effect.as(
-          record({
+          record(owed, {
             operation: "commit",
             decision: "committed",
             amount: Number(committed.charged.amount),
             reservationId: owed.reservationId,
             ...(retry ? { detail: recovered } : {})
           }),
-          false
+          undefined
         )
     })
   )
@@ -107,136 +102,146 @@ const commit = (
  * usage, after a sweep of the tenant gives the expired hold back (until
  * then it would still count against what is left, and cap the event).
  */
-const charge = (
-  guard: Guard.Guard,
-  record: (entry: Entry) => Effect.Effect<void>,
-  owed: Extract<Pending.Settlement, { _tag: "commit" }>
-): Effect.Effect<boolean> =>
-  Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: guard.tenant })), guard.ledger.event(owed.late)).pipe(
+const charge = (guard: Guard.Guard, record: Record, owed: Owed<"commit">): Effect.Effect<Outcome> =>
+  Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: owed.tenant })), guard.ledger.event(owed.late)).pipe(
     Effect.matchEffect({
+      // the event has its own key: kept with its commit, it is tried again, never charged twice
       onFailure: (error) =>
-        Effect.andThen(
-          record(failure("event", owed.amount, error)),
-          // the event has its own key: kept, it is tried again, never charged twice
-          isUnavailable(error) ? Effect.sync(() => (Pending.add(guard.ledger, owed), true)) : Effect.succeed(false)
-        ),
+        Effect.as(record(owed, failure("event", owed.amount, error, false)), isUnavailable(error) ? error : undefined),
       onSuccess: (charged) =>
         Effect.as(
-          record({
+          record(owed, {
             operation: "event",
             decision: "charged",
             amount: Number(charged.charged.amount),
             reservationId: owed.reservationId
           }),
-          false
+          undefined
         )
     })
   )
 
-/** Releases a reservation; a ledger that cannot answer keeps the release for later. */
-const release = (
-  guard: Guard.Guard,
-  record: (entry: Entry) => Effect.Effect<void>,
-  owed: Extract<Pending.Settlement, { _tag: "release" }>,
-  retry: boolean
-): Effect.Effect<boolean> =>
+/** Releases a reservation. On a retry, one that ended meanwhile (expired, settled) holds nothing: not recorded. */
+const release = (guard: Guard.Guard, record: Record, owed: Owed<"release">, retry: boolean): Effect.Effect<Outcome> =>
   guard.ledger.release(owed.release).pipe(
     Effect.matchEffect({
-      onFailure: (error) =>
-        isUnavailable(error)
-          ? Effect.as(
-            Effect.andThen(
-              retry ? Effect.void : record(failure("release", owed.amount, error)),
-              Effect.sync(() => Pending.add(guard.ledger, owed))
-            ),
-            true
-          )
-          : Effect.as(
-            record({ ...failure("release", owed.amount, error), ...(retry ? { detail: recovered } : {}) }),
-            false
-          ),
+      onFailure: (error) => {
+        if (isUnavailable(error)) {
+          return Effect.as(retry ? Effect.void : record(owed, failure("release", owed.amount, error, false)), error)
+        }
+        const ended = error.reason._tag === "ReservationExpired" || error.reason._tag === "ReservationFinalized"
+        return Effect.as(
+          retry && ended ? Effect.void : record(owed, failure("release", owed.amount, error, retry)),
+          undefined
+        )
+      },
       onSuccess: (released) =>
         Effect.as(
-          record({
+          record(owed, {
             operation: "release",
             decision: "released",
             amount: Number(released.released.amount),
             reservationId: owed.reservationId,
             ...(retry ? { detail: recovered } : {})
           }),
-          false
+          undefined
         )
     })
   )
 
 /**
- * A reserve whose answer was lost may still have held the estimate: finds
- * the reservation by its idempotency key and releases it while it is active.
+ * A reserve whose answer was lost may still have held the estimate: sent
+ * again with its key, it answers the reservation it made (or makes one, if
+ * the first never arrived), which is released at once. A refusal means
+ * nothing is held.
  */
-const releaseLost = (
-  guard: Guard.Guard,
-  record: (entry: Entry) => Effect.Effect<void>,
-  owed: Extract<Pending.Settlement, { _tag: "reserve" }>
-): Effect.Effect<boolean> =>
-  guard.ledger.listReservations({ tenant: owed.tenant, idempotencyKey: owed.idempotencyKey }).pipe(
-    Effect.flatMap((page) => {
-      const held = page.reservations.find((reservation) => reservation.status === "active")
-      return held === undefined ? Effect.succeed(false) : release(guard, record, {
-        _tag: "release",
-        model: owed.model,
-        reservationId: held.reservationId,
-        release: {
-          tenant: owed.tenant,
-          reservationId: held.reservationId,
-          idempotencyKey: owed.releaseKey,
-          reason: "reserve answer lost"
-        },
-        amount: owed.amount
-      }, true)
-    }),
-    Effect.catch((error) =>
-      isUnavailable(error) ? Effect.sync(() => (Pending.add(guard.ledger, owed), true)) : Effect.succeed(false)
-    )
+const releaseLost = (guard: Guard.Guard, record: Record, owed: Owed<"reserve">): Effect.Effect<Outcome> =>
+  guard.ledger.reserve(owed.reserve).pipe(
+    Effect.matchEffect({
+      onFailure: (error) => Effect.succeed(isUnavailable(error) ? error : undefined),
+      onSuccess: (answer) =>
+        answer.reservationId === undefined ? done : release(guard, record, {
+          ...owed,
+          _tag: "release",
+          reservationId: answer.reservationId,
+          release: {
+            tenant: owed.tenant,
+            reservationId: answer.reservationId,
+            idempotencyKey: owed.releaseKey,
+            reason: "reserve answer lost"
+          }
+        }, true)
+    })
   )
 
-const retry = (guard: Guard.Guard, record: Record, settlement: Pending.Settlement): Effect.Effect<boolean> => {
-  const recordFor = record(settlement.model)
+const retry = (guard: Guard.Guard, record: Record, settlement: Pending.Settlement): Effect.Effect<Outcome> => {
   switch (settlement._tag) {
     case "commit":
-      return commit(guard, recordFor, settlement, true)
+      return commit(guard, record, settlement, true)
     case "release":
-      return release(guard, recordFor, settlement, true)
+      return release(guard, record, settlement, true)
     case "reserve":
-      return releaseLost(guard, recordFor, settlement)
+      return releaseLost(guard, record, settlement)
   }
 }
 
+/** Keeps a settlement for later; one dropped to make room is recorded as given up. */
+const keep = (guard: Guard.Guard, record: Record, settlement: Pending.Settlement): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const dropped = Pending.add(guard.ledger, settlement)
+    return dropped === undefined ? Effect.void : record(dropped, {
+      operation: dropped._tag,
+      decision: "failed",
+      amount: Number(dropped.amount),
+      reason: "given-up",
+      detail: `dropped: more than ${Pending.capacity} settlements owed to an unavailable ledger`
+    })
+  })
+
 /**
- * Tries again, in order, what earlier calls on the guard's ledger could not
- * settle. The first that finds the ledger still unavailable stops the round:
- * it and the rest are kept for the next call, as they are when the round is
- * interrupted (a retry uses the same keys, so trying one twice is safe).
+ * Tries again, in order, what earlier calls of the guard's tenant on its
+ * ledger could not settle. The first the ledger still cannot answer ends
+ * the round: it goes after the rest (so that one that always fails does
+ * not hold the others back), and is given up after `maxAttempts` tries.
+ * What an interruption leaves untried is kept (a retry uses the same keys,
+ * so trying one twice is safe).
  */
 const recover = (guard: Guard.Guard, record: Record): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const owed = Pending.take(guard.ledger)
+  Effect.uninterruptibleMask((restore) => {
+    const owed = Pending.take(guard.ledger, guard.tenant)
     if (owed.length === 0) return Effect.void
     let next = 0
-    const keepRest = (from: number) =>
-      Effect.sync(() => {
-        for (let i = from; i < owed.length; i++) Pending.add(guard.ledger, owed[i]!)
+    const keepFrom = (from: number) =>
+      Effect.suspend(() => {
+        const rest = owed.slice(from)
         next = owed.length
+        return Effect.forEach(rest, (settlement) => keep(guard, record, settlement), { discard: true })
       })
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       if (next >= owed.length) return Effect.void
       const settlement = owed[next]!
-      return Effect.flatMap(retry(guard, record, settlement), (unavailable) => {
-        next++
-        // the settlement itself was kept again by `retry`
-        return unavailable ? keepRest(next) : loop
-      })
+      return restore(retry(guard, record, settlement)).pipe(
+        Effect.onInterrupt(() => keepFrom(next)),
+        Effect.flatMap((unavailable) => {
+          next++
+          if (unavailable === undefined) return loop
+          const attempts = settlement.attempts + 1
+          return Effect.andThen(
+            keepFrom(next),
+            attempts < Pending.maxAttempts
+              ? keep(guard, record, { ...settlement, attempts })
+              : record(settlement, {
+                operation: settlement._tag,
+                decision: "failed",
+                amount: Number(settlement.amount),
+                reason: "given-up",
+                detail: `given up after ${attempts} tries: ${unavailable.message}`
+              })
+          )
+        })
+      )
     })
-    return Effect.onInterrupt(loop, () => keepRest(next))
+    return loop
   })
 
 /**
@@ -253,10 +258,10 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
   Effect.suspend(() => {
     const worst = Guard.worstCase(profile, prompt, guard.unit)
     const key = uniqueKey()
-    const record = recorder(guard, frame)
-    const recordCall = record(profile.name)
+    const record = recorder(frame)
+    const common = { tenant: guard.tenant, unit: guard.unit, model: profile.name, attempts: 1 }
     const action = { kind: "llm.completion", name: profile.name }
-    const reserve = guard.ledger.reserve({
+    const request: typeof Ledger.ReserveRequest.Encoded = {
       tenant: guard.tenant,
       subject: guard.subject,
       action,
@@ -264,33 +269,31 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
       ttlMs: guard.ttlMs,
       overagePolicy: guard.overagePolicy,
       idempotencyKey: `${key}:reserve`
-    }).pipe(
+    }
+    const reserve = guard.ledger.reserve(request).pipe(
       Effect.tapError((error) =>
         Effect.andThen(
-          recordCall({
+          record(common, {
             operation: "reserve",
             decision: "denied",
             amount: Number(worst.amount),
             reason: reasonCode(error),
             detail: error.message
           }),
-          // the reserve may have been applied after all: its hold is found and released later
+          // the reserve may have been applied after all: sent again later, and released
           isUnavailable(error)
-            ? Effect.sync(() =>
-              Pending.add(guard.ledger, {
-                _tag: "reserve",
-                model: profile.name,
-                tenant: guard.tenant,
-                idempotencyKey: `${key}:reserve`,
-                releaseKey: `${key}:release`,
-                amount: worst.amount
-              })
-            )
+            ? keep(guard, record, {
+              ...common,
+              _tag: "reserve",
+              reserve: request,
+              releaseKey: `${key}:release`,
+              amount: worst.amount
+            })
             : Effect.void
         )
       ),
       Effect.tap((answer) =>
-        recordCall({
+        record(common, {
           operation: "reserve",
           decision: "allowed",
           amount: Number(worst.amount),
@@ -300,43 +303,48 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
     )
     const settle = (answer: Ledger.ReserveAnswer, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
       const reservationId = answer.reservationId ?? ""
-      if (Exit.isSuccess(exit)) {
-        const actual = Guard.price(exit.value.usage, profile.price, guard.unit)
-        return Effect.asVoid(commit(guard, recordCall, {
-          _tag: "commit",
-          model: profile.name,
+      const owed: Pending.Settlement = Exit.isSuccess(exit)
+        ? (() => {
+          const actual = Guard.price(exit.value.usage, profile.price, guard.unit)
+          return {
+            ...common,
+            _tag: "commit",
+            reservationId,
+            commit: {
+              tenant: guard.tenant,
+              reservationId,
+              actual: { unit: guard.unit, amount: actual },
+              idempotencyKey: `${key}:commit`
+            },
+            late: {
+              tenant: guard.tenant,
+              subject: guard.subject,
+              action,
+              actual: { unit: guard.unit, amount: actual },
+              // the money is spent: REJECT would refuse to record it, so it takes what is available
+              overagePolicy: guard.overagePolicy === "REJECT" ? "ALLOW_IF_AVAILABLE" : guard.overagePolicy,
+              metadata: { reservationId, reason: "model call outlived its reservation" },
+              idempotencyKey: `${key}:late`
+            },
+            amount: actual
+          }
+        })()
+        : {
+          ...common,
+          _tag: "release",
           reservationId,
-          commit: {
+          release: {
             tenant: guard.tenant,
             reservationId,
-            actual: { unit: guard.unit, amount: actual },
-            idempotencyKey: `${key}:commit`
+            idempotencyKey: `${key}:release`,
+            reason: Exit.hasInterrupts(exit) ? "interrupted" : "model call failed"
           },
-          late: {
-            tenant: guard.tenant,
-            subject: guard.subject,
-            action,
-            actual: { unit: guard.unit, amount: actual },
-            // the money is spent: REJECT would refuse to record it, so it takes what is available
-            overagePolicy: guard.overagePolicy === "REJECT" ? "ALLOW_IF_AVAILABLE" : guard.overagePolicy,
-            metadata: { reservationId, reason: "model call outlived its reservation" },
-            idempotencyKey: `${key}:late`
-          },
-          amount: actual
-        }, false))
-      }
-      return Effect.asVoid(release(guard, recordCall, {
-        _tag: "release",
-        model: profile.name,
-        reservationId,
-        release: {
-          tenant: guard.tenant,
-          reservationId,
-          idempotencyKey: `${key}:release`,
-          reason: Exit.hasInterrupts(exit) ? "interrupted" : "model call failed"
-        },
-        amount: worst.amount
-      }, false))
+          amount: worst.amount
+        }
+      const first = owed._tag === "commit"
+        ? commit(guard, record, owed, false)
+        : release(guard, record, owed as Owed<"release">, false)
+      return Effect.flatMap(first, (unavailable) => unavailable === undefined ? Effect.void : keep(guard, record, owed))
     }
     return Effect.andThen(recover(guard, record), Effect.acquireUseRelease(reserve, () => call, settle))
   })

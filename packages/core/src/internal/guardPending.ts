@@ -1,63 +1,75 @@
 /**
  * What guarded calls could not settle because the ledger did not answer
  * (`StoreUnavailable`): a commit, a release, or a reserve whose answer was
- * lost (it may have been applied). Kept per ledger, in this process, and
- * taken by the next guarded call on that ledger, which tries each again with
- * the same idempotency keys before it reserves (`guard.ts`).
+ * lost (it may have been applied). Kept per ledger and tenant, in this
+ * process, and taken by the next guarded call of that tenant on that ledger,
+ * which tries each again with the same idempotency keys before it reserves
+ * (`guard.ts`).
  */
 import type * as Ledger from "../Ledger.ts"
 
+/** What every settlement carries: whose it is, and how often it was tried. */
+interface Common {
+  readonly tenant: string
+  readonly unit: string
+  readonly model: string
+  readonly amount: bigint
+  /** Tries so far, the first included. */
+  readonly attempts: number
+}
+
 /** One settlement still owed to the ledger. */
 export type Settlement =
-  | {
+  | Common & {
     readonly _tag: "commit"
-    readonly model: string
     readonly reservationId: string
     readonly commit: typeof Ledger.CommitRequest.Encoded
     /** The event that charges the call if its reservation expired meanwhile. */
     readonly late: typeof Ledger.EventRequest.Encoded
-    readonly amount: bigint
   }
-  | {
+  | Common & {
     readonly _tag: "release"
-    readonly model: string
     readonly reservationId: string
     readonly release: typeof Ledger.ReleaseRequest.Encoded
-    readonly amount: bigint
   }
-  | {
+  | Common & {
     readonly _tag: "reserve"
-    readonly model: string
-    readonly tenant: string
-    /** The reserve's idempotency key: the reservation it made, if any, is found by it. */
-    readonly idempotencyKey: string
-    /** The key of the release that gives it back. */
+    /** The reserve as first sent: replayed with its key, it answers the reservation it made, if any. */
+    readonly reserve: typeof Ledger.ReserveRequest.Encoded
+    /** The key of the release that gives that reservation back. */
     readonly releaseKey: string
-    readonly amount: bigint
   }
 
-/** The most settlements kept per ledger; beyond, the oldest is dropped (its hold still expires). */
+/** The most settlements kept per ledger and tenant; beyond, the oldest is dropped. */
 export const capacity = 1_000
 
-const byLedger = new WeakMap<Ledger.Service, Array<Settlement>>()
+/** The most tries of one settlement; after the last, it is given up. */
+export const maxAttempts = 5
 
-/** Keeps `settlement` for the next guarded call on `ledger`. */
-export const add = (ledger: Ledger.Service, settlement: Settlement): void => {
-  let list = byLedger.get(ledger)
+const byLedger = new WeakMap<Ledger.Service, Map<string, Array<Settlement>>>()
+
+/** Keeps `settlement` for the next guarded call of its tenant on `ledger`; answers the one dropped to make room. */
+export const add = (ledger: Ledger.Service, settlement: Settlement): Settlement | undefined => {
+  let tenants = byLedger.get(ledger)
+  if (tenants === undefined) {
+    tenants = new Map()
+    byLedger.set(ledger, tenants)
+  }
+  let list = tenants.get(settlement.tenant)
   if (list === undefined) {
     list = []
-    byLedger.set(ledger, list)
+    tenants.set(settlement.tenant, list)
   }
   list.push(settlement)
-  if (list.length > capacity) list.shift()
+  return list.length > capacity ? list.shift() : undefined
 }
 
 const none: ReadonlyArray<Settlement> = []
 
-/** Takes every settlement kept for `ledger` (each is then tried by one caller only). */
-export const take = (ledger: Ledger.Service): ReadonlyArray<Settlement> => {
-  const list = byLedger.get(ledger)
+/** Takes every settlement kept for `tenant` on `ledger` (each is then tried by one caller only). */
+export const take = (ledger: Ledger.Service, tenant: string): ReadonlyArray<Settlement> => {
+  const list = byLedger.get(ledger)?.get(tenant)
   if (list === undefined || list.length === 0) return none
-  byLedger.delete(ledger)
+  byLedger.get(ledger)!.delete(tenant)
   return list
 }
