@@ -132,9 +132,16 @@ const badOption = (field: string, value: unknown, problem: string) =>
 const timeoutOf = (options: Options): Effect.Effect<Duration.Duration, Ledger.LedgerError> => {
   const input = options.timeout ?? "5 seconds"
   const timeout = Option.getOrUndefined(Duration.fromInput(input))
-  return timeout !== undefined && Duration.isFinite(timeout) && Duration.isPositive(timeout)
+  // Node's timers take at most 2^31 - 1 ms
+  return timeout !== undefined && Duration.isPositive(timeout) && Duration.toMillis(timeout) <= 2_147_483_647
     ? Effect.succeed(timeout)
-    : Effect.fail(badOption("timeout", input, "expected a finite duration above zero, e.g. \"5 seconds\""))
+    : Effect.fail(
+      badOption(
+        "timeout",
+        input,
+        "expected a duration above zero and at most 2^31-1 ms (~24.8 days), e.g. \"5 seconds\""
+      )
+    )
 }
 
 /**
@@ -149,6 +156,7 @@ const urlOf = (url: string): Effect.Effect<string, Ledger.LedgerError> => {
     return invalid(`expected the redis: or rediss: scheme, not ${parsed.protocol}`)
   }
   if (parsed.hostname === "") return invalid("expected a host")
+  if (parsed.port === "0") return invalid("expected a port from 1 to 65535")
   return Effect.succeed(url)
 }
 

@@ -279,11 +279,13 @@ describe("RedisLedgerStore connection", () => {
       assert.include(yield* invalid({ url: "not a url" }), "expected redis://[[user]:password@]host[:port][/db]")
       assert.strictEqual(
         yield* invalid({ url, timeout: "abc" as Duration.Input }),
-        "RedisLedgerStore.connect: invalid timeout (\"abc\"): expected a finite duration above zero, e.g. \"5 seconds\""
+        "RedisLedgerStore.connect: invalid timeout (\"abc\"): expected a duration above zero and at most 2^31-1 ms (~24.8 days), e.g. \"5 seconds\""
       )
       assert.include(yield* invalid({ url, timeout: 0 }), "invalid timeout (0)")
       assert.include(yield* invalid({ url, timeout: -5 }), "invalid timeout (-5)")
       assert.include(yield* invalid({ url, timeout: Duration.infinity }), "invalid timeout")
+      assert.include(yield* invalid({ url, timeout: Duration.days(25) }), "invalid timeout")
+      assert.include(yield* invalid({ url: "redis://127.0.0.1:0" }), "expected a port from 1 to 65535")
     }))
 
   it.effect("a program on a ledger whose Redis cannot be reached fails with StoreUnavailable", () =>

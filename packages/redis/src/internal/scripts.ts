@@ -391,7 +391,8 @@ return ok(obj(fields))
  */
 export const sweep = script(`
 local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-local due = redis.call("ZRANGEBYSCORE", P .. "expiries", "-inf", "(" .. num(now))
+-- a limit of 0 (a sweep of all tenants that has expired its fill) only prunes
+local due = limit > 0 and redis.call("ZRANGEBYSCORE", P .. "expiries", "-inf", "(" .. num(now)) or {}
 local ordered = {}
 for i, id in ipairs(due) do
   ordered[i] = { tonumber(redis.call("ZSCORE", P .. "reservations", id)) or 0, id }
