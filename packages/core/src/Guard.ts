@@ -415,7 +415,8 @@ export const worstCase = (
  * that ledger reserves: the commit charges once, the lost reserve is sent
  * again and what it holds released. Their entries then appear in that later
  * run's report, with the detail `recovered: …`; one given up after 5 tries
- * is recorded `failed` with the reason `given-up`.
+ * (counted only while the ledger answers other calls: an outage gives up
+ * nothing) is recorded `failed` with the reason `given-up`.
  *
  * **Gotchas**
  *

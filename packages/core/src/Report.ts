@@ -347,8 +347,8 @@ export type SkippedEntry = typeof SkippedEntry.Type
  * tried again before the next guarded call of the tenant on the same ledger,
  * and a reserve `denied` that way is sent again and its reservation, if it
  * made one, released: the outcome is an entry of that later run, with the
- * detail `recovered: …`; one given up after 5 tries is `failed` with the
- * reason `given-up`.
+ * detail `recovered: …`; one given up after 5 tries (while the ledger
+ * answered other calls) is `failed` with the reason `given-up`.
  * `amount` is an integer in `unit`: the worst case held or denied, the amount
  * charged, or the amount given back. `reason` is the ledger's reason in
  * kebab-case (`budget-exceeded`, `store-unavailable`, …) and `detail` its

@@ -305,6 +305,9 @@ describe("Guard", () => {
         })
       ).pipe(Layer.provideMerge(LedgerTest))
 
+    // whether the ledger of the outage test answers nothing
+    const down = { value: false }
+
     const entries = (result: { readonly report: Report.RunReport }) =>
       result.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.amount, entry.reservationId])
 
@@ -375,24 +378,24 @@ describe("Guard", () => {
           Effect.provide(model)
         )
         yield* run // rsv_1's commit fails (always)
-        yield* run // rsv_1 fails again and goes last; rsv_2's commit fails (once)
-        const third = yield* run // rsv_1 fails again, last again; rsv_3 commits
-        assert.deepStrictEqual(entries(third), [["reserve", "allowed", worst, "rsv_3"], [
-          "commit",
-          "committed",
-          actual,
-          "rsv_3"
-        ]])
-        const fourth = yield* run // rsv_2, first now, commits; rsv_1 fails a fourth time
-        assert.deepStrictEqual(entries(fourth)?.[0], ["commit", "committed", actual, "rsv_2"])
-        const fifth = yield* run // rsv_1's fifth try: given up, and said so
-        const givenUp = fifth.report.ledger?.[0]
-        assert.deepStrictEqual([givenUp?.operation, givenUp?.decision, givenUp?.reason], [
-          "commit",
-          "failed",
-          "given-up"
+        yield* run // rsv_1 fails again (its 2nd try: the reserve answered, so it counts); rsv_2's commit fails (once)
+        const third = yield* run // rsv_1 fails a 3rd time, and the round goes on: rsv_2 commits
+        assert.deepStrictEqual(entries(third), [
+          ["commit", "committed", actual, "rsv_2"],
+          ["reserve", "allowed", worst, "rsv_3"],
+          ["commit", "committed", actual, "rsv_3"]
         ])
-        assert.include(givenUp?.detail, "given up after 5 tries")
+        yield* run // rsv_1's 4th try
+        const fifth = yield* run // its 5th: given up, and said so
+        assert.deepStrictEqual(
+          fifth.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.reason, entry.reservationId]),
+          [
+            ["reserve", "allowed", undefined, "rsv_5"],
+            ["commit", "failed", "given-up", "rsv_1"],
+            ["commit", "committed", undefined, "rsv_5"]
+          ]
+        )
+        assert.include(fifth.report.ledger?.[1]?.detail, "given up after 5 tries")
         const sixth = yield* run // nothing owed any more
         assert.deepStrictEqual(entries(sixth)?.map((entry) => entry[0]), ["reserve", "commit"])
         assert.strictEqual((yield* balance).spent, 5n * BigInt(actual)) // rsv_2 to rsv_6; rsv_1 never charged
@@ -408,6 +411,54 @@ describe("Guard", () => {
           )
         })())
       ))
+
+    it.effect("an outage costs no settlement a try: a lost commit is charged once the ledger is back", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(model)
+        )
+        yield* run // rsv_1's commit is lost
+        down.value = true
+        for (let i = 0; i < 8; i++) {
+          const denied = yield* run // every call fails closed; what is owed keeps, untried as far as counting goes
+          assert.strictEqual(denied.status, "failed")
+          assert.isFalse(denied.report.ledger?.some((entry) => entry.reason === "given-up"))
+        }
+        down.value = false
+        const back = yield* run
+        // rsv_1 charged once; the 8 reserves sent again made rsv_2 to rsv_9, released at once
+        assert.deepStrictEqual(entries(back)?.filter((entry) => entry[1] === "committed").map((entry) => entry[3]), [
+          "rsv_1",
+          "rsv_10"
+        ])
+        // no release entries for holds the outage never made (the replayed reserves made them, released unrecorded)
+        assert.isFalse(entries(back)?.some((entry) => entry[0] === "release"))
+        const after = yield* balance
+        assert.deepStrictEqual([after.spent, after.reserved], [2n * BigInt(actual), 0n])
+      }).pipe(Effect.provide(
+        Layer.effect(
+          Ledger.Ledger,
+          Effect.gen(function*() {
+            const ledger = yield* Ledger.Ledger
+            const unavailable = (method: string) =>
+              Effect.fail(
+                new Ledger.LedgerError({
+                  method,
+                  reason: new Ledger.StoreUnavailable({ store: "test", detail: "connection refused" })
+                })
+              )
+            let commits = 0
+            return Ledger.Ledger.of({
+              ...ledger,
+              reserve: (input) => down.value ? unavailable("Ledger.reserve") : ledger.reserve(input),
+              commit: (input) => down.value || commits++ === 0 ? unavailable("Ledger.commit") : ledger.commit(input),
+              release: (input) => down.value ? unavailable("Ledger.release") : ledger.release(input)
+            })
+          })
+        ).pipe(Layer.provideMerge(LedgerTest))
+      )))
 
     it.effect("what one tenant owes is settled by that tenant's next call, not another's", () =>
       Effect.gen(function*() {

@@ -128,7 +128,7 @@ const badOption = (field: string, value: unknown, problem: string) =>
     reason: new Ledger.InvalidRequest({ field, value: JSON.stringify(value) ?? String(value), problem })
   })
 
-/** The store's command timeout: a finite duration above zero. */
+/** The store's command timeout: a duration above zero and at most 2^31 − 1 ms. */
 const timeoutOf = (options: Options): Effect.Effect<Duration.Duration, Ledger.LedgerError> => {
   const input = options.timeout ?? "5 seconds"
   const timeout = Option.getOrUndefined(Duration.fromInput(input))

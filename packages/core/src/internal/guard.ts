@@ -24,7 +24,7 @@ export const reasonCode = (error: Ledger.LedgerError): string => {
   return reason._tag.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase()
 }
 
-const round = (ms: number): number => Math.round(ms * 1000) / 1000
+const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000
 
 let sequence = 0
 
@@ -43,7 +43,7 @@ const recorder = (frame: Frame | undefined): Record => (settlement, entry) =>
       stage: frame.path,
       model: settlement.model,
       unit: settlement.unit,
-      atMs: round(now - frame.runStartMillis)
+      atMs: roundMs(now - frame.runStartMillis)
     })
   })
 
@@ -56,10 +56,16 @@ const isUnavailable = (error: Ledger.LedgerError): boolean => error.reason._tag 
 
 const recovered = "recovered: an earlier call's, which the ledger could not answer then"
 
-const failure = (operation: Entry["operation"], amount: bigint, error: Ledger.LedgerError, retry: boolean): Entry => ({
+const failure = (
+  operation: Entry["operation"],
+  owed: { readonly amount: bigint; readonly reservationId?: string },
+  error: Ledger.LedgerError,
+  retry: boolean
+): Entry => ({
   operation,
   decision: "failed",
-  amount: Number(amount),
+  amount: Number(owed.amount),
+  ...(owed.reservationId === undefined || owed.reservationId === "" ? {} : { reservationId: owed.reservationId }),
   reason: reasonCode(error),
   detail: retry ? `${recovered}: ${error.message}` : error.message
 })
@@ -72,16 +78,17 @@ type Owed<Tag extends Pending.Settlement["_tag"]> = Extract<Pending.Settlement, 
  * and paid for. An unavailable ledger is recorded on the first try only.
  */
 const commit = (guard: Guard.Guard, record: Record, owed: Owed<"commit">, retry: boolean): Effect.Effect<Outcome> =>
-  guard.ledger.commit(owed.commit).pipe(
+  owed.expired === true ? charge(guard, record, owed, retry) : guard.ledger.commit(owed.commit).pipe(
     Effect.matchEffect({
       onFailure: (error) => {
         if (isUnavailable(error)) {
-          return Effect.as(retry ? Effect.void : record(owed, failure("commit", owed.amount, error, false)), error)
+          return Effect.as(retry ? Effect.void : record(owed, failure("commit", owed, error, false)), error)
         }
-        const failed = record(owed, failure("commit", owed.amount, error, retry))
-        return error.reason._tag === "ReservationExpired"
-          ? Effect.andThen(failed, charge(guard, record, owed))
-          : Effect.as(failed, undefined)
+        const failed = record(owed, failure("commit", owed, error, retry))
+        if (error.reason._tag !== "ReservationExpired") return Effect.as(failed, undefined)
+        // from now on only the event is left: a retry goes straight to it
+        owed.expired = true
+        return Effect.andThen(failed, charge(guard, record, owed, retry))
       },
       onSuccess: (committed) =>
         Effect.as(
@@ -102,19 +109,22 @@ const commit = (guard: Guard.Guard, record: Record, owed: Owed<"commit">, retry:
  * usage, after a sweep of the tenant gives the expired hold back (until
  * then it would still count against what is left, and cap the event).
  */
-const charge = (guard: Guard.Guard, record: Record, owed: Owed<"commit">): Effect.Effect<Outcome> =>
+const charge = (guard: Guard.Guard, record: Record, owed: Owed<"commit">, retry: boolean): Effect.Effect<Outcome> =>
   Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: owed.tenant })), guard.ledger.event(owed.late)).pipe(
     Effect.matchEffect({
       // the event has its own key: kept with its commit, it is tried again, never charged twice
       onFailure: (error) =>
-        Effect.as(record(owed, failure("event", owed.amount, error, false)), isUnavailable(error) ? error : undefined),
+        isUnavailable(error)
+          ? Effect.as(retry ? Effect.void : record(owed, failure("event", owed, error, false)), error)
+          : Effect.as(record(owed, failure("event", owed, error, retry)), undefined),
       onSuccess: (charged) =>
         Effect.as(
           record(owed, {
             operation: "event",
             decision: "charged",
             amount: Number(charged.charged.amount),
-            reservationId: owed.reservationId
+            reservationId: owed.reservationId,
+            ...(retry ? { detail: recovered } : {})
           }),
           undefined
         )
@@ -127,11 +137,11 @@ const release = (guard: Guard.Guard, record: Record, owed: Owed<"release">, retr
     Effect.matchEffect({
       onFailure: (error) => {
         if (isUnavailable(error)) {
-          return Effect.as(retry ? Effect.void : record(owed, failure("release", owed.amount, error, false)), error)
+          return Effect.as(retry ? Effect.void : record(owed, failure("release", owed, error, false)), error)
         }
         const ended = error.reason._tag === "ReservationExpired" || error.reason._tag === "ReservationFinalized"
         return Effect.as(
-          retry && ended ? Effect.void : record(owed, failure("release", owed.amount, error, retry)),
+          retry && ended ? Effect.void : record(owed, failure("release", owed, error, retry)),
           undefined
         )
       },
@@ -151,28 +161,34 @@ const release = (guard: Guard.Guard, record: Record, owed: Owed<"release">, retr
 
 /**
  * A reserve whose answer was lost may still have held the estimate: sent
- * again with its key, it answers the reservation it made (or makes one, if
- * the first never arrived), which is released at once. A refusal means
- * nothing is held.
+ * again with its key, it answers the reservation it made, which is released
+ * at once. If the first never arrived, the replay makes a reservation of its
+ * own (created now): it is released too, but not recorded, since nothing
+ * was held before. A refusal means nothing is held.
  */
 const releaseLost = (guard: Guard.Guard, record: Record, owed: Owed<"reserve">): Effect.Effect<Outcome> =>
-  guard.ledger.reserve(owed.reserve).pipe(
-    Effect.matchEffect({
-      onFailure: (error) => Effect.succeed(isUnavailable(error) ? error : undefined),
-      onSuccess: (answer) =>
-        answer.reservationId === undefined ? done : release(guard, record, {
-          ...owed,
-          _tag: "release",
-          reservationId: answer.reservationId,
-          release: {
-            tenant: owed.tenant,
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    guard.ledger.reserve(owed.reserve).pipe(
+      Effect.matchEffect({
+        onFailure: (error) => Effect.succeed(isUnavailable(error) ? error : undefined),
+        onSuccess: (answer) => {
+          if (answer.reservationId === undefined) return done
+          const createdAtMs = (answer.expiresAtMs ?? 0) - Number(owed.reserve.ttlMs ?? 0)
+          const silent: Record = () => Effect.void
+          return release(guard, createdAtMs >= now ? silent : record, {
+            ...owed,
+            _tag: "release",
             reservationId: answer.reservationId,
-            idempotencyKey: owed.releaseKey,
-            reason: "reserve answer lost"
-          }
-        }, true)
-    })
-  )
+            release: {
+              tenant: owed.tenant,
+              reservationId: answer.reservationId,
+              idempotencyKey: owed.releaseKey,
+              reason: "reserve answer lost"
+            }
+          }, true)
+        }
+      })
+    ))
 
 const retry = (guard: Guard.Guard, record: Record, settlement: Pending.Settlement): Effect.Effect<Outcome> => {
   switch (settlement._tag) {
@@ -198,51 +214,84 @@ const keep = (guard: Guard.Guard, record: Record, settlement: Pending.Settlement
     })
   })
 
+/** The settlements a round tried that the ledger could not answer, and whether it answered any other. */
+interface Round {
+  readonly failed: Array<Pending.Settlement>
+  answered: boolean
+}
+
+const noRound: Round = { failed: [], answered: false }
+
 /**
  * Tries again, in order, what earlier calls of the guard's tenant on its
- * ledger could not settle. The first the ledger still cannot answer ends
- * the round: it goes after the rest (so that one that always fails does
- * not hold the others back), and is given up after `maxAttempts` tries.
- * What an interruption leaves untried is kept (a retry uses the same keys,
- * so trying one twice is safe).
+ * ledger could not settle. Two in a row that the ledger cannot answer (and
+ * none answered before them) end the round: the ledger is down. What is
+ * left untried, by that or an interruption, is kept as it was (a retry uses
+ * the same keys, so trying one twice is safe); the failed tries are kept by
+ * `close`, once the call's own reserve has said whether the ledger is up.
  */
-const recover = (guard: Guard.Guard, record: Record): Effect.Effect<void> =>
+const recover = (guard: Guard.Guard, record: Record): Effect.Effect<Round> =>
   Effect.uninterruptibleMask((restore) => {
     const owed = Pending.take(guard.ledger, guard.tenant)
-    if (owed.length === 0) return Effect.void
+    if (owed.length === 0) return Effect.succeed(noRound)
+    const round: Round = { failed: [], answered: false }
     let next = 0
-    const keepFrom = (from: number) =>
-      Effect.suspend(() => {
-        const rest = owed.slice(from)
-        next = owed.length
-        return Effect.forEach(rest, (settlement) => keep(guard, record, settlement), { discard: true })
-      })
+    const keepRest = Effect.suspend(() => {
+      const rest = owed.slice(next)
+      next = owed.length
+      return Effect.forEach(rest, (settlement) => keep(guard, record, settlement), { discard: true })
+    })
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       if (next >= owed.length) return Effect.void
       const settlement = owed[next]!
       return restore(retry(guard, record, settlement)).pipe(
-        Effect.onInterrupt(() => keepFrom(next)),
+        // interrupted (or a defect): this one and the rest are kept, untried as far as counting goes
+        Effect.onError(() => Effect.andThen(keepRest, close(guard, record, round, false))),
         Effect.flatMap((unavailable) => {
           next++
-          if (unavailable === undefined) return loop
-          const attempts = settlement.attempts + 1
-          return Effect.andThen(
-            keepFrom(next),
-            attempts < Pending.maxAttempts
-              ? keep(guard, record, { ...settlement, attempts })
-              : record(settlement, {
-                operation: settlement._tag,
-                decision: "failed",
-                amount: Number(settlement.amount),
-                reason: "given-up",
-                detail: `given up after ${attempts} tries: ${unavailable.message}`
-              })
-          )
+          if (unavailable === undefined) {
+            round.answered = true
+            return loop
+          }
+          round.failed.push(settlement)
+          return !round.answered && round.failed.length >= 2 ? keepRest : loop
         })
       )
     })
-    return loop
+    return Effect.as(loop, round)
   })
+
+/**
+ * Keeps the settlements a round could not settle, after the others (so one
+ * that always fails holds nothing back). Their try counts only if the ledger
+ * answered something meanwhile (another settlement, or the call's reserve):
+ * one that fails while the ledger answers is given up after `maxAttempts`
+ * tries, and recorded so; an outage costs no settlement a try.
+ */
+const close = (guard: Guard.Guard, record: Record, round: Round, answered: boolean): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const failed = round.failed.splice(0)
+    const counts = round.answered || answered
+    return Effect.forEach(failed, (settlement) => {
+      if (!counts) return keep(guard, record, settlement)
+      const attempts = settlement.attempts + 1
+      return attempts < Pending.maxAttempts
+        ? keep(guard, record, { ...settlement, attempts })
+        : record(settlement, {
+          operation: settlement._tag,
+          decision: "failed",
+          amount: Number(settlement.amount),
+          ...("reservationId" in settlement && settlement.reservationId !== ""
+            ? { reservationId: settlement.reservationId }
+            : {}),
+          reason: "given-up",
+          detail: `given up after ${attempts} tries while the ledger answered other calls`
+        })
+    }, { discard: true })
+  })
+
+const reserveUnavailable = (exit: Exit.Exit<unknown, Ledger.LedgerError>): boolean =>
+  Exit.isFailure(exit) && exit.cause.reasons.some((reason) => reason._tag === "Fail" && isUnavailable(reason.error))
 
 /**
  * Runs `call` (one model call of `profile` on `prompt`) under `guard`. A
@@ -346,5 +395,15 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
         : release(guard, record, owed as Owed<"release">, false)
       return Effect.flatMap(first, (unavailable) => unavailable === undefined ? Effect.void : keep(guard, record, owed))
     }
-    return Effect.andThen(recover(guard, record), Effect.acquireUseRelease(reserve, () => call, settle))
+    return Effect.flatMap(recover(guard, record), (round) =>
+      Effect.acquireUseRelease(
+        // whether the ledger answered the reserve decides whether the round's failed tries count
+        Effect.onExit(
+          reserve,
+          (exit) =>
+            close(guard, record, round, Exit.isSuccess(exit) || (Exit.hasFails(exit) && !reserveUnavailable(exit)))
+        ),
+        () => call,
+        settle
+      ))
   })

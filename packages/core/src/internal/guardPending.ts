@@ -26,6 +26,8 @@ export type Settlement =
     readonly commit: typeof Ledger.CommitRequest.Encoded
     /** The event that charges the call if its reservation expired meanwhile. */
     readonly late: typeof Ledger.EventRequest.Encoded
+    /** Set once the commit answered that the reservation expired: only the event is left to do. */
+    expired?: true
   }
   | Common & {
     readonly _tag: "release"
@@ -43,7 +45,7 @@ export type Settlement =
 /** The most settlements kept per ledger and tenant; beyond, the oldest is dropped. */
 export const capacity = 1_000
 
-/** The most tries of one settlement; after the last, it is given up. */
+/** The most tries of one settlement while the ledger answers other calls; after the last, it is given up. */
 export const maxAttempts = 5
 
 const byLedger = new WeakMap<Ledger.Service, Map<string, Array<Settlement>>>()
