@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import { Prompt } from "effect/ai"
+import { TestClock } from "effect/testing"
 import {
   Agent,
   Guard,
@@ -305,8 +306,9 @@ describe("Guard", () => {
         })
       ).pipe(Layer.provideMerge(LedgerTest))
 
-    // whether the ledger of the outage test answers nothing
+    // whether the ledger of the outage test answers nothing, and whether rsv_1's commit dies
     const down = { value: false }
+    const broken = { value: false }
 
     const entries = (result: { readonly report: Report.RunReport }) =>
       result.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.amount, entry.reservationId])
@@ -459,6 +461,74 @@ describe("Guard", () => {
           })
         ).pipe(Layer.provideMerge(LedgerTest))
       )))
+
+    it.effect("a settlement whose store call dies is recorded, counted, and does not block the tenant", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(model)
+        )
+        yield* run // rsv_1's commit is lost
+        broken.value = true // from now on, a commit of rsv_1 dies (an answer the store cannot read)
+        const results = []
+        for (let i = 0; i < 5; i++) results.push(yield* run)
+        for (const result of results) assert.strictEqual(result.status, "complete") // the tenant goes on
+        const reasons = results.flatMap((result) => result.report.ledger ?? []).filter((entry) =>
+          entry.reservationId === "rsv_1"
+        )
+          .map((entry) => entry.reason)
+        assert.deepStrictEqual(reasons, ["defect", "defect", "defect", "defect", "given-up"])
+        assert.strictEqual((yield* balance).spent, 5n * BigInt(actual)) // rsv_2 to rsv_6
+      }).pipe(Effect.provide(
+        Layer.effect(
+          Ledger.Ledger,
+          Effect.gen(function*() {
+            const ledger = yield* Ledger.Ledger
+            let first = true
+            return Ledger.Ledger.of({
+              ...ledger,
+              commit: (input) =>
+                Effect.suspend(() => {
+                  if (first) {
+                    first = false
+                    return Effect.fail(
+                      new Ledger.LedgerError({
+                        method: "Ledger.commit",
+                        reason: new Ledger.StoreUnavailable({ store: "test", detail: "no reply" })
+                      })
+                    )
+                  }
+                  return broken.value && input.reservationId === "rsv_1"
+                    ? Effect.die(new Error("unexpected reply"))
+                    : ledger.commit(input)
+                })
+            })
+          })
+        ).pipe(Layer.provideMerge(LedgerTest))
+      )))
+
+    it.effect("a settlement older than the ledger's retention is given up, not retried", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        yield* runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(model)
+        ) // rsv_1's commit is lost
+        yield* TestClock.adjust("25 hours") // past the 24-hour retention (its reservation was swept meanwhile)
+        const later = yield* runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
+          Guard.withGuard({ subject }),
+          Effect.provide(model)
+        )
+        const first = later.report.ledger?.[0]
+        assert.deepStrictEqual([first?.operation, first?.decision, first?.reason, first?.reservationId], [
+          "commit",
+          "failed",
+          "given-up",
+          "rsv_1"
+        ])
+        assert.include(first?.detail, "retention")
+      }).pipe(Effect.provide(flaky("commit", 1, false))))
 
     it.effect("what one tenant owes is settled by that tenant's next call, not another's", () =>
       Effect.gen(function*() {

@@ -6,12 +6,16 @@
  * again, with the same keys, before the next guarded call of the tenant on
  * that ledger reserves (`guardPending.ts`). Every ledger answer goes into the
  * run's ledger entries.
+ *
+ * Everything but the ledger calls of a retry and the model call itself runs
+ * uninterruptibly, so an interruption never falls between a ledger answer
+ * and its entry, or between taking what is owed and keeping it again.
  */
-import { Clock, Effect, Exit } from "effect"
+import { Cause, Clock, Duration, Effect, Exit } from "effect"
 import type { Prompt } from "effect/ai"
 import type * as Cost from "../Cost.ts"
 import * as Guard from "../Guard.ts"
-import type * as Ledger from "../Ledger.ts"
+import * as Ledger from "../Ledger.ts"
 import type * as ModelProfile from "../ModelProfile.ts"
 import type { LedgerEntry } from "../Report.ts"
 import type { Frame } from "./frame.ts"
@@ -47,14 +51,24 @@ const recorder = (frame: Frame | undefined): Record => (settlement, entry) =>
     })
   })
 
-/** What a try of a settlement came to: done (answered, whatever the answer), or the ledger's `StoreUnavailable`. */
-type Outcome = Ledger.LedgerError | undefined
+/** Makes a ledger call interruptible again (a retry's), or leaves it as it is (a first try's). */
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
-const done: Effect.Effect<Outcome> = Effect.succeed(undefined)
+const asIs: Restore = (effect) => effect
+
+/**
+ * What a try came to: `done` (answered, whatever the answer), `unavailable`
+ * (`StoreUnavailable`: to keep), or `broken` (the store's call died: to keep,
+ * and counted as a try).
+ */
+type Outcome = "done" | "unavailable" | "broken"
 
 const isUnavailable = (error: Ledger.LedgerError): boolean => error.reason._tag === "StoreUnavailable"
 
 const recovered = "recovered: an earlier call's, which the ledger could not answer then"
+
+const reservationOf = (owed: { readonly reservationId?: string }) =>
+  owed.reservationId === undefined || owed.reservationId === "" ? {} : { reservationId: owed.reservationId }
 
 const failure = (
   operation: Entry["operation"],
@@ -65,43 +79,86 @@ const failure = (
   operation,
   decision: "failed",
   amount: Number(owed.amount),
-  ...(owed.reservationId === undefined || owed.reservationId === "" ? {} : { reservationId: owed.reservationId }),
+  ...reservationOf(owed),
   reason: reasonCode(error),
   detail: retry ? `${recovered}: ${error.message}` : error.message
 })
 
+/**
+ * Runs a ledger call (made interruptible by `restore`), then `onAnswer` with
+ * its answer or typed failure. An interruption goes on; a defect is recorded
+ * as the `failed` `operation` and comes to `broken`.
+ */
+const ask = <A>(
+  restore: Restore,
+  call: Effect.Effect<A, Ledger.LedgerError>,
+  onAnswer: (answer: Exit.Exit<A, Ledger.LedgerError>) => Effect.Effect<Outcome>,
+  onDefect: (detail: string) => Effect.Effect<void>
+): Effect.Effect<Outcome> =>
+  Effect.flatMap(Effect.exit(restore(call)), (exit) => {
+    if (Exit.isSuccess(exit)) return onAnswer(exit)
+    if (Cause.hasInterruptsOnly(exit.cause)) return Effect.failCause(exit.cause as Cause.Cause<never>)
+    const error = Cause.findError(exit.cause)
+    return error._tag === "Success"
+      ? onAnswer(exit)
+      : Effect.as(onDefect(Cause.pretty(exit.cause).split("\n")[0] ?? "defect"), "broken" as const)
+  })
+
 type Owed<Tag extends Pending.Settlement["_tag"]> = Extract<Pending.Settlement, { _tag: Tag }>
+
+const defect = (record: Record, owed: Pending.Settlement, operation: Entry["operation"]) => (detail: string) =>
+  record(owed, {
+    operation,
+    decision: "failed",
+    amount: Number(owed.amount),
+    ...reservationOf(owed as { readonly reservationId?: string }),
+    reason: "defect",
+    detail
+  })
 
 /**
  * Commits a call's usage. A reservation that expired meanwhile (the call
  * outlived ttl + grace) is charged by an event instead: the call was made
  * and paid for. An unavailable ledger is recorded on the first try only.
  */
-const commit = (guard: Guard.Guard, record: Record, owed: Owed<"commit">, retry: boolean): Effect.Effect<Outcome> =>
-  owed.expired === true ? charge(guard, record, owed, retry) : guard.ledger.commit(owed.commit).pipe(
-    Effect.matchEffect({
-      onFailure: (error) => {
-        if (isUnavailable(error)) {
-          return Effect.as(retry ? Effect.void : record(owed, failure("commit", owed, error, false)), error)
-        }
-        const failed = record(owed, failure("commit", owed, error, retry))
-        if (error.reason._tag !== "ReservationExpired") return Effect.as(failed, undefined)
-        // from now on only the event is left: a retry goes straight to it
-        owed.expired = true
-        return Effect.andThen(failed, charge(guard, record, owed, retry))
-      },
-      onSuccess: (committed) =>
-        Effect.as(
+const commit = (
+  guard: Guard.Guard,
+  record: Record,
+  owed: Owed<"commit">,
+  retry: boolean,
+  restore: Restore
+): Effect.Effect<Outcome> =>
+  owed.expired === true ? charge(guard, record, owed, retry, restore) : ask(
+    restore,
+    guard.ledger.commit(owed.commit),
+    (exit) => {
+      if (Exit.isSuccess(exit)) {
+        return Effect.as(
           record(owed, {
             operation: "commit",
             decision: "committed",
-            amount: Number(committed.charged.amount),
+            amount: Number(exit.value.charged.amount),
             reservationId: owed.reservationId,
             ...(retry ? { detail: recovered } : {})
           }),
-          undefined
+          "done" as const
         )
-    })
+      }
+      const error = Cause.findErrorOption(exit.cause)
+      if (error._tag === "None") return Effect.succeed("done" as const)
+      if (isUnavailable(error.value)) {
+        return Effect.as(
+          retry ? Effect.void : record(owed, failure("commit", owed, error.value, false)),
+          "unavailable" as const
+        )
+      }
+      const failed = record(owed, failure("commit", owed, error.value, retry))
+      if (error.value.reason._tag !== "ReservationExpired") return Effect.as(failed, "done" as const)
+      // from now on only the event is left: a retry goes straight to it
+      owed.expired = true
+      return Effect.andThen(failed, charge(guard, record, owed, retry, restore))
+    },
+    defect(record, owed, "commit")
   )
 
 /**
@@ -109,132 +166,192 @@ const commit = (guard: Guard.Guard, record: Record, owed: Owed<"commit">, retry:
  * usage, after a sweep of the tenant gives the expired hold back (until
  * then it would still count against what is left, and cap the event).
  */
-const charge = (guard: Guard.Guard, record: Record, owed: Owed<"commit">, retry: boolean): Effect.Effect<Outcome> =>
-  Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: owed.tenant })), guard.ledger.event(owed.late)).pipe(
-    Effect.matchEffect({
-      // the event has its own key: kept with its commit, it is tried again, never charged twice
-      onFailure: (error) =>
-        isUnavailable(error)
-          ? Effect.as(retry ? Effect.void : record(owed, failure("event", owed, error, false)), error)
-          : Effect.as(record(owed, failure("event", owed, error, retry)), undefined),
-      onSuccess: (charged) =>
-        Effect.as(
+const charge = (
+  guard: Guard.Guard,
+  record: Record,
+  owed: Owed<"commit">,
+  retry: boolean,
+  restore: Restore
+): Effect.Effect<Outcome> =>
+  ask(
+    restore,
+    Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: owed.tenant })), guard.ledger.event(owed.late)),
+    (exit) => {
+      if (Exit.isSuccess(exit)) {
+        return Effect.as(
           record(owed, {
             operation: "event",
             decision: "charged",
-            amount: Number(charged.charged.amount),
+            amount: Number(exit.value.charged.amount),
             reservationId: owed.reservationId,
             ...(retry ? { detail: recovered } : {})
           }),
-          undefined
+          "done" as const
         )
-    })
+      }
+      const error = Cause.findErrorOption(exit.cause)
+      if (error._tag === "None") return Effect.succeed("done" as const)
+      // the event has its own key: kept with its commit, it is tried again, never charged twice
+      return isUnavailable(error.value)
+        ? Effect.as(
+          retry ? Effect.void : record(owed, failure("event", owed, error.value, false)),
+          "unavailable" as const
+        )
+        : Effect.as(record(owed, failure("event", owed, error.value, retry)), "done" as const)
+    },
+    defect(record, owed, "event")
   )
 
 /** Releases a reservation. On a retry, one that ended meanwhile (expired, settled) holds nothing: not recorded. */
-const release = (guard: Guard.Guard, record: Record, owed: Owed<"release">, retry: boolean): Effect.Effect<Outcome> =>
-  guard.ledger.release(owed.release).pipe(
-    Effect.matchEffect({
-      onFailure: (error) => {
-        if (isUnavailable(error)) {
-          return Effect.as(retry ? Effect.void : record(owed, failure("release", owed, error, false)), error)
-        }
-        const ended = error.reason._tag === "ReservationExpired" || error.reason._tag === "ReservationFinalized"
+const release = (
+  guard: Guard.Guard,
+  record: Record,
+  owed: Owed<"release">,
+  retry: boolean,
+  restore: Restore
+): Effect.Effect<Outcome> =>
+  ask(
+    restore,
+    guard.ledger.release(owed.release),
+    (exit) => {
+      if (Exit.isSuccess(exit)) {
         return Effect.as(
-          retry && ended ? Effect.void : record(owed, failure("release", owed, error, retry)),
-          undefined
-        )
-      },
-      onSuccess: (released) =>
-        Effect.as(
           record(owed, {
             operation: "release",
             decision: "released",
-            amount: Number(released.released.amount),
+            amount: Number(exit.value.released.amount),
             reservationId: owed.reservationId,
             ...(retry ? { detail: recovered } : {})
           }),
-          undefined
+          "done" as const
         )
-    })
+      }
+      const error = Cause.findErrorOption(exit.cause)
+      if (error._tag === "None") return Effect.succeed("done" as const)
+      if (isUnavailable(error.value)) {
+        return Effect.as(
+          retry ? Effect.void : record(owed, failure("release", owed, error.value, false)),
+          "unavailable" as const
+        )
+      }
+      const ended = error.value.reason._tag === "ReservationExpired" ||
+        error.value.reason._tag === "ReservationFinalized"
+      return Effect.as(
+        retry && ended ? Effect.void : record(owed, failure("release", owed, error.value, retry)),
+        "done" as const
+      )
+    },
+    defect(record, owed, "release")
   )
+
+const silent: Record = () => Effect.void
 
 /**
  * A reserve whose answer was lost may still have held the estimate: sent
  * again with its key, it answers the reservation it made, which is released
  * at once. If the first never arrived, the replay makes a reservation of its
- * own (created now): it is released too, but not recorded, since nothing
- * was held before. A refusal means nothing is held.
+ * own, created after the first was lost: released too, but not recorded,
+ * since nothing was held. A refusal means nothing is held.
  */
-const releaseLost = (guard: Guard.Guard, record: Record, owed: Owed<"reserve">): Effect.Effect<Outcome> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    guard.ledger.reserve(owed.reserve).pipe(
-      Effect.matchEffect({
-        onFailure: (error) => Effect.succeed(isUnavailable(error) ? error : undefined),
-        onSuccess: (answer) => {
-          if (answer.reservationId === undefined) return done
-          const createdAtMs = (answer.expiresAtMs ?? 0) - Number(owed.reserve.ttlMs ?? 0)
-          const silent: Record = () => Effect.void
-          return release(guard, createdAtMs >= now ? silent : record, {
-            ...owed,
-            _tag: "release",
+const releaseLost = (
+  guard: Guard.Guard,
+  record: Record,
+  owed: Owed<"reserve">,
+  restore: Restore
+): Effect.Effect<Outcome> =>
+  ask(
+    restore,
+    guard.ledger.reserve(owed.reserve),
+    (exit) => {
+      if (Exit.isFailure(exit)) {
+        const error = Cause.findErrorOption(exit.cause)
+        return Effect.succeed(
+          error._tag === "Some" && isUnavailable(error.value) ? "unavailable" as const : "done" as const
+        )
+      }
+      const answer = exit.value
+      if (answer.reservationId === undefined) return Effect.succeed("done" as const)
+      const createdAtMs = (answer.expiresAtMs ?? 0) - Number(owed.reserve.ttlMs ?? 0)
+      return release(
+        guard,
+        createdAtMs > owed.lostAtMs ? silent : record,
+        {
+          ...owed,
+          _tag: "release",
+          reservationId: answer.reservationId,
+          release: {
+            tenant: owed.tenant,
             reservationId: answer.reservationId,
-            release: {
-              tenant: owed.tenant,
-              reservationId: answer.reservationId,
-              idempotencyKey: owed.releaseKey,
-              reason: "reserve answer lost"
-            }
-          }, true)
-        }
-      })
-    ))
+            idempotencyKey: owed.releaseKey,
+            reason: "reserve answer lost"
+          }
+        },
+        true,
+        restore
+      )
+    },
+    defect(record, owed, "reserve")
+  )
 
-const retry = (guard: Guard.Guard, record: Record, settlement: Pending.Settlement): Effect.Effect<Outcome> => {
+const retry = (guard: Guard.Guard, record: Record, settlement: Pending.Settlement, restore: Restore) => {
   switch (settlement._tag) {
     case "commit":
-      return commit(guard, record, settlement, true)
+      return commit(guard, record, settlement, true, restore)
     case "release":
-      return release(guard, record, settlement, true)
+      return release(guard, record, settlement, true, restore)
     case "reserve":
-      return releaseLost(guard, record, settlement)
+      return releaseLost(guard, record, settlement, restore)
   }
 }
+
+/** What a settlement still owes: the event, once its commit found the reservation expired. */
+const operationOf = (settlement: Pending.Settlement): Entry["operation"] =>
+  settlement._tag === "commit" && settlement.expired === true ? "event" : settlement._tag
+
+const givenUp = (record: Record, settlement: Pending.Settlement, detail: string) =>
+  record(settlement, {
+    operation: operationOf(settlement),
+    decision: "failed",
+    amount: Number(settlement.amount),
+    ...reservationOf(settlement as { readonly reservationId?: string }),
+    reason: "given-up",
+    detail
+  })
 
 /** Keeps a settlement for later; one dropped to make room is recorded as given up. */
 const keep = (guard: Guard.Guard, record: Record, settlement: Pending.Settlement): Effect.Effect<void> =>
   Effect.suspend(() => {
     const dropped = Pending.add(guard.ledger, settlement)
-    return dropped === undefined ? Effect.void : record(dropped, {
-      operation: dropped._tag,
-      decision: "failed",
-      amount: Number(dropped.amount),
-      reason: "given-up",
-      detail: `dropped: more than ${Pending.capacity} settlements owed to an unavailable ledger`
-    })
+    return dropped === undefined
+      ? Effect.void
+      : givenUp(record, dropped, `dropped: more than ${Pending.capacity} settlements owed to an unavailable ledger`)
   })
 
-/** The settlements a round tried that the ledger could not answer, and whether it answered any other. */
+/** A round of retries: the settlements it could not settle, by whether a later answer showed the ledger up. */
 interface Round {
-  readonly failed: Array<Pending.Settlement>
-  answered: boolean
+  /** Failed while the ledger answered a later try: their try counts. */
+  readonly counted: Array<Pending.Settlement>
+  /** Failed since the last answer: their try counts if the call's reserve is answered. */
+  readonly trailing: Array<Pending.Settlement>
 }
-
-const noRound: Round = { failed: [], answered: false }
 
 /**
  * Tries again, in order, what earlier calls of the guard's tenant on its
- * ledger could not settle. Two in a row that the ledger cannot answer (and
- * none answered before them) end the round: the ledger is down. What is
- * left untried, by that or an interruption, is kept as it was (a retry uses
- * the same keys, so trying one twice is safe); the failed tries are kept by
- * `close`, once the call's own reserve has said whether the ledger is up.
+ * ledger could not settle; only the ledger calls are interruptible
+ * (`restore`). Two tries in a row that the ledger cannot answer end the
+ * round: it is down. What is left untried, by that or an interruption, is
+ * kept as it was (a retry uses the same keys, so trying one twice is safe);
+ * what was tried and failed is kept by `close`. A settlement older than the
+ * ledger's retention is given up: its keys may be forgotten, so a retry
+ * could charge twice.
  */
-const recover = (guard: Guard.Guard, record: Record): Effect.Effect<Round> =>
-  Effect.uninterruptibleMask((restore) => {
+const recover = (guard: Guard.Guard, record: Record, restore: Restore): Effect.Effect<Round> =>
+  Effect.gen(function*() {
+    const round: Round = { counted: [], trailing: [] }
     const owed = Pending.take(guard.ledger, guard.tenant)
-    if (owed.length === 0) return Effect.succeed(noRound)
-    const round: Round = { failed: [], answered: false }
+    if (owed.length === 0) return round
+    const now = yield* Clock.currentTimeMillis
+    const retentionMs = Duration.toMillis(yield* Ledger.Retention)
     let next = 0
     const keepRest = Effect.suspend(() => {
       const rest = owed.slice(next)
@@ -244,54 +361,60 @@ const recover = (guard: Guard.Guard, record: Record): Effect.Effect<Round> =>
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       if (next >= owed.length) return Effect.void
       const settlement = owed[next]!
-      return restore(retry(guard, record, settlement)).pipe(
-        // interrupted (or a defect): this one and the rest are kept, untried as far as counting goes
-        Effect.onError(() => Effect.andThen(keepRest, close(guard, record, round, false))),
-        Effect.flatMap((unavailable) => {
-          next++
-          if (unavailable === undefined) {
-            round.answered = true
-            return loop
-          }
-          round.failed.push(settlement)
-          return !round.answered && round.failed.length >= 2 ? keepRest : loop
-        })
-      )
+      if (now - settlement.atMs > retentionMs) {
+        next++
+        return Effect.andThen(
+          givenUp(record, settlement, "older than the ledger's retention: its keys may be forgotten"),
+          loop
+        )
+      }
+      return Effect.flatMap(retry(guard, record, settlement, restore), (outcome) => {
+        next++
+        if (outcome === "done") {
+          // the ledger answered: what failed before this counts
+          round.counted.push(...round.trailing.splice(0))
+          return loop
+        }
+        if (outcome === "broken") {
+          round.counted.push(settlement)
+          return loop
+        }
+        round.trailing.push(settlement)
+        return round.trailing.length >= 2 ? keepRest : loop
+      })
     })
-    return Effect.as(loop, round)
+    // interrupted in a try: that one and the rest are kept untried, what failed is kept as failed
+    yield* Effect.onInterrupt(loop, () => Effect.andThen(keepRest, close(guard, record, round, false)))
+    return round
   })
 
 /**
  * Keeps the settlements a round could not settle, after the others (so one
- * that always fails holds nothing back). Their try counts only if the ledger
- * answered something meanwhile (another settlement, or the call's reserve):
- * one that fails while the ledger answers is given up after `maxAttempts`
- * tries, and recorded so; an outage costs no settlement a try.
+ * that always fails holds nothing back). A try counts only if the ledger
+ * answered something after it (a later try, or the call's reserve:
+ * `answered`): one that fails while the ledger answers is given up after
+ * `maxAttempts` tries, and recorded so; an outage costs nothing a try.
  */
 const close = (guard: Guard.Guard, record: Record, round: Round, answered: boolean): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const failed = round.failed.splice(0)
-    const counts = round.answered || answered
-    return Effect.forEach(failed, (settlement) => {
-      if (!counts) return keep(guard, record, settlement)
+    const counted = round.counted.splice(0)
+    const trailing = round.trailing.splice(0)
+    if (answered) counted.push(...trailing)
+    const count = (settlement: Pending.Settlement) => {
       const attempts = settlement.attempts + 1
       return attempts < Pending.maxAttempts
         ? keep(guard, record, { ...settlement, attempts })
-        : record(settlement, {
-          operation: settlement._tag,
-          decision: "failed",
-          amount: Number(settlement.amount),
-          ...("reservationId" in settlement && settlement.reservationId !== ""
-            ? { reservationId: settlement.reservationId }
-            : {}),
-          reason: "given-up",
-          detail: `given up after ${attempts} tries while the ledger answered other calls`
-        })
-    }, { discard: true })
+        : givenUp(record, settlement, `given up after ${attempts} tries while the ledger answered other calls`)
+    }
+    return Effect.andThen(
+      Effect.forEach(counted, count, { discard: true }),
+      Effect.forEach(answered ? [] : trailing, (settlement) => keep(guard, record, settlement), { discard: true })
+    )
   })
 
-const reserveUnavailable = (exit: Exit.Exit<unknown, Ledger.LedgerError>): boolean =>
-  Exit.isFailure(exit) && exit.cause.reasons.some((reason) => reason._tag === "Fail" && isUnavailable(reason.error))
+const reserveAnswered = (exit: Exit.Exit<unknown, Ledger.LedgerError>): boolean =>
+  Exit.isSuccess(exit) ||
+  exit.cause.reasons.some((reason) => reason._tag === "Fail" && !isUnavailable(reason.error))
 
 /**
  * Runs `call` (one model call of `profile` on `prompt`) under `guard`. A
@@ -304,11 +427,10 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
   frame: Frame | undefined,
   call: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | Ledger.LedgerError, R> =>
-  Effect.suspend(() => {
+  Effect.uninterruptibleMask((restore) => {
     const worst = Guard.worstCase(profile, prompt, guard.unit)
     const key = uniqueKey()
     const record = recorder(frame)
-    const common = { tenant: guard.tenant, unit: guard.unit, model: profile.name, attempts: 1 }
     const action = { kind: "llm.completion", name: profile.name }
     const request: typeof Ledger.ReserveRequest.Encoded = {
       tenant: guard.tenant,
@@ -319,43 +441,50 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
       overagePolicy: guard.overagePolicy,
       idempotencyKey: `${key}:reserve`
     }
-    const reserve = guard.ledger.reserve(request).pipe(
-      Effect.tapError((error) =>
-        Effect.andThen(
+    return Effect.gen(function*() {
+      const atMs = yield* Clock.currentTimeMillis
+      const common = { tenant: guard.tenant, unit: guard.unit, model: profile.name, attempts: 1, atMs }
+      const round = yield* recover(guard, record, restore)
+      const reserve = guard.ledger.reserve(request).pipe(
+        Effect.tapError((error) =>
+          Effect.andThen(
+            record(common, {
+              operation: "reserve",
+              decision: "denied",
+              amount: Number(worst.amount),
+              reason: reasonCode(error),
+              detail: error.message
+            }),
+            // the reserve may have been applied after all: sent again later, and released
+            isUnavailable(error)
+              ? Effect.flatMap(Clock.currentTimeMillis, (lostAtMs) =>
+                keep(guard, record, {
+                  ...common,
+                  _tag: "reserve",
+                  reserve: request,
+                  releaseKey: `${key}:release`,
+                  lostAtMs,
+                  amount: worst.amount
+                }))
+              : Effect.void
+          )
+        ),
+        Effect.tap((answer) =>
           record(common, {
             operation: "reserve",
-            decision: "denied",
+            decision: "allowed",
             amount: Number(worst.amount),
-            reason: reasonCode(error),
-            detail: error.message
-          }),
-          // the reserve may have been applied after all: sent again later, and released
-          isUnavailable(error)
-            ? keep(guard, record, {
-              ...common,
-              _tag: "reserve",
-              reserve: request,
-              releaseKey: `${key}:release`,
-              amount: worst.amount
-            })
-            : Effect.void
-        )
-      ),
-      Effect.tap((answer) =>
-        record(common, {
-          operation: "reserve",
-          decision: "allowed",
-          amount: Number(worst.amount),
-          ...(answer.reservationId === undefined ? {} : { reservationId: answer.reservationId })
-        })
+            ...(answer.reservationId === undefined ? {} : { reservationId: answer.reservationId })
+          })
+        ),
+        // whether the ledger answered the reserve decides whether the round's last failed tries count
+        Effect.onExit((exit) => close(guard, record, round, reserveAnswered(exit)))
       )
-    )
-    const settle = (answer: Ledger.ReserveAnswer, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
-      const reservationId = answer.reservationId ?? ""
-      const owed: Pending.Settlement = Exit.isSuccess(exit)
-        ? (() => {
+      const settle = (answer: Ledger.ReserveAnswer, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
+        const reservationId = answer.reservationId ?? ""
+        if (Exit.isSuccess(exit)) {
           const actual = Guard.price(exit.value.usage, profile.price, guard.unit)
-          return {
+          const owed: Owed<"commit"> = {
             ...common,
             _tag: "commit",
             reservationId,
@@ -377,8 +506,12 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
             },
             amount: actual
           }
-        })()
-        : {
+          return Effect.flatMap(
+            commit(guard, record, owed, false, asIs),
+            (outcome) => outcome === "done" ? Effect.void : keep(guard, record, owed)
+          )
+        }
+        const owed: Owed<"release"> = {
           ...common,
           _tag: "release",
           reservationId,
@@ -390,20 +523,11 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
           },
           amount: worst.amount
         }
-      const first = owed._tag === "commit"
-        ? commit(guard, record, owed, false)
-        : release(guard, record, owed as Owed<"release">, false)
-      return Effect.flatMap(first, (unavailable) => unavailable === undefined ? Effect.void : keep(guard, record, owed))
-    }
-    return Effect.flatMap(recover(guard, record), (round) =>
-      Effect.acquireUseRelease(
-        // whether the ledger answered the reserve decides whether the round's failed tries count
-        Effect.onExit(
-          reserve,
-          (exit) =>
-            close(guard, record, round, Exit.isSuccess(exit) || (Exit.hasFails(exit) && !reserveUnavailable(exit)))
-        ),
-        () => call,
-        settle
-      ))
+        return Effect.flatMap(
+          release(guard, record, owed, false, asIs),
+          (outcome) => outcome === "done" ? Effect.void : keep(guard, record, owed)
+        )
+      }
+      return yield* Effect.acquireUseRelease(reserve, () => restore(call), settle)
+    })
   })

@@ -16,6 +16,8 @@ interface Common {
   readonly amount: bigint
   /** Tries so far, the first included. */
   readonly attempts: number
+  /** When the call that owes it began (`Clock`): past the ledger's retention, its keys may be forgotten. */
+  readonly atMs: number
 }
 
 /** One settlement still owed to the ledger. */
@@ -40,6 +42,8 @@ export type Settlement =
     readonly reserve: typeof Ledger.ReserveRequest.Encoded
     /** The key of the release that gives that reservation back. */
     readonly releaseKey: string
+    /** When its answer was lost: a reservation created after that is the replay's own. */
+    readonly lostAtMs: number
   }
 
 /** The most settlements kept per ledger and tenant; beyond, the oldest is dropped. */
