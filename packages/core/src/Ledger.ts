@@ -2077,6 +2077,8 @@ export interface Service {
   readonly setOverdraftLimit: (
     request: typeof OverdraftLimitRequest.Encoded
   ) => Effect.Effect<BudgetAnswer, LedgerError>
+  /** The `Retention` this ledger was built with: how long its keys and finished reservations are kept. */
+  readonly retention: Duration.Duration
 }
 
 /**
@@ -2439,7 +2441,8 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
   )
 
   const decodeSweep = decoder(SweepRequest, "Ledger.sweep")
-  const retentionMs = Duration.toMillis(yield* Retention)
+  const retention = yield* Retention
+  const retentionMs = Duration.toMillis(retention)
   const validRetention = retentionMs >= 0
   const sweep = Effect.fn("Ledger.sweep")(function*(input: typeof SweepRequest.Encoded) {
     const request = yield* decodeSweep(input)
@@ -2532,7 +2535,8 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     freezeBudget: statusChange("Ledger.freezeBudget", "frozen"),
     unfreezeBudget: statusChange("Ledger.unfreezeBudget", "active"),
     closeBudget: statusChange("Ledger.closeBudget", "closed"),
-    setOverdraftLimit
+    setOverdraftLimit,
+    retention
   })
 })
 

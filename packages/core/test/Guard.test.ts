@@ -530,6 +530,74 @@ describe("Guard", () => {
         assert.include(first?.detail, "retention")
       }).pipe(Effect.provide(flaky("commit", 1, false))))
 
+    it.effect("the retention that decides is the ledger's own: a lost late event is given up, not charged twice", () =>
+      Effect.gen(function*() {
+        yield* fund(100_000)
+        // 7 s to the first token: past the 1 s ttl and the 5 s grace; the late event is applied, its answer lost
+        const slow = { ...metered, ttftMs: 7_000, ttftP95Ms: 7_000 }
+        const slowAgent = Agent.make({
+          name: "slow",
+          budget: "10 seconds",
+          pipeline: Pipeline.make<string>().add(
+            Stage.required(
+              "inference",
+              ({ input }) => Effect.map(Inference.run({ prompt: input, models: slow }), (result) => result.text),
+              {
+                allocation: "9 seconds"
+              }
+            )
+          )
+        })
+        const run = (agentToRun: typeof slowAgent, layer: typeof model) =>
+          runUnderTestClock(agentToRun, question).pipe(
+            Guard.withGuard({ subject, ttl: "1 second" }),
+            Effect.provide(layer)
+          )
+        const first = yield* run(slowAgent, SimulatedModel.layer({ profile: slow }))
+        assert.deepStrictEqual(first.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.reason]), [
+          ["reserve", "allowed", undefined],
+          ["commit", "failed", "reservation-expired"],
+          ["event", "failed", "store-unavailable"]
+        ])
+        // an hour on, the ledger (retention 1 hour, given to its layer only) has forgotten the event's key
+        yield* TestClock.adjust("2 hours")
+        const later = yield* run(slowAgent, SimulatedModel.layer({ profile: slow }))
+        const owed = later.report.ledger?.[0]
+        assert.deepStrictEqual([owed?.operation, owed?.decision, owed?.reason], ["event", "failed", "given-up"])
+        const spent = (yield* balance).spent
+        assert.strictEqual(spent, 2n * BigInt(actual)) // once per call, never twice for the first
+      }).pipe(Effect.provide(
+        Layer.effect(
+          Ledger.Ledger,
+          Effect.gen(function*() {
+            const ledger = yield* Ledger.Ledger
+            let lost = true
+            return Ledger.Ledger.of({
+              ...ledger,
+              event: (input) =>
+                Effect.flatMap(ledger.event(input), (answer) => {
+                  if (!lost) return Effect.succeed(answer)
+                  lost = false
+                  return Effect.fail(
+                    new Ledger.LedgerError({
+                      method: "Ledger.event",
+                      reason: new Ledger.StoreUnavailable({ store: "test", detail: "no reply" })
+                    })
+                  )
+                })
+            })
+          })
+        ).pipe(
+          Layer.provideMerge(
+            Ledger.layer.pipe(
+              Layer.provide(LedgerStore.layerMemory),
+              Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity)),
+              Layer.provide(Layer.succeed(Ledger.Retention, Duration.hours(1)))
+            )
+          )
+        )
+      )))
+
     it.effect("what one tenant owes is settled by that tenant's next call, not another's", () =>
       Effect.gen(function*() {
         yield* fund(100_000)

@@ -15,7 +15,7 @@ import { Cause, Clock, Duration, Effect, Exit } from "effect"
 import type { Prompt } from "effect/ai"
 import type * as Cost from "../Cost.ts"
 import * as Guard from "../Guard.ts"
-import * as Ledger from "../Ledger.ts"
+import type * as Ledger from "../Ledger.ts"
 import type * as ModelProfile from "../ModelProfile.ts"
 import type { LedgerEntry } from "../Report.ts"
 import type { Frame } from "./frame.ts"
@@ -351,7 +351,8 @@ const recover = (guard: Guard.Guard, record: Record, restore: Restore): Effect.E
     const owed = Pending.take(guard.ledger, guard.tenant)
     if (owed.length === 0) return round
     const now = yield* Clock.currentTimeMillis
-    const retentionMs = Duration.toMillis(yield* Ledger.Retention)
+    // the retention the ledger was built with (not this call's context): what its store applies
+    const retentionMs = Duration.toMillis(guard.ledger.retention)
     let next = 0
     const keepRest = Effect.suspend(() => {
       const rest = owed.slice(next)
@@ -445,7 +446,31 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
       const atMs = yield* Clock.currentTimeMillis
       const common = { tenant: guard.tenant, unit: guard.unit, model: profile.name, attempts: 1, atMs }
       const round = yield* recover(guard, record, restore)
+      const lost = Effect.flatMap(Clock.currentTimeMillis, (lostAtMs) =>
+        keep(guard, record, {
+          ...common,
+          _tag: "reserve",
+          reserve: request,
+          releaseKey: `${key}:release`,
+          lostAtMs,
+          amount: worst.amount
+        }))
       const reserve = guard.ledger.reserve(request).pipe(
+        // a store call that died: recorded, and kept like an unanswered reserve (it may have been applied)
+        Effect.tapCause((cause) =>
+          Cause.hasDies(cause)
+            ? Effect.andThen(
+              record(common, {
+                operation: "reserve",
+                decision: "failed",
+                amount: Number(worst.amount),
+                reason: "defect",
+                detail: Cause.pretty(cause).split("\n")[0] ?? "defect"
+              }),
+              lost
+            )
+            : Effect.void
+        ),
         Effect.tapError((error) =>
           Effect.andThen(
             record(common, {
@@ -456,17 +481,7 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
               detail: error.message
             }),
             // the reserve may have been applied after all: sent again later, and released
-            isUnavailable(error)
-              ? Effect.flatMap(Clock.currentTimeMillis, (lostAtMs) =>
-                keep(guard, record, {
-                  ...common,
-                  _tag: "reserve",
-                  reserve: request,
-                  releaseKey: `${key}:release`,
-                  lostAtMs,
-                  amount: worst.amount
-                }))
-              : Effect.void
+            isUnavailable(error) ? lost : Effect.void
           )
         ),
         Effect.tap((answer) =>
