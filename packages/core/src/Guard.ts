@@ -416,8 +416,10 @@ export const worstCase = (
  * again and what it holds released. Their entries then appear in that later
  * run's report, with the detail `recovered: …`; one given up after 5 tries
  * (counted only while the ledger answers other calls: an outage gives up
- * nothing), or older than `Ledger.Retention`, is recorded `failed` with the
- * reason `given-up`.
+ * nothing), or older than the ledger's retention (`ledger.retention`), is
+ * recorded `failed` with the reason `given-up`. A store call that dies is
+ * recorded `failed` with the reason `defect` (a first reserve's is then
+ * kept like an unanswered one).
  *
  * **Gotchas**
  *

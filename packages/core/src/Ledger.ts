@@ -2077,7 +2077,11 @@ export interface Service {
   readonly setOverdraftLimit: (
     request: typeof OverdraftLimitRequest.Encoded
   ) => Effect.Effect<BudgetAnswer, LedgerError>
-  /** The `Retention` this ledger was built with: how long its keys and finished reservations are kept. */
+  /**
+   * The `Retention` this ledger applies: how long its keys and finished
+   * reservations are kept (`Duration.infinity` when the one it was built
+   * with is invalid: then nothing is pruned).
+   */
   readonly retention: Duration.Duration
 }
 
@@ -2536,7 +2540,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     unfreezeBudget: statusChange("Ledger.unfreezeBudget", "active"),
     closeBudget: statusChange("Ledger.closeBudget", "closed"),
     setOverdraftLimit,
-    retention
+    retention: validRetention ? retention : Duration.infinity
   })
 })
 

@@ -349,8 +349,8 @@ export type SkippedEntry = typeof SkippedEntry.Type
  * made one, released: the outcome is an entry of that later run, with the
  * detail `recovered: …`; one given up after 5 tries (while the ledger
  * answered other calls), or older than the ledger's retention, is `failed`
- * with the reason `given-up`, and a try whose store call died is `failed`
- * with the reason `defect`.
+ * with the reason `given-up`, and a call whose store call died (a first
+ * reserve, or a try) is `failed` with the reason `defect`.
  * `amount` is an integer in `unit`: the worst case held or denied, the amount
  * charged, or the amount given back. `reason` is the ledger's reason in
  * kebab-case (`budget-exceeded`, `store-unavailable`, …) and `detail` its

@@ -877,6 +877,7 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           const tenant = freshTenant()
           yield* budget(tenant, `tenant:${tenant}`, 1_000)
           const { hold, keyedCommit, keyedEvent } = yield* keyedCalls(tenant)
+          assert.strictEqual(Duration.toMillis(ledger.retention), 3_600_000)
           const first = yield* keyedEvent()
           const held = yield* hold()
           yield* keyedCommit(held.reservationId!)
@@ -950,6 +951,8 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           const held = yield* reserve(tenant, { tenant }, 10, { ttlMs: 1_000, graceMs: 0 })
           yield* advance("2 seconds")
           const reason = yield* reasonOf(ledger.sweep({ tenant }), "Ledger.sweep")
+          // the retention it applies: none (nothing pruned)
+          assert.isFalse(Duration.isFinite(ledger.retention))
           // the expiry still happened: the hold came back
           assert.strictEqual((yield* balancesOf(tenant, { tenant }))[`tenant:${tenant}`]!.reserved, 0n)
           assert.strictEqual(

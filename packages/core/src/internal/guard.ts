@@ -458,7 +458,8 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
       const reserve = guard.ledger.reserve(request).pipe(
         // a store call that died: recorded, and kept like an unanswered reserve (it may have been applied)
         Effect.tapCause((cause) =>
-          Cause.hasDies(cause)
+          // a typed failure with it is handled below, as in a retry
+          Cause.hasDies(cause) && !Cause.hasFails(cause)
             ? Effect.andThen(
               record(common, {
                 operation: "reserve",
