@@ -11,7 +11,7 @@
  * uninterruptibly, so an interruption never falls between a ledger answer
  * and its entry, or between taking what is owed and keeping it again.
  */
-import { Cause, Clock, Duration, Effect, Exit } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Result } from "effect"
 import type { Prompt } from "effect/ai"
 import type * as Cost from "../Cost.ts"
 import * as Guard from "../Guard.ts"
@@ -87,20 +87,20 @@ const failure = (
 /**
  * Runs a ledger call (made interruptible by `restore`), then `onAnswer` with
  * its answer or typed failure. An interruption goes on; a defect is recorded
- * as the `failed` `operation` and comes to `broken`.
+ * by `onDefect` and comes to `broken`.
  */
 const ask = <A>(
   restore: Restore,
   call: Effect.Effect<A, Ledger.LedgerError>,
-  onAnswer: (answer: Exit.Exit<A, Ledger.LedgerError>) => Effect.Effect<Outcome>,
+  onAnswer: (answer: Result.Result<A, Ledger.LedgerError>) => Effect.Effect<Outcome>,
   onDefect: (detail: string) => Effect.Effect<void>
 ): Effect.Effect<Outcome> =>
   Effect.flatMap(Effect.exit(restore(call)), (exit) => {
-    if (Exit.isSuccess(exit)) return onAnswer(exit)
+    if (Exit.isSuccess(exit)) return onAnswer(Result.succeed(exit.value))
     if (Cause.hasInterruptsOnly(exit.cause)) return Effect.failCause(exit.cause as Cause.Cause<never>)
     const error = Cause.findError(exit.cause)
-    return error._tag === "Success"
-      ? onAnswer(exit)
+    return Result.isSuccess(error)
+      ? onAnswer(Result.fail(error.success))
       : Effect.as(onDefect(Cause.pretty(exit.cause).split("\n")[0] ?? "defect"), "broken" as const)
   })
 
@@ -117,9 +117,52 @@ const defect = (record: Record, owed: Pending.Settlement, operation: Entry["oper
   })
 
 /**
+ * One ledger call that settles `owed`: its answer recorded as `decision`
+ * with the amount `amountOf` reads from it; an unavailable ledger recorded
+ * on the first try only; another failure recorded as `failed`, then handed
+ * to `onFailure` (by default, done).
+ */
+const step = <A>(options: {
+  readonly record: Record
+  readonly owed: Owed<"commit"> | Owed<"release">
+  readonly operation: Entry["operation"]
+  readonly decision: Entry["decision"]
+  readonly retry: boolean
+  readonly restore: Restore
+  readonly call: Effect.Effect<A, Ledger.LedgerError>
+  readonly amountOf: (answer: A) => bigint
+  readonly onFailure?: (error: Ledger.LedgerError, failed: Effect.Effect<void>) => Effect.Effect<Outcome>
+}): Effect.Effect<Outcome> => {
+  const { owed, operation, record, retry } = options
+  return ask(options.restore, options.call, (answer) => {
+    if (Result.isSuccess(answer)) {
+      return Effect.as(
+        record(owed, {
+          operation,
+          decision: options.decision,
+          amount: Number(options.amountOf(answer.success)),
+          reservationId: owed.reservationId,
+          ...(retry ? { detail: recovered } : {})
+        }),
+        "done" as const
+      )
+    }
+    const error = answer.failure
+    if (isUnavailable(error)) {
+      return Effect.as(
+        retry ? Effect.void : record(owed, failure(operation, owed, error, false)),
+        "unavailable" as const
+      )
+    }
+    const failed = record(owed, failure(operation, owed, error, retry))
+    return options.onFailure === undefined ? Effect.as(failed, "done" as const) : options.onFailure(error, failed)
+  }, defect(record, owed, operation))
+}
+
+/**
  * Commits a call's usage. A reservation that expired meanwhile (the call
  * outlived ttl + grace) is charged by an event instead: the call was made
- * and paid for. An unavailable ledger is recorded on the first try only.
+ * and paid for.
  */
 const commit = (
   guard: Guard.Guard,
@@ -128,43 +171,29 @@ const commit = (
   retry: boolean,
   restore: Restore
 ): Effect.Effect<Outcome> =>
-  owed.expired === true ? charge(guard, record, owed, retry, restore) : ask(
+  owed.expired === true ? charge(guard, record, owed, retry, restore) : step({
+    record,
+    owed,
+    operation: "commit",
+    decision: "committed",
+    retry,
     restore,
-    guard.ledger.commit(owed.commit),
-    (exit) => {
-      if (Exit.isSuccess(exit)) {
-        return Effect.as(
-          record(owed, {
-            operation: "commit",
-            decision: "committed",
-            amount: Number(exit.value.charged.amount),
-            reservationId: owed.reservationId,
-            ...(retry ? { detail: recovered } : {})
-          }),
-          "done" as const
-        )
-      }
-      const error = Cause.findErrorOption(exit.cause)
-      if (error._tag === "None") return Effect.succeed("done" as const)
-      if (isUnavailable(error.value)) {
-        return Effect.as(
-          retry ? Effect.void : record(owed, failure("commit", owed, error.value, false)),
-          "unavailable" as const
-        )
-      }
-      const failed = record(owed, failure("commit", owed, error.value, retry))
-      if (error.value.reason._tag !== "ReservationExpired") return Effect.as(failed, "done" as const)
+    call: guard.ledger.commit(owed.commit),
+    amountOf: (committed) => committed.charged.amount,
+    onFailure: (error, failed) => {
+      if (error.reason._tag !== "ReservationExpired") return Effect.as(failed, "done" as const)
       // from now on only the event is left: a retry goes straight to it
       owed.expired = true
       return Effect.andThen(failed, charge(guard, record, owed, retry, restore))
-    },
-    defect(record, owed, "commit")
-  )
+    }
+  })
 
 /**
  * Charges a call that outlived its reservation, by an event of its real
  * usage, after a sweep of the tenant gives the expired hold back (until
- * then it would still count against what is left, and cap the event).
+ * then it would still count against what is left, and cap the event). The
+ * event has its own key: kept with its commit, it is tried again, never
+ * charged twice.
  */
 const charge = (
   guard: Guard.Guard,
@@ -173,34 +202,16 @@ const charge = (
   retry: boolean,
   restore: Restore
 ): Effect.Effect<Outcome> =>
-  ask(
+  step({
+    record,
+    owed,
+    operation: "event",
+    decision: "charged",
+    retry,
     restore,
-    Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: owed.tenant })), guard.ledger.event(owed.late)),
-    (exit) => {
-      if (Exit.isSuccess(exit)) {
-        return Effect.as(
-          record(owed, {
-            operation: "event",
-            decision: "charged",
-            amount: Number(exit.value.charged.amount),
-            reservationId: owed.reservationId,
-            ...(retry ? { detail: recovered } : {})
-          }),
-          "done" as const
-        )
-      }
-      const error = Cause.findErrorOption(exit.cause)
-      if (error._tag === "None") return Effect.succeed("done" as const)
-      // the event has its own key: kept with its commit, it is tried again, never charged twice
-      return isUnavailable(error.value)
-        ? Effect.as(
-          retry ? Effect.void : record(owed, failure("event", owed, error.value, false)),
-          "unavailable" as const
-        )
-        : Effect.as(record(owed, failure("event", owed, error.value, retry)), "done" as const)
-    },
-    defect(record, owed, "event")
-  )
+    call: Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: owed.tenant })), guard.ledger.event(owed.late)),
+    amountOf: (charged: Ledger.EventAnswer) => charged.charged.amount
+  })
 
 /** Releases a reservation. On a retry, one that ended meanwhile (expired, settled) holds nothing: not recorded. */
 const release = (
@@ -210,39 +221,20 @@ const release = (
   retry: boolean,
   restore: Restore
 ): Effect.Effect<Outcome> =>
-  ask(
+  step({
+    record,
+    owed,
+    operation: "release",
+    decision: "released",
+    retry,
     restore,
-    guard.ledger.release(owed.release),
-    (exit) => {
-      if (Exit.isSuccess(exit)) {
-        return Effect.as(
-          record(owed, {
-            operation: "release",
-            decision: "released",
-            amount: Number(exit.value.released.amount),
-            reservationId: owed.reservationId,
-            ...(retry ? { detail: recovered } : {})
-          }),
-          "done" as const
-        )
-      }
-      const error = Cause.findErrorOption(exit.cause)
-      if (error._tag === "None") return Effect.succeed("done" as const)
-      if (isUnavailable(error.value)) {
-        return Effect.as(
-          retry ? Effect.void : record(owed, failure("release", owed, error.value, false)),
-          "unavailable" as const
-        )
-      }
-      const ended = error.value.reason._tag === "ReservationExpired" ||
-        error.value.reason._tag === "ReservationFinalized"
-      return Effect.as(
-        retry && ended ? Effect.void : record(owed, failure("release", owed, error.value, retry)),
-        "done" as const
-      )
-    },
-    defect(record, owed, "release")
-  )
+    call: guard.ledger.release(owed.release),
+    amountOf: (released) => released.released.amount,
+    onFailure: (error, failed) => {
+      const ended = error.reason._tag === "ReservationExpired" || error.reason._tag === "ReservationFinalized"
+      return Effect.as(retry && ended ? Effect.void : failed, "done" as const)
+    }
+  })
 
 const silent: Record = () => Effect.void
 
@@ -262,14 +254,11 @@ const releaseLost = (
   ask(
     restore,
     guard.ledger.reserve(owed.reserve),
-    (exit) => {
-      if (Exit.isFailure(exit)) {
-        const error = Cause.findErrorOption(exit.cause)
-        return Effect.succeed(
-          error._tag === "Some" && isUnavailable(error.value) ? "unavailable" as const : "done" as const
-        )
+    (result) => {
+      if (Result.isFailure(result)) {
+        return Effect.succeed(isUnavailable(result.failure) ? "unavailable" as const : "done" as const)
       }
-      const answer = exit.value
+      const answer = result.success
       if (answer.reservationId === undefined) return Effect.succeed("done" as const)
       const createdAtMs = (answer.expiresAtMs ?? 0) - Number(owed.reserve.ttlMs ?? 0)
       return release(
