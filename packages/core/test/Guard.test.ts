@@ -75,6 +75,28 @@ const balance = Effect.flatMap(Ledger.Ledger, (ledger) =>
 
 const model = SimulatedModel.layer({ profile: metered })
 
+/** Runs of the guarded agent of `who` under the test clock, a second apart (a 60 s reservation outlives the next). */
+const guardedRun = (who: Ledger.Subject = subject) =>
+  runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
+    Guard.withGuard({ subject: who }),
+    Effect.provide(model)
+  )
+
+// 7 s to the first token: past a 1 s ttl and the 5 s grace of its hold.
+const slow: ModelProfile.ModelProfile = { ...metered, ttftMs: 7_000, ttftP95Ms: 7_000 }
+const slowModel = SimulatedModel.layer({ profile: slow })
+const slowAgent = Agent.make({
+  name: "slow",
+  budget: "10 seconds",
+  pipeline: Pipeline.make<string>().add(
+    Stage.required(
+      "inference",
+      ({ input }) => Effect.map(Inference.run({ prompt: input, models: slow }), (result) => result.text),
+      { allocation: "9 seconds" }
+    )
+  )
+})
+
 describe("Guard", () => {
   describe("pricing", () => {
     it("estimates input tokens as characters / 4, rounded up", () => {
@@ -322,10 +344,7 @@ describe("Guard", () => {
           Effect.gen(function*() {
             yield* fund(100_000)
             // a second apart: the first call's reservation (60 s) has not expired
-            const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
-              Guard.withGuard({ subject }),
-              Effect.provide(model)
-            )
+            const run = guardedRun()
             const first = yield* run
             assert.strictEqual(first.status, "complete") // the answer came; its cost is not recorded yet
             assert.deepStrictEqual(
@@ -351,10 +370,7 @@ describe("Guard", () => {
     it.effect("while the ledger is still unavailable, what is owed is kept, in order, for a later call", () =>
       Effect.gen(function*() {
         yield* fund(100_000)
-        const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
-          Guard.withGuard({ subject }),
-          Effect.provide(model)
-        )
+        const run = guardedRun()
         yield* run // its commit fails
         const second = yield* run // the retry of the first fails: the round stops; its own commit fails too
         assert.deepStrictEqual(second.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.reason]), [
@@ -375,10 +391,7 @@ describe("Guard", () => {
     it.effect("a settlement that always fails does not hold the others back, and is given up after 5 tries", () =>
       Effect.gen(function*() {
         yield* fund(100_000)
-        const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
-          Guard.withGuard({ subject }),
-          Effect.provide(model)
-        )
+        const run = guardedRun()
         yield* run // rsv_1's commit fails (always)
         yield* run // rsv_1 fails again (its 2nd try: the reserve answered, so it counts); rsv_2's commit fails (once)
         const third = yield* run // rsv_1 fails a 3rd time, and the round goes on: rsv_2 commits
@@ -417,10 +430,7 @@ describe("Guard", () => {
     it.effect("an outage costs no settlement a try: a lost commit is charged once the ledger is back", () =>
       Effect.gen(function*() {
         yield* fund(100_000)
-        const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
-          Guard.withGuard({ subject }),
-          Effect.provide(model)
-        )
+        const run = guardedRun()
         yield* run // rsv_1's commit is lost
         down.value = true
         for (let i = 0; i < 8; i++) {
@@ -465,10 +475,7 @@ describe("Guard", () => {
     it.effect("a settlement whose store call dies is recorded, counted, and does not block the tenant", () =>
       Effect.gen(function*() {
         yield* fund(100_000)
-        const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
-          Guard.withGuard({ subject }),
-          Effect.provide(model)
-        )
+        const run = guardedRun()
         yield* run // rsv_1's commit is lost
         broken.value = true // from now on, a commit of rsv_1 dies (an answer the store cannot read)
         const results = []
@@ -511,15 +518,9 @@ describe("Guard", () => {
     it.effect("a settlement older than the ledger's retention is given up, not retried", () =>
       Effect.gen(function*() {
         yield* fund(100_000)
-        yield* runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
-          Guard.withGuard({ subject }),
-          Effect.provide(model)
-        ) // rsv_1's commit is lost
+        yield* guardedRun() // rsv_1's commit is lost
         yield* TestClock.adjust("25 hours") // past the 24-hour retention (its reservation was swept meanwhile)
-        const later = yield* runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
-          Guard.withGuard({ subject }),
-          Effect.provide(model)
-        )
+        const later = yield* guardedRun()
         const first = later.report.ledger?.[0]
         assert.deepStrictEqual([first?.operation, first?.decision, first?.reason, first?.reservationId], [
           "commit",
@@ -533,27 +534,12 @@ describe("Guard", () => {
     it.effect("the retention that decides is the ledger's own: a lost late event is given up, not charged twice", () =>
       Effect.gen(function*() {
         yield* fund(100_000)
-        // 7 s to the first token: past the 1 s ttl and the 5 s grace; the late event is applied, its answer lost
-        const slow = { ...metered, ttftMs: 7_000, ttftP95Ms: 7_000 }
-        const slowAgent = Agent.make({
-          name: "slow",
-          budget: "10 seconds",
-          pipeline: Pipeline.make<string>().add(
-            Stage.required(
-              "inference",
-              ({ input }) => Effect.map(Inference.run({ prompt: input, models: slow }), (result) => result.text),
-              {
-                allocation: "9 seconds"
-              }
-            )
-          )
-        })
-        const run = (agentToRun: typeof slowAgent, layer: typeof model) =>
-          runUnderTestClock(agentToRun, question).pipe(
-            Guard.withGuard({ subject, ttl: "1 second" }),
-            Effect.provide(layer)
-          )
-        const first = yield* run(slowAgent, SimulatedModel.layer({ profile: slow }))
+        // the late event is applied, its answer lost
+        const run = runUnderTestClock(slowAgent, question).pipe(
+          Guard.withGuard({ subject, ttl: "1 second" }),
+          Effect.provide(slowModel)
+        )
+        const first = yield* run
         assert.deepStrictEqual(first.report.ledger?.map((entry) => [entry.operation, entry.decision, entry.reason]), [
           ["reserve", "allowed", undefined],
           ["commit", "failed", "reservation-expired"],
@@ -561,7 +547,7 @@ describe("Guard", () => {
         ])
         // an hour on, the ledger (retention 1 hour, given to its layer only) has forgotten the event's key
         yield* TestClock.adjust("2 hours")
-        const later = yield* run(slowAgent, SimulatedModel.layer({ profile: slow }))
+        const later = yield* run
         const owed = later.report.ledger?.[0]
         assert.deepStrictEqual([owed?.operation, owed?.decision, owed?.reason], ["event", "failed", "given-up"])
         const spent = (yield* balance).spent
@@ -603,20 +589,15 @@ describe("Guard", () => {
         yield* fund(100_000)
         const ledger = yield* Ledger.Ledger
         yield* ledger.createBudget({ tenant: "beta", scope: "tenant:beta", unit: "USD_MICROCENTS", allocated: 100_000 })
-        const runAs = (who: Ledger.Subject) =>
-          runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
-            Guard.withGuard({ subject: who }),
-            Effect.provide(model)
-          )
-        yield* runAs(subject) // acme's commit fails
-        const beta = yield* runAs({ tenant: "beta" })
+        yield* guardedRun(subject) // acme's commit fails
+        const beta = yield* guardedRun({ tenant: "beta" })
         assert.deepStrictEqual(entries(beta), [["reserve", "allowed", worst, "rsv_2"], [
           "commit",
           "committed",
           actual,
           "rsv_2"
         ]])
-        const acme = yield* runAs(subject)
+        const acme = yield* guardedRun(subject)
         assert.deepStrictEqual(entries(acme)?.[0], ["commit", "committed", actual, "rsv_1"])
       }).pipe(Effect.provide(flaky("commit", 1, false))))
 
@@ -624,10 +605,7 @@ describe("Guard", () => {
       Effect.gen(function*() {
         yield* fund(100_000)
         // a second apart: the first call's reservation (60 s) has not expired
-        const run = runUnderTestClock(agent(), question, { advance: "1 second" }).pipe(
-          Guard.withGuard({ subject }),
-          Effect.provide(model)
-        )
+        const run = guardedRun()
         const first = yield* run
         assert.strictEqual(first.status, "failed") // fails closed
         assert.deepStrictEqual(first.report.ledger?.map((entry) => [entry.decision, entry.reason]), [
@@ -678,24 +656,9 @@ describe("Guard", () => {
       Effect.gen(function*() {
         // 12,000: the expired hold (10,600) would leave 1,400 until swept; the guard sweeps first
         yield* fund(12_000)
-        // 7 s to the first token: past the 1 s ttl and the 5 s grace of the hold
-        const slow = { ...metered, ttftMs: 7_000, ttftP95Ms: 7_000 }
-        const slowAgent = Agent.make({
-          name: "slow",
-          budget: "10 seconds",
-          pipeline: Pipeline.make<string>().add(
-            Stage.required(
-              "inference",
-              ({ input }) => Effect.map(Inference.run({ prompt: input, models: slow }), (result) => result.text),
-              {
-                allocation: "9 seconds"
-              }
-            )
-          )
-        })
         const result = yield* runUnderTestClock(slowAgent, question).pipe(
           Guard.withGuard({ subject, ttl: "1 second", overagePolicy: "REJECT" }),
-          Effect.provide(SimulatedModel.layer({ profile: slow }))
+          Effect.provide(slowModel)
         )
         assert.strictEqual(result.status, "complete")
         assert.deepStrictEqual(
