@@ -272,13 +272,14 @@ export const make: (
 
     /**
      * `effect`, after recording `tenant` in the tenant set the first time
-     * this process sees it, so a sweep of all tenants finds it.
+     * this process sees it (or `always`), so a sweep of all tenants finds it.
      */
     const withTenant = <A, E>(
       tenant: string,
-      effect: Effect.Effect<A, E>
+      effect: Effect.Effect<A, E>,
+      always = false
     ): Effect.Effect<A, E | Ledger.StoreUnavailable> =>
-      registered.has(tenant)
+      registered.has(tenant) && !always
         ? effect
         : send(redis.send("SADD", keys.tenants, tenant)).pipe(
           Effect.tap(() => Effect.sync(() => registered.add(tenant))),
@@ -550,14 +551,15 @@ export const make: (
     // data (a flush, a restart without persistence) the budgets are created anew, and the
     // tenant set with them, so the sweeper finds the tenant's reservations again.
     const createBudget = (command: LedgerStore.CreateBudgetCommand) =>
-      send(redis.send("SADD", keys.tenants, command.tenant)).pipe(
-        Effect.tap(() => Effect.sync(() => registered.add(command.tenant))),
-        Effect.andThen(call(Scripts.createBudget, command.tenant, [
+      withTenant(
+        command.tenant,
+        call(Scripts.createBudget, command.tenant, [
           command.scope,
           command.unit,
           command.allocated.toString(),
           command.overdraftLimit.toString()
-        ], Ledger.BudgetAnswer))
+        ], Ledger.BudgetAnswer),
+        true
       )
 
     const fundBudget = (command: LedgerStore.FundBudgetCommand) =>
