@@ -36,6 +36,7 @@ import * as Batch from "./internal/batch.ts"
 import * as Digest from "./internal/digest.ts"
 import * as Keys from "./internal/keys.ts"
 import * as Scripts from "./internal/scripts.ts"
+import * as Watchdog from "./internal/watchdog.ts"
 
 // =============================================================================
 // Models
@@ -668,7 +669,9 @@ const closeWithin = (timeout: Duration.Duration) =>
  * connection on which nothing arrives for that long, while a `PING` every
  * half of it keeps a healthy idle connection busy. After the first
  * connection, a lost one is reconnected with backoff (50 ms doubling to 2 s,
- * plus up to 200 ms of jitter), a timed-out one included. The store times
+ * plus up to 200 ms of jitter), a timed-out one included; one that goes
+ * silent under steady traffic is dropped by the watchdog (`Watchdog`),
+ * which its socket's idle timer cannot see. The store times
  * its own commands (`timeout`), so the client's per-command timeout is off:
  * node-redis arms an `AbortSignal.timeout` for each command, which cost
  * ~15 µs of CPU per command here.
@@ -704,6 +707,10 @@ const connectWithin = (url: string, timeout: Duration.Duration) => {
  * The client rejects commands while it is disconnected instead of queueing
  * them (`disableOfflineQueue`), so a Redis that goes away answers
  * `StoreUnavailable` at once, and the client reconnects in the background.
+ * A connection whose replies stop while calls keep coming (never idle, so
+ * its idle timeout cannot fire) is dropped and connected again once
+ * commands have waited across three looks, half a `timeout` apart, with
+ * nothing answered.
  *
  * **Gotchas**
  *
@@ -728,7 +735,7 @@ export const layerUrl = (options: UrlOptions): Layer.Layer<LedgerStore.LedgerSto
   Layer.unwrap(Effect.gen(function*() {
     const url = yield* urlOf(options.url)
     const timeout = yield* timeoutOf(options)
-    return Layer.merge(layer(options), closeWithin(timeout)).pipe(
+    return Layer.merge(layer(options).pipe(Layer.provide(Watchdog.layer(timeout))), closeWithin(timeout)).pipe(
       Layer.provide(connectWithin(url, timeout)),
       Layer.catchTag("RedisError", connectionFailed(url))
     )

@@ -5,7 +5,7 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { assert, describe, it } from "@effect/vitest"
 import { Ledger } from "@timebox/core"
-import { Config, ConfigProvider, Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Cause, Config, ConfigProvider, Context, Duration, Effect, Layer, Schedule } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { TestClock } from "effect/testing"
 import * as Net from "node:net"
@@ -30,22 +30,38 @@ const reasonOf = <A>(effect: Effect.Effect<A, Ledger.LedgerError>) =>
 
 /**
  * A proxy on a free port to the test Redis that, once silenced, forwards
- * what clients send but none of the replies: a Redis that hangs.
+ * what clients send but none of the replies: a Redis that hangs. A black
+ * hole silences only the connections open now (a connection a firewall or
+ * NAT dropped without a word); connections made after it work. With
+ * `delayMs`, every reply arrives that much later (a slow Redis).
  */
-const hangingProxy = (target: string) =>
+const hangingProxy = (target: string, delayMs = 0) =>
   Effect.acquireRelease(
-    Effect.callback<{ readonly port: number; readonly silence: () => void; readonly close: () => void }>(
+    Effect.callback<
+      {
+        readonly port: number
+        readonly silence: () => void
+        readonly blackHole: () => void
+        readonly connections: () => number
+        readonly close: () => void
+      }
+    >(
       (resume) => {
         const { hostname, port } = new URL(target)
         let silent = false
+        let connections = 0
         const sockets = new Set<Net.Socket>()
+        const holes = new Set<Net.Socket>()
         const server = Net.createServer((socket) => {
+          connections++
           const upstream = Net.connect(Number(port), hostname)
           sockets.add(socket).add(upstream)
           for (const end of [socket, upstream]) end.on("error", () => {})
           socket.on("data", (data) => upstream.write(data))
           upstream.on("data", (data) => {
-            if (!silent) socket.write(data)
+            if (silent || holes.has(socket)) return
+            if (delayMs === 0) socket.write(data)
+            else setTimeout(() => socket.write(data), delayMs)
           })
           socket.on("close", () => upstream.destroy())
         })
@@ -55,6 +71,10 @@ const hangingProxy = (target: string) =>
             silence: () => {
               silent = true
             },
+            blackHole: () => {
+              for (const socket of sockets) holes.add(socket)
+            },
+            connections: () => connections,
             close: () => {
               server.close()
               for (const socket of sockets) socket.destroy()
@@ -144,6 +164,101 @@ describe("RedisLedgerStore connection", () => {
         }))
         assert.isAtLeast(waited, 140, "the calls waited for the timeout")
         assert.isBelow(waited, 1_000, "no call waited much longer than one timeout")
+      }),
+    { timeout: 20_000 }
+  )
+
+  it.effect(
+    "a connection that stops answering while calls keep coming is dropped and replaced: calls answer again within a few timeouts",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* hangingProxy(inject("redisUrl"))
+        const tenant = `hole-${Math.random().toString(36).slice(2, 8)}`
+        const request = { tenant, subject: { tenant }, action, estimate: { unit: "TOKENS" as const, amount: 1 } }
+        const outcome = yield* Effect.scoped(Effect.gen(function*() {
+          const context = yield* Layer.build(
+            Ledger.layer.pipe(
+              Layer.provide(
+                RedisLedgerStore.layerUrl({
+                  url: `redis://127.0.0.1:${proxy.port}`,
+                  prefix: `${inject("redisPrefix")}:hole`,
+                  timeout: "200 millis"
+                })
+              ),
+              Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+            )
+          )
+          const ledger = Context.get(context, Ledger.Ledger)
+          yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 1_000 })
+          assert.strictEqual((yield* ledger.decide(request)).decision, "allow")
+          const before = proxy.connections()
+          proxy.blackHole()
+          const started = Date.now()
+          // a call started every 20 ms, each waiting for its answer or its timeout: the socket
+          // never idles for a timeout, so its own idle timeout never fires
+          yield* Effect.forkScoped(
+            Effect.forever(
+              Effect.forkDetach(Effect.ignore(ledger.decide(request))).pipe(
+                Effect.andThen(Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 20))))
+              )
+            )
+          )
+          const failures: Array<string> = []
+          for (;;) {
+            const exit = yield* Effect.exit(ledger.decide(request))
+            if (exit._tag === "Success") break
+            const error = exit.cause.reasons.find(Cause.isFailReason)?.error
+            failures.push(error?.reason._tag ?? "defect")
+            if (Date.now() - started > 5_000) break
+            yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 20)))
+          }
+          return { elapsed: Date.now() - started, failures, reconnected: proxy.connections() - before }
+        }))
+        assert.isAbove(outcome.failures.length, 0, "calls failed while the connection was dead")
+        assert.deepStrictEqual([...new Set(outcome.failures)], ["StoreUnavailable"])
+        assert.isBelow(outcome.elapsed, 2_000, "a call answered again within a few timeouts")
+        assert.isAtLeast(outcome.reconnected, 1, "a new connection was made")
+      }),
+    { timeout: 20_000 }
+  )
+
+  it.effect(
+    "a slow Redis that keeps answering under load keeps its connection",
+    () =>
+      Effect.gen(function*() {
+        // each reply 90 ms late (a first script call, SCRIPT LOAD then EVALSHA, takes two),
+        // a timeout of 200 ms, a call started every 20 ms for a second
+        const proxy = yield* hangingProxy(inject("redisUrl"), 90)
+        const tenant = `slow-${Math.random().toString(36).slice(2, 8)}`
+        const request = { tenant, subject: { tenant }, action, estimate: { unit: "TOKENS" as const, amount: 1 } }
+        const answers = yield* Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 1_000 })
+          const calls = yield* Effect.forEach(
+            Array.from({ length: 50 }, (_, i) => i),
+            (i) =>
+              Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 20 * i))).pipe(
+                Effect.andThen(Effect.exit(ledger.decide(request)))
+              ),
+            { concurrency: "unbounded" }
+          )
+          return calls.filter((exit) => exit._tag === "Success").length
+        }).pipe(
+          Effect.provide(
+            Ledger.layer.pipe(
+              Layer.provide(
+                RedisLedgerStore.layerUrl({
+                  url: `redis://127.0.0.1:${proxy.port}`,
+                  prefix: `${inject("redisPrefix")}:slow`,
+                  timeout: "200 millis"
+                })
+              ),
+              Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+            )
+          )
+        )
+        assert.strictEqual(answers, 50, "every call answered")
+        assert.strictEqual(proxy.connections(), 1, "one connection all along")
       }),
     { timeout: 20_000 }
   )
