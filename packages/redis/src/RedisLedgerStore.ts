@@ -645,25 +645,6 @@ const connectionFailed = (url: string) => (error: Redis.RedisError) =>
 const redactUrl = (url: string): string => url.replace(/\/\/([^@/]*)@/, "//***@")
 
 /**
- * Bounds the closing of `layerUrl`'s client: node-redis's `close()` waits
- * for the reply of every command already written, so a Redis that stopped
- * answering would hold the layer's release forever. This finalizer runs
- * before the client's own: it closes the client, and destroys it (failing
- * what is still in flight) when that takes longer than `timeout`.
- */
-const closeWithin = (timeout: Duration.Duration) =>
-  Layer.effectDiscard(Effect.gen(function*() {
-    const { client } = yield* NodeRedis.NodeRedis
-    yield* Effect.addFinalizer(() =>
-      Effect.interruptible(Effect.tryPromise(() => client.close())).pipe(
-        Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.sync(() => client.destroy()) }),
-        Effect.ignore,
-        Effect.provideService(Clock.Clock, wallClock)
-      )
-    )
-  }))
-
-/**
  * The client of `layerUrl`, its socket bounded by the store's `timeout`:
  * connecting (TCP and the handshake) fails after it, and so does a
  * connection on which nothing arrives for that long, while a `PING` every
@@ -710,7 +691,8 @@ const connectWithin = (url: string, timeout: Duration.Duration) => {
  * A connection whose replies stop while calls keep coming (never idle, so
  * its idle timeout cannot fire) is dropped and connected again once
  * commands have waited across three looks, half a `timeout` apart, with
- * nothing answered.
+ * nothing answered, and a `PING` on a second connection answers (a Redis
+ * busy with a long script answers neither and keeps its connection).
  *
  * **Gotchas**
  *
@@ -735,7 +717,8 @@ export const layerUrl = (options: UrlOptions): Layer.Layer<LedgerStore.LedgerSto
   Layer.unwrap(Effect.gen(function*() {
     const url = yield* urlOf(options.url)
     const timeout = yield* timeoutOf(options)
-    return Layer.merge(layer(options).pipe(Layer.provide(Watchdog.layer(timeout))), closeWithin(timeout)).pipe(
+    return layer(options).pipe(
+      Layer.provide(Watchdog.layer(timeout)),
       Layer.provide(connectWithin(url, timeout)),
       Layer.catchTag("RedisError", connectionFailed(url))
     )

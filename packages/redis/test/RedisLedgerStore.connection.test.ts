@@ -5,7 +5,7 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { assert, describe, it } from "@effect/vitest"
 import { Ledger } from "@timebox/core"
-import { Cause, Config, ConfigProvider, Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Cause, Config, ConfigProvider, Context, Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { TestClock } from "effect/testing"
 import * as Net from "node:net"
@@ -14,6 +14,12 @@ import { RedisLedgerStore } from "../src/index.ts"
 import { freePort, hasRedisServer, startRedisServer, stopRedisServer } from "./redisServer.ts"
 
 const action: Ledger.Action = { kind: "llm.completion", name: "test-model" }
+
+const ledgerOnWith = (url: string, timeout: Duration.Input) =>
+  Ledger.layer.pipe(
+    Layer.provide(RedisLedgerStore.layerUrl({ url, prefix: "timebox-connection-test", timeout })),
+    Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+  )
 
 const ledgerOn = (url: string) =>
   Ledger.layer.pipe(
@@ -34,6 +40,8 @@ const reasonOf = <A>(effect: Effect.Effect<A, Ledger.LedgerError>) =>
  * hole silences only the connections open now (a connection a firewall or
  * NAT dropped without a word); connections made after it work. With
  * `delayMs`, every reply arrives that much later (a slow Redis).
+ * `connections` counts the connections made so far; `open(n)` tells
+ * whether the n-th is still open.
  */
 const hangingProxy = (target: string, delayMs = 0) =>
   Effect.acquireRelease(
@@ -43,6 +51,7 @@ const hangingProxy = (target: string, delayMs = 0) =>
         readonly silence: () => void
         readonly blackHole: () => void
         readonly connections: () => number
+        readonly open: (connection: number) => boolean
         readonly close: () => void
       }
     >(
@@ -51,11 +60,13 @@ const hangingProxy = (target: string, delayMs = 0) =>
         let silent = false
         let connections = 0
         const sockets = new Set<Net.Socket>()
+        const clients: Array<Net.Socket> = []
         const holes = new Set<Net.Socket>()
         const server = Net.createServer((socket) => {
           connections++
           const upstream = Net.connect(Number(port), hostname)
           sockets.add(socket).add(upstream)
+          clients.push(socket)
           for (const end of [socket, upstream]) end.on("error", () => {})
           socket.on("data", (data) => upstream.write(data))
           upstream.on("data", (data) => {
@@ -75,6 +86,7 @@ const hangingProxy = (target: string, delayMs = 0) =>
               for (const socket of sockets) holes.add(socket)
             },
             connections: () => connections,
+            open: (connection) => clients[connection - 1]?.destroyed === false,
             close: () => {
               server.close()
               for (const socket of sockets) socket.destroy()
@@ -260,6 +272,57 @@ describe("RedisLedgerStore connection", () => {
         assert.strictEqual(answers, 50, "every call answered")
         assert.strictEqual(proxy.connections(), 1, "one connection all along")
       }),
+    { timeout: 20_000 }
+  )
+
+  it.live.skipIf(!hasRedisServer())(
+    "a Redis busy for several timeouts (a long script) keeps the connection and answers on it as soon as it is free",
+    () =>
+      Effect.gen(function*() {
+        // a private Redis: the busy script would stall every other test on a shared one
+        const server = yield* Effect.acquireRelease(
+          Effect.promise(() => startRedisServer()),
+          ({ child }) => Effect.promise(() => stopRedisServer(child, "SIGKILL"))
+        )
+        const proxy = yield* hangingProxy(server.url)
+        const tenant = "busy"
+        const request = { tenant, subject: { tenant }, action, estimate: { unit: "TOKENS" as const, amount: 1 } }
+        const outcome = yield* Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          yield* ledger.createBudget({ tenant, scope: "tenant:busy", unit: "TOKENS", allocated: 1_000 })
+          assert.strictEqual((yield* ledger.decide(request)).decision, "allow")
+          const before = proxy.connections()
+          // a script that keeps Redis busy for 1.2 s (six timeouts), from another client
+          const busy = yield* Effect.forkScoped(
+            Redis.Redis.use((redis) =>
+              redis.send(
+                "EVAL",
+                "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] " +
+                  "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 1200000 return 1",
+                "0"
+              )
+            ).pipe(Effect.provide(NodeRedis.layer({ url: server.url })))
+          )
+          // calls keep coming meanwhile
+          yield* Effect.forkScoped(
+            Effect.forever(
+              Effect.forkDetach(Effect.ignore(ledger.decide(request))).pipe(
+                Effect.andThen(Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 20))))
+              )
+            )
+          )
+          yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 50)))
+          yield* Fiber.join(busy)
+          const free = Date.now()
+          // the first call started after the script ended answers at once
+          const after = yield* Effect.exit(ledger.decide(request))
+          return { waited: Date.now() - free, after, kept: proxy.open(before), probes: proxy.connections() - before }
+        }).pipe(Effect.provide(ledgerOnWith(`redis://127.0.0.1:${proxy.port}`, "200 millis")), Effect.scoped)
+        assert.strictEqual(outcome.after._tag, "Success", "answered right after the script")
+        assert.isBelow(outcome.waited, 150, "no reconnection to wait for")
+        assert.isTrue(outcome.kept, "the same connection all along")
+        assert.isAtLeast(outcome.probes, 1, "the silent connection was suspected and probed")
+      }).pipe(Effect.scoped),
     { timeout: 20_000 }
   )
 

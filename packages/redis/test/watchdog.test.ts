@@ -1,5 +1,6 @@
-// The watchdog's rule: drop a connection only when commands have waited
-// across three looks with nothing settled, never an idle or a slow one.
+// The watchdog's rules: a connection is suspect only when commands have waited
+// across three looks with nothing settled, never an idle or a slow one; a
+// suspect is dropped only when the probe answered and it still has not.
 import { assert, describe, it } from "@effect/vitest"
 import * as Watchdog from "../src/internal/watchdog.ts"
 
@@ -12,7 +13,7 @@ const looks = (counts: Watchdog.Counts, steps: ReadonlyArray<{ readonly sent: nu
   })
 
 describe("Watchdog", () => {
-  it("drops a connection whose commands waited three looks with nothing settled, then counts afresh", () => {
+  it("suspects a connection whose commands waited three looks with nothing settled, then counts afresh", () => {
     const counts = Watchdog.counts()
     // a command answered, then commands keep coming and none is answered
     const dropped = looks(counts, [
@@ -25,10 +26,11 @@ describe("Watchdog", () => {
       { sent: 5, settled: 0 },
       { sent: 5, settled: 0 }
     ])
-    // look 1 sees them waiting (nothing settled since look 0), looks 2 and 3 too: dropped at look 3;
-    // the count starts again, so the next drop is three looks later
+    // look 1 sees them waiting (nothing settled since look 0), looks 2 and 3 too: suspect at look 3;
+    // the count starts again, so the next suspicion is three looks later
     assert.deepStrictEqual(dropped, [3, 6])
-    assert.strictEqual(counts.dropped, 2)
+    assert.strictEqual(counts.suspected, 2)
+    assert.strictEqual(counts.dropped, 0)
   })
 
   it("leaves alone a connection that settles something between looks, however slow", () => {
@@ -60,5 +62,22 @@ describe("Watchdog", () => {
       { sent: 0, settled: 0 }
     ])
     assert.deepStrictEqual(dropped, [])
+  })
+
+  it("drops a suspect only when the probe answered, the client is open and nothing settled since", () => {
+    const counts = Watchdog.counts()
+    counts.sent = 10
+    counts.settled = 4
+    assert.isTrue(Watchdog.shouldDrop(counts, 4, true, true))
+    // a busy or unreachable Redis: the probe got no answer either
+    assert.isFalse(Watchdog.shouldDrop(counts, 4, false, true))
+    // the client is closing
+    assert.isFalse(Watchdog.shouldDrop(counts, 4, true, false))
+    // the connection answered while the probe ran
+    counts.settled = 5
+    assert.isFalse(Watchdog.shouldDrop(counts, 4, true, true))
+    // nothing left waiting
+    counts.settled = 10
+    assert.isFalse(Watchdog.shouldDrop(counts, 10, true, true))
   })
 })
