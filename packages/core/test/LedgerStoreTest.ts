@@ -246,6 +246,8 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
             ["listReservations", { tenant, limit: 201 }, "limit", "201"],
             ["listReservations", { tenant, limit: 0 }, "limit", "0"],
             ["balances", { tenant, subject, limit: 500 }, "limit", "500"],
+            ["balances", { tenant, subject, limit: 201 }, "limit", "201"],
+            ["balances", { tenant, subject, limit: 0 }, "limit", "0"],
             [
               "createBudget",
               { tenant, scope: "tenant:x/nope:y", unit: "TOKENS", allocated: 1 },
@@ -449,6 +451,22 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           const zero = yield* reserve(tenant, subject, 0)
           assert.strictEqual(zero.decision, "allow")
           assert.strictEqual((yield* reasonOf(reserve(tenant, subject, 1)))._tag, "BudgetExceeded")
+        }))
+
+      test("a large estimate (at and past 10^15, 2^62) may use up exactly what is left, one more may not", () =>
+        Effect.gen(function*() {
+          for (const allocated of [10n ** 15n, 2n ** 62n, 2n ** 63n - 1n]) {
+            const tenant = freshTenant()
+            yield* budget(tenant, `tenant:${tenant}`, allocated)
+            assert.strictEqual(
+              (yield* reasonOf(reserve(tenant, { tenant }, (allocated + 1n).toString())))._tag,
+              allocated === 2n ** 63n - 1n ? "InvalidRequest" : "BudgetExceeded"
+            )
+            const all = yield* reserve(tenant, { tenant }, allocated.toString())
+            assert.strictEqual(all.decision, "allow")
+            assert.strictEqual(pick(all.balances, `tenant:${tenant}`).remaining, 0n)
+            assert.strictEqual(pick(all.balances, `tenant:${tenant}`).reserved, allocated)
+          }
         }))
 
       test("checks run scope by scope from the tenant down; the first failing check wins", () =>
@@ -1102,6 +1120,26 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           assert.strictEqual(reason._tag, "ReservationExpired")
           assert.strictEqual((reason as Ledger.ReservationExpired).graceMs, 0)
           assert.strictEqual((yield* commit(tenant, held.reservationId, 1)).status, "committed")
+        }))
+
+      test("an extended reservation is swept at its new expiry, not its old one", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant, top } = yield* twoLevels()
+          const held = yield* reserve(tenant, subject, 100, { ttlMs: 1_000, graceMs: 0 })
+          yield* ledger.extend({ tenant, reservationId: held.reservationId!, extendByMs: 5_000 })
+          yield* advance("2 seconds")
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant })).expired, [])
+          assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.reserved, 100n)
+          assert.strictEqual((yield* commit(tenant, held.reservationId, 10)).charged.amount, 10n)
+          // and a second one, never settled, is swept once its extended expiry has passed
+          const late = yield* reserve(tenant, subject, 100, { ttlMs: 1_000, graceMs: 0 })
+          yield* ledger.extend({ tenant, reservationId: late.reservationId!, extendByMs: 5_000 })
+          yield* advance("5 seconds")
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant })).expired, [])
+          yield* advance("1001 millis")
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant })).expired, [late.reservationId!])
+          assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.reserved, 0n)
         }))
 
       test("at most 10 times", () =>
