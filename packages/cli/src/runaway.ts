@@ -247,7 +247,13 @@ export const runaway = Effect.fn("timebox run runaway-agent")(function*(flags: R
   const ledger = url === undefined
     ? Ledger.layerMemory
     : Ledger.layer.pipe(Layer.provide(RedisLedgerStore.layerUrl({ url, prefix })))
-  const comparison = yield* RunawayAgent.compare({ unguardedFor: unguardedForMs, tenant }).pipe(
+  const scope = Ledger.scopes(RunawayAgent.subject(tenant)).at(-1)
+  const on = url === undefined ? "the memory ledger" : `${redact(url)} (${scope})`
+  // the header once the ledger is there and before the run, so that a run stopped by Ctrl-C names its tenant
+  const header = flags.json
+    ? url === undefined ? Effect.void : Console.error(`${flags.agent}: guarded by $1.00 on ${on}`)
+    : Console.log(`${flags.agent}  $0.01 a call  unguarded for ${seconds(unguardedForMs)}  guarded by $1.00 on ${on}`)
+  const comparison = yield* Effect.andThen(header, RunawayAgent.compare({ unguardedFor: unguardedForMs, tenant })).pipe(
     Effect.provide(ledger, { local: true }),
     // The Redis client's own warnings stay off stderr (a lost Redis shows as store-unavailable).
     Effect.provideService(References.MinimumLogLevel, "Error"),
@@ -260,23 +266,19 @@ export const runaway = Effect.fn("timebox run runaway-agent")(function*(flags: R
     Effect.catchTag(
       "TimeboxError",
       (error) => Effect.fail(new UsageError({ message: `${JSON.stringify(flags.agent)}: ${error.message}` }))
-    )
+    ),
+    // the ledger's layer has closed by now: what the guarded calls under way held was given back
+    Effect.onInterrupt(() => Console.error(`timebox: ${flags.agent} interrupted`))
   )
   if (flags.json) {
     yield* Console.log(JSON.stringify(toJson(comparison), null, 2))
   } else {
-    const scope = Ledger.scopes(RunawayAgent.subject(tenant)).at(-1)
-    yield* Console.log(
-      [
-        `${flags.agent}  $0.01 a call  unguarded for ${seconds(unguardedForMs)}  guarded by $1.00 on ${
-          url === undefined ? "the memory ledger" : `${redact(url)} (${scope})`
-        }`,
-        "",
-        ...table(comparison)
-      ].join("\n")
-    )
+    yield* Console.log(["", ...table(comparison)].join("\n"))
   }
   if (comparison.guarded.stopReason !== "budget-exceeded") {
+    yield* Console.error(
+      `timebox: ${flags.agent}: the guarded half stopped with ${comparison.guarded.stopReason}, not budget-exceeded`
+    )
     return yield* new RunFailed({ agent: flags.agent, reason: comparison.guarded.stopReason })
   }
 })

@@ -21,6 +21,9 @@ export interface Options {
   readonly env?: Readonly<Record<string, string | undefined>>
   /** Send SIGINT once stderr contains this text. */
   readonly interruptOn?: string
+  /** Send SIGINT `interruptDelayMs` (default 0) after stdout first contains this text. */
+  readonly interruptOnStdout?: string
+  readonly interruptDelayMs?: number
 }
 
 /** Runs `node packages/cli/dist/bin.js …args` and resolves when it exits. */
@@ -40,11 +43,15 @@ export const timebox = (args: ReadonlyArray<string>, options: Options = {}): Pro
     let stderr = ""
     const chunks: Array<{ atMs: number; text: string }> = []
     const spawnedAt = performance.now()
+    let interrupted = false
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk
       chunks.push({ atMs: performance.now() - spawnedAt, text: chunk })
+      if (!interrupted && options.interruptOnStdout !== undefined && stdout.includes(options.interruptOnStdout)) {
+        interrupted = true
+        setTimeout(() => child.kill("SIGINT"), options.interruptDelayMs ?? 0)
+      }
     })
-    let interrupted = false
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk
       if (!interrupted && options.interruptOn !== undefined && stderr.includes(options.interruptOn)) {

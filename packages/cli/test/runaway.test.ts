@@ -125,17 +125,60 @@ describe("timebox run runaway-agent", () => {
     }
   )
 
-  it.skipIf(redisUrl === undefined)("--backend redis --json", async () => {
-    const outcome = await timebox(
-      ["run", "runaway-agent", "--unguarded-for", "1s", "--backend", "redis", "--json"],
-      onRedis
-    )
-    expect(outcome.code).toBe(0)
-    const comparison = JSON.parse(outcome.stdout) as Comparison
-    expect(comparison.guarded).toMatchObject({
-      calls: 100,
-      spentUsdMicrocents: 100_000_000,
-      stopReason: "budget-exceeded"
-    })
-  })
+  it.skipIf(redisUrl === undefined)(
+    "--backend redis, Ctrl-C during the run: exit 130, the tenant named, nothing left reserved on Redis",
+    { timeout: 120_000 },
+    async () => {
+      // SIGINT a second after the header: the guarded half is under way (it takes ~3 s on Redis)
+      const outcome = await timebox(["run", "runaway-agent", "--backend", "redis"], {
+        ...onRedis,
+        interruptOnStdout: "guarded by",
+        interruptDelayMs: 1_000
+      })
+      expect(outcome.code).toBe(130)
+      expect(outcome.stderr).toBe("timebox: runaway-agent interrupted\n")
+      const lines = outcome.stdout.trimEnd().split("\n")
+      expect(lines).toHaveLength(1)
+      const scope = /\((tenant:runaway-[0-9a-f]{8}\/app:runaway\/agent:runaway-agent)\)$/.exec(lines[0]!)?.[1]
+      expect(scope).toBeDefined()
+      const balances = await timebox([
+        "ledger",
+        "balances",
+        "--redis",
+        redisUrl!,
+        "--prefix",
+        prefix,
+        "--scope",
+        scope!,
+        "--json"
+      ])
+      expect(balances.code).toBe(0)
+      const answer = JSON.parse(balances.stdout) as { balances: Array<Record<string, unknown>> }
+      const budget = answer.balances.find((balance) => balance.scope === scope)!
+      // some calls were charged, none of the call under way is still held
+      expect(budget.reserved).toBe("0")
+      expect(Number(budget.spent)).toBeGreaterThan(0)
+      expect(Number(budget.spent)).toBeLessThan(100_000_000)
+    }
+  )
+
+  it.skipIf(redisUrl === undefined)(
+    "--backend redis --json: the ledger named on stderr, the JSON alone on stdout",
+    async () => {
+      const outcome = await timebox(
+        ["run", "runaway-agent", "--unguarded-for", "1s", "--backend", "redis", "--json"],
+        onRedis
+      )
+      expect(outcome.code).toBe(0)
+      expect(outcome.stderr).toMatch(
+        /^runaway-agent: guarded by \$1\.00 on redis:\/\/\S+ \(tenant:runaway-[0-9a-f]{8}\/app:runaway\/agent:runaway-agent\)\n$/
+      )
+      const comparison = JSON.parse(outcome.stdout) as Comparison
+      expect(comparison.guarded).toMatchObject({
+        calls: 100,
+        spentUsdMicrocents: 100_000_000,
+        stopReason: "budget-exceeded"
+      })
+    }
+  )
 })

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Duration, Effect, Exit, Layer, Result, Schema, SchemaIssue, Tracer } from "effect"
+import * as InFlight from "./internal/guardInFlight.ts"
 import * as AmountMath from "./internal/ledger/amount.ts"
 import * as Commands from "./internal/ledger/commands.ts"
 import * as Decode from "./internal/ledger/decode.ts"
@@ -2556,10 +2557,22 @@ const sweepAll = (ledger: Service): Effect.Effect<void, LedgerError> =>
     }
   })
 
+/** How long closing `layer` waits for guarded model calls under way to settle (wall clock). */
+const drainTimeout = Duration.seconds(10)
+
 /**
  * The ledger over the `LedgerStore` in context, with a background sweeper
  * that runs every `SweepInterval` (read from `Clock`, so `TestClock` drives
  * it) for as long as the layer lives.
+ *
+ * **Details**
+ *
+ * Closing the layer first waits, up to 10 seconds of wall-clock time, for
+ * the model calls the guard (`Guard.withGuard`) has under way on this ledger
+ * to settle: a stage interrupted by Ctrl-C or a shutdown ends at once, while
+ * its call's release (or commit) is still on its way to the store, and
+ * would otherwise find the store closed and leave the estimate reserved
+ * until the reservation expires.
  *
  * **Example** (The ledger on a store of your choice)
  *
@@ -2577,6 +2590,8 @@ export const layer: Layer.Layer<Ledger, never, LedgerStore.LedgerStore> = Layer.
   Ledger,
   Effect.gen(function*() {
     const ledger = yield* make
+    // runs after the sweeper stopped and before the store closes (it was built first)
+    yield* Effect.addFinalizer(() => InFlight.drain(ledger, drainTimeout))
     const interval = yield* SweepInterval
     if (Duration.isFinite(interval)) {
       yield* Effect.forkScoped(

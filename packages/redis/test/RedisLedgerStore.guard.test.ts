@@ -4,7 +4,7 @@
 // are real I/O), with a model that answers at once.
 import { assert, describe, it } from "@effect/vitest"
 import { Agent, Guard, Inference, Ledger, type ModelProfile, Pipeline, SimulatedModel, Stage } from "@timebox/core"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Fiber, Layer } from "effect"
 import { inject } from "vitest"
 import { RedisLedgerStore } from "../src/index.ts"
 
@@ -95,4 +95,45 @@ describe("Guard on the Redis ledger", () => {
       const balance = (yield* ledger.balances({ tenant, subject })).balances.find((entry) => entry.scope === scope)!
       assert.deepStrictEqual([balance.spent, balance.reserved], [25_000_000n, 0n])
     }).pipe(Effect.provide(LedgerRedis)))
+
+  it.live(
+    "a guarded run interrupted mid-call (Ctrl-C) releases the call's reservation before the ledger's layer closes",
+    () =>
+      Effect.gen(function*() {
+        // each call takes 100 ms (real time): at 250 ms the third is under way
+        const slow: ModelProfile.ModelProfile = { ...cent, name: "slow-cent", ttftMs: 100, ttftP95Ms: 100 }
+        const slowLoop = Agent.make({
+          name: "loop",
+          budget: "30 seconds",
+          pipeline: Pipeline.make<string>().add(
+            Stage.required("loop", ({ input }) =>
+              Effect.gen(function*() {
+                for (;;) yield* Inference.run({ prompt: input, models: slow })
+              }).pipe(Effect.provide(SimulatedModel.layer({ profile: slow }))))
+          )
+        })
+        const tenant = freshTenant()
+        const subject = { tenant, app: "runaway", agent: "loop" }
+        const scope = `tenant:${tenant}/app:runaway/agent:loop`
+        // the program owns its ledger, as the CLI does: the layer closes when the program ends
+        const program = Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          yield* ledger.createBudget({ tenant, scope, unit: "USD_MICROCENTS", allocated: 100_000_000 })
+          return yield* Agent.run(slowLoop, "Keep going.").pipe(Guard.withGuard({ subject }))
+        }).pipe(Effect.provide(LedgerRedis, { local: true }))
+        const fiber = yield* Effect.forkChild(program)
+        yield* Effect.sleep("250 millis")
+        yield* Fiber.interrupt(fiber)
+        // at once, from another client: nothing is held
+        const ledger = yield* Ledger.Ledger
+        const balance = (yield* ledger.balances({ tenant, subject })).balances.find((entry) => entry.scope === scope)!
+        assert.strictEqual(balance.reserved, 0n)
+        assert.strictEqual(balance.spent, 2_000_000n, "the two calls that finished were charged")
+        const active = yield* ledger.listReservations({ tenant, status: "active" })
+        assert.strictEqual(active.reservations.length, 0)
+        const released = yield* ledger.listReservations({ tenant, status: "released" })
+        assert.strictEqual(released.reservations.length, 1, "the call under way was released")
+      }).pipe(Effect.provide(LedgerRedis)),
+    { timeout: 20_000 }
+  )
 })

@@ -19,6 +19,7 @@ import type * as Ledger from "../Ledger.ts"
 import type * as ModelProfile from "../ModelProfile.ts"
 import type { LedgerEntry } from "../Report.ts"
 import type { Frame } from "./frame.ts"
+import * as InFlight from "./guardInFlight.ts"
 import * as Pending from "./guardPending.ts"
 
 /** A ledger reason in kebab-case: `BudgetExceeded` → `budget-exceeded`, `NotFound` → `budget-not-found`. */
@@ -431,7 +432,7 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
       overagePolicy: guard.overagePolicy,
       idempotencyKey: `${key}:reserve`
     }
-    return Effect.gen(function*() {
+    const run = Effect.gen(function*() {
       const atMs = yield* Clock.currentTimeMillis
       const common = { tenant: guard.tenant, unit: guard.unit, model: profile.name, attempts: 1, atMs }
       const round = yield* recover(guard, record, restore)
@@ -535,4 +536,7 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
       }
       return yield* Effect.acquireUseRelease(reserve, () => restore(call), settle)
     })
+    // counted while under way, so that closing the ledger's layer waits for it to settle
+    InFlight.enter(guard.ledger)
+    return Effect.ensuring(run, Effect.sync(() => InFlight.leave(guard.ledger)))
   })

@@ -1,0 +1,36 @@
+// The guarded calls under way per ledger: closing the ledger's layer waits
+// for them (drain), and for nothing when none is under way.
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Fiber } from "effect"
+import * as InFlight from "../src/internal/guardInFlight.ts"
+
+describe("guardInFlight", () => {
+  it.effect("drain waits until the last call under way on that ledger has left; other ledgers do not count", () =>
+    Effect.gen(function*() {
+      const ledger = {}
+      const other = {}
+      InFlight.enter(ledger)
+      InFlight.enter(ledger)
+      InFlight.enter(other)
+      assert.strictEqual(InFlight.count(ledger), 2)
+      const drained = yield* Effect.forkChild(InFlight.drain(ledger, Duration.seconds(30)))
+      yield* Effect.yieldNow
+      InFlight.leave(ledger)
+      yield* Effect.yieldNow
+      assert.isUndefined(drained.pollUnsafe(), "one call is still under way")
+      InFlight.leave(ledger)
+      yield* Fiber.join(drained)
+      assert.strictEqual(InFlight.count(ledger), 0)
+      assert.strictEqual(InFlight.count(other), 1)
+      InFlight.leave(other)
+    }))
+
+  it.effect("drain answers at once when nothing is under way", () =>
+    Effect.gen(function*() {
+      yield* InFlight.drain({}, Duration.seconds(30))
+      const ledger = {}
+      InFlight.enter(ledger)
+      InFlight.leave(ledger)
+      yield* InFlight.drain(ledger, Duration.seconds(30))
+    }))
+})
