@@ -11,10 +11,10 @@
  */
 import { Budget, Ledger } from "@timebox/core"
 import { RunawayAgent } from "@timebox/example-runaway-agent"
-import { RedisLedgerStore } from "@timebox/redis"
-import { Config, Console, Effect, Layer, References, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Config, Console, Effect, References, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { literalFlag } from "./commands/ledger.ts"
 import { LedgerFailed, RunFailed, UsageError } from "./errors.ts"
+import * as RedisLedger from "./internal/redisLedger.ts"
 
 // =============================================================================
 // Flags
@@ -246,7 +246,7 @@ export const runaway = Effect.fn("timebox run runaway-agent")(function*(flags: R
   const tenant = backend === "redis" ? randomTenant() : "demo"
   const ledger = url === undefined
     ? Ledger.layerMemory
-    : Ledger.layer.pipe(Layer.provide(RedisLedgerStore.layerUrl({ url, prefix })))
+    : RedisLedger.layer(url, prefix)
   const scope = Ledger.scopes(RunawayAgent.subject(tenant)).at(-1)
   const on = url === undefined ? "the memory ledger" : `${redact(url)} (${scope})`
   // the header once the ledger is there and before the run, so that a run stopped by Ctrl-C names its tenant

@@ -13,11 +13,11 @@
  * @since 0.1.0
  */
 import { Ledger } from "@timebox/core"
-import { RedisLedgerStore } from "@timebox/redis"
-import { Config, Console, Effect, Layer, Option, References, Result, Schema } from "effect"
+import { Config, Console, Effect, Option, References, Result, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { LedgerFailed, UsageError } from "../errors.ts"
 import { fromText } from "../internal/flagText.ts"
+import * as RedisLedger from "../internal/redisLedger.ts"
 
 // =============================================================================
 // Flag codecs
@@ -234,7 +234,7 @@ export const withLedger = <A>(
   use: (ledger: Ledger.Service) => Effect.Effect<A, Ledger.LedgerError>
 ): Effect.Effect<A, UsageError | LedgerFailed> => {
   const layer = Option.isSome(flags.redis)
-    ? Ledger.layer.pipe(Layer.provide(RedisLedgerStore.layerUrl({ url: flags.redis.value, prefix: flags.prefix })))
+    ? RedisLedger.layer(flags.redis.value, flags.prefix)
     : Ledger.layerMemory
   const note = Option.isSome(flags.redis)
     ? Effect.void
