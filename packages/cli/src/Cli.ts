@@ -95,6 +95,12 @@ export const describe = (error: CliError.CliError): string => {
       if (error.kind === "flag" && error.value === "") {
         return `--${error.option} needs a value (write --${error.option}=<value> for one that starts with "-")`
       }
+      // a flag given more than once: effect/cli reports the count where the value would be
+      if (error.kind === "flag" && /^\d+ occurrences$/.test(error.value)) {
+        return `--${error.option} given ${error.value.split(" ")[0]} times: ${
+          error.expected.replace(/^Expected:?\s*/, "expected ")
+        }`
+      }
       return `invalid ${error.kind === "flag" ? `--${error.option}` : `<${error.option}>`} ${
         JSON.stringify(error.value)
       }: ${error.expected.replace(/^Expected:?\s*/, "expected ")}`

@@ -73,6 +73,12 @@ describe("timebox run runaway-agent", () => {
     expect(dash.stderr).toBe(
       "timebox: --unguarded-for needs a value (write --unguarded-for=<value> for one that starts with \"-\"); see timebox run --help\n"
     )
+    const negative = await timebox(["run", "runaway-agent", "--unguarded-for=-1s"])
+    expect(negative.code).toBe(2)
+    expect(negative.stderr).toBe("timebox: invalid --unguarded-for \"-1s\": must be a positive, finite duration\n")
+    const twice = await timebox(["run", "runaway-agent", "--unguarded-for", "1s", "--unguarded-for", "2s"])
+    expect(twice.code).toBe(2)
+    expect(twice.stderr).toBe("timebox: --unguarded-for given 2 times: at most 1 value; see timebox run --help\n")
     const url = await timebox(["run", "runaway-agent", "--backend", "redis"], {
       env: { REDIS_URL: "http://:hunter2@127.0.0.1:6379" }
     })

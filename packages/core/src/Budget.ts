@@ -659,7 +659,15 @@ export const decodeTotal = (
 export const parseTotal = (method: string, field: string, input: unknown): number | TimeboxError.TimeboxError => {
   const millis = toMillis(input)
   if (millis === undefined) {
-    return TimeboxError.invalidConfig(method, field, input, "not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")")
+    // "-1s": a duration with a sign in front is a duration, just not a positive one
+    const negative = typeof input === "string" && /^\s*-/.test(input) &&
+      toMillis(input.trim().slice(1)) !== undefined
+    return TimeboxError.invalidConfig(
+      method,
+      field,
+      input,
+      negative ? "must be a positive, finite duration" : "not a duration (try 150ms, 2s, 1.5s or \"2 seconds\")"
+    )
   }
   if (!(millis > 0) || !Number.isFinite(millis)) {
     return TimeboxError.invalidConfig(method, field, input, "must be a positive, finite duration")
