@@ -156,14 +156,19 @@ const common = {
   json: Flag.Boolean("json").pipe(Flag.withDescription("Print the ledger's answer as JSON"), Flag.withDefault(false))
 }
 
+/** How an amount flag is written. */
+const amountSyntax = "a whole number from 0 to 2^63-1, _ between digits allowed (1_000_000)"
+
 const scopeFlag = Flag.String("scope").pipe(
   Flag.withMetavar("path"),
-  Flag.withDescription("A scope path: tenant:acme, tenant:acme/app:support, tenant:acme/app:support/agent:bot, …")
+  Flag.withDescription(
+    "Required. A scope path: tenant:acme, tenant:acme/app:support, tenant:acme/app:support/agent:bot, …"
+  )
 )
 
 const unitFlag = Flag.String("unit").pipe(
   Flag.withMetavar("unit"),
-  Flag.withDescription(`${Ledger.Unit.literals.join(", ")}`),
+  Flag.withDescription(`${Ledger.Unit.literals.join(", ")} (default: USD_MICROCENTS)`),
   Flag.withDefault("USD_MICROCENTS")
 )
 
@@ -361,10 +366,13 @@ const create = Command.make(
     ...common,
     scope: scopeFlag,
     unit: unitFlag,
-    allocated: Flag.String("allocated").pipe(Flag.withMetavar("amount"), Flag.withDescription("The budget, in --unit")),
+    allocated: Flag.String("allocated").pipe(
+      Flag.withMetavar("amount"),
+      Flag.withDescription(`Required. The budget, in --unit: ${amountSyntax}`)
+    ),
     overdraftLimit: Flag.String("overdraft-limit").pipe(
       Flag.withMetavar("amount"),
-      Flag.withDescription("How much debt the budget may take"),
+      Flag.withDescription("How much debt the budget may take (default: 0)"),
       Flag.withDefault("0")
     )
   },
@@ -391,10 +399,13 @@ const fund = Command.make(
     unit: unitFlag,
     operation: Flag.String("operation").pipe(
       Flag.withMetavar("operation"),
-      Flag.withDescription(`${Ledger.FundOperation.literals.join(", ")}`),
+      Flag.withDescription(`${Ledger.FundOperation.literals.join(", ")} (default: credit)`),
       Flag.withDefault("credit")
     ),
-    amount: Flag.String("amount").pipe(Flag.withMetavar("amount"), Flag.withDescription("In --unit")),
+    amount: Flag.String("amount").pipe(
+      Flag.withMetavar("amount"),
+      Flag.withDescription(`Required. In --unit: ${amountSyntax}`)
+    ),
     idempotencyKey: Flag.String("idempotency-key").pipe(
       Flag.withMetavar("key"),
       Flag.withDescription("Repeating a fund with the same key applies it once"),
@@ -445,7 +456,7 @@ const balances = Command.make(
     ),
     limit: Flag.String("limit").pipe(
       Flag.withMetavar("n"),
-      Flag.withDescription("A page of 1 to 200"),
+      Flag.withDescription("A page of 1 to 200 (default: 50)"),
       Flag.withDefault("50")
     ),
     cursor: Flag.String("cursor").pipe(Flag.withMetavar("cursor"), Flag.withDescription("The next page"), Flag.optional)
@@ -487,7 +498,7 @@ const reservations = Command.make(
     ),
     limit: Flag.String("limit").pipe(
       Flag.withMetavar("n"),
-      Flag.withDescription("A page of 1 to 200"),
+      Flag.withDescription("A page of 1 to 200 (default: 50)"),
       Flag.withDefault("50")
     ),
     cursor: Flag.String("cursor").pipe(Flag.withMetavar("cursor"), Flag.withDescription("The next page"), Flag.optional)

@@ -300,7 +300,7 @@ export const run = Command.make(
     ),
     json: Flag.Boolean("json").pipe(
       Flag.withDescription(
-        "Print the RunResult JSON and nothing else on stdout (with --stream: one JSON event a line)"
+        "Print the RunResult JSON and nothing else on stdout (with --stream: one JSON event a line; runaway-agent: its two halves' figures)"
       ),
       Flag.withDefault(false)
     ),
