@@ -136,6 +136,10 @@ describe("timebox ledger, in memory", () => {
         "invalid --redis \"\": expected redis://[[user]:password@]host[:port][/db] or rediss://…"
       ],
       [
+        ["ledger", "balances", "--scope", "tenant:acme", "--redis", "redis://127.0.0.1:6379", "--prefix", ""],
+        "invalid --prefix \"\": must not be empty (every key starts with it)"
+      ],
+      [
         ["ledger", "create", "--scope", "tenant:acme", "--allocated"],
         "--allocated needs a value (write --allocated=<value> for one that starts with \"-\"); see timebox ledger create --help"
       ],

@@ -238,6 +238,11 @@ export const withLedger = <A>(
   flags: Common,
   use: (ledger: Ledger.Service) => Effect.Effect<A, Ledger.LedgerError>
 ): Effect.Effect<A, UsageError | LedgerFailed> => {
+  if (Option.isSome(flags.redis) && flags.prefix === "") {
+    return Effect.fail(
+      new UsageError({ message: "invalid --prefix \"\": must not be empty (every key starts with it)" })
+    )
+  }
   const layer = Option.isSome(flags.redis)
     ? RedisLedger.layer(flags.redis.value, flags.prefix)
     : Ledger.layerMemory
