@@ -254,6 +254,8 @@ export const runaway = Effect.fn("timebox run runaway-agent")(function*(flags: R
     ? url === undefined ? Effect.void : Console.error(`${flags.agent}: guarded by $1.00 on ${on}`)
     : Console.log(`${flags.agent}  $0.01 a call  unguarded for ${seconds(unguardedForMs)}  guarded by $1.00 on ${on}`)
   const comparison = yield* Effect.andThen(header, RunawayAgent.compare({ unguardedFor: unguardedForMs, tenant })).pipe(
+    // said at once: closing the ledger then waits for the guarded call under way to settle
+    Effect.onInterrupt(() => Console.error(`timebox: ${flags.agent} interrupted`)),
     Effect.provide(ledger, { local: true }),
     // The Redis client's own warnings stay off stderr (a lost Redis shows as store-unavailable).
     Effect.provideService(References.MinimumLogLevel, "Error"),
@@ -266,9 +268,7 @@ export const runaway = Effect.fn("timebox run runaway-agent")(function*(flags: R
     Effect.catchTag(
       "TimeboxError",
       (error) => Effect.fail(new UsageError({ message: `${JSON.stringify(flags.agent)}: ${error.message}` }))
-    ),
-    // the ledger's layer has closed by now: what the guarded calls under way held was given back
-    Effect.onInterrupt(() => Console.error(`timebox: ${flags.agent} interrupted`))
+    )
   )
   if (flags.json) {
     yield* Console.log(JSON.stringify(toJson(comparison), null, 2))

@@ -2131,6 +2131,35 @@ export interface Service {
 export class Ledger extends Context.Service<Ledger, Service>()("@timebox/core/Ledger") {}
 
 /**
+ * How long closing the ledger's layer waits, on the wall clock, for the
+ * model calls the guard has under way on it to settle (`layer`).
+ * `Duration.zero` does not wait.
+ *
+ * **Gotchas**
+ *
+ * The wait is real time whatever `Clock` the program runs under: under
+ * `TestClock`, a guarded call that ignores interruption (an uninterruptible
+ * model call left behind by a stage cut at its deadline) never settles, and
+ * closing waits the whole duration; such a test should set it to zero.
+ *
+ * **Example** (Not waiting, in a test)
+ *
+ * ```ts
+ * import { Duration, Layer } from "effect"
+ * import { Ledger } from "@timebox/core"
+ *
+ * const ledger = Ledger.layerMemory.pipe(Layer.provide(Layer.succeed(Ledger.DrainTimeout, Duration.zero)))
+ * ```
+ *
+ * @default 10 seconds
+ * @category services
+ * @since 0.1.0
+ */
+export const DrainTimeout = Context.Reference<Duration.Duration>("@timebox/core/Ledger/DrainTimeout", {
+  defaultValue: () => Duration.seconds(10)
+})
+
+/**
  * How often the ledger's layer sweeps expired reservations; `Duration.infinity`
  * turns the background sweeper off (call `sweep` yourself).
  *
@@ -2557,9 +2586,6 @@ const sweepAll = (ledger: Service): Effect.Effect<void, LedgerError> =>
     }
   })
 
-/** How long closing `layer` waits for guarded model calls under way to settle (wall clock). */
-const drainTimeout = Duration.seconds(10)
-
 /**
  * The ledger over the `LedgerStore` in context, with a background sweeper
  * that runs every `SweepInterval` (read from `Clock`, so `TestClock` drives
@@ -2567,12 +2593,15 @@ const drainTimeout = Duration.seconds(10)
  *
  * **Details**
  *
- * Closing the layer first waits, up to 10 seconds of wall-clock time, for
- * the model calls the guard (`Guard.withGuard`) has under way on this ledger
- * to settle: a stage interrupted by Ctrl-C or a shutdown ends at once, while
- * its call's release (or commit) is still on its way to the store, and
- * would otherwise find the store closed and leave the estimate reserved
- * until the reservation expires.
+ * Closing the layer first waits, up to `DrainTimeout` (10 seconds of
+ * wall-clock time by default), for the model calls the guard
+ * (`Guard.withGuard`) has under way on this ledger to settle: a stage
+ * interrupted by Ctrl-C or a shutdown ends at once, while its call's
+ * release (or commit) is still on its way to the store, and would otherwise
+ * find the store closed and leave the estimate reserved until the
+ * reservation expires. A settlement the store cannot take (it does not
+ * answer) is kept in the process for a later guarded call, so it is lost
+ * when the process exits: that reservation holds until it expires.
  *
  * **Example** (The ledger on a store of your choice)
  *
@@ -2591,6 +2620,7 @@ export const layer: Layer.Layer<Ledger, never, LedgerStore.LedgerStore> = Layer.
   Effect.gen(function*() {
     const ledger = yield* make
     // runs after the sweeper stopped and before the store closes (it was built first)
+    const drainTimeout = yield* DrainTimeout
     yield* Effect.addFinalizer(() => InFlight.drain(ledger, drainTimeout))
     const interval = yield* SweepInterval
     if (Duration.isFinite(interval)) {

@@ -33,4 +33,14 @@ describe("guardInFlight", () => {
       InFlight.leave(ledger)
       yield* InFlight.drain(ledger, Duration.seconds(30))
     }))
+
+  it.live("drain gives up after its timeout (wall clock) when a call never leaves", () =>
+    Effect.gen(function*() {
+      const ledger = {}
+      InFlight.enter(ledger)
+      yield* InFlight.drain(ledger, Duration.millis(20))
+      yield* InFlight.drain(ledger, Duration.zero)
+      assert.strictEqual(InFlight.count(ledger), 1)
+      InFlight.leave(ledger)
+    }))
 })

@@ -128,7 +128,9 @@ describe("Guard on the Redis ledger", () => {
         const ledger = yield* Ledger.Ledger
         const balance = (yield* ledger.balances({ tenant, subject })).balances.find((entry) => entry.scope === scope)!
         assert.strictEqual(balance.reserved, 0n)
-        assert.strictEqual(balance.spent, 2_000_000n, "the two calls that finished were charged")
+        const committed = yield* ledger.listReservations({ tenant, status: "committed" })
+        assert.isAtLeast(committed.reservations.length, 1, "the calls that finished were charged")
+        assert.strictEqual(balance.spent, BigInt(committed.reservations.length) * 1_000_000n)
         const active = yield* ledger.listReservations({ tenant, status: "active" })
         assert.strictEqual(active.reservations.length, 0)
         const released = yield* ledger.listReservations({ tenant, status: "released" })

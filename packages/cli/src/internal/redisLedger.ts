@@ -13,7 +13,18 @@ import { Effect, Layer } from "effect"
 export const layer = (url: string, prefix: string): Layer.Layer<Ledger.Ledger, Ledger.LedgerError> =>
   Layer.unwrap(
     Effect.map(
-      Effect.promise(() => import("@timebox/redis")),
+      Effect.tryPromise({
+        try: () => import("@timebox/redis"),
+        // an installation without the package: the store is not there, said on one line
+        catch: (cause) =>
+          new Ledger.LedgerError({
+            method: "RedisLedgerStore.connect",
+            reason: new Ledger.StoreUnavailable({
+              store: "redis",
+              detail: `cannot load @timebox/redis: ${cause instanceof Error ? cause.message : String(cause)}`
+            })
+          })
+      }),
       ({ RedisLedgerStore }) => Ledger.layer.pipe(Layer.provide(RedisLedgerStore.layerUrl({ url, prefix })))
     )
   )
