@@ -24,6 +24,7 @@ import { Context, Effect, Exit, Layer } from "effect"
 import { spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import * as os from "node:os"
+import * as Alloc from "./ledgerAlloc.ts"
 import * as Driver from "./ledgerDriver.ts"
 import * as RedisBench from "./ledgerRedis.ts"
 import { percentile, type Recorder, round, sortNumbers, table } from "./stats.ts"
@@ -282,16 +283,32 @@ interface RedisFigures {
 
 /** One store's figures, as a `--part` process prints them. */
 type Part =
-  | { readonly store: "memory"; readonly rows: Array<Row> }
+  | { readonly store: "memory"; readonly rows: Array<Row>; readonly allocation: Allocation }
   | { readonly store: "redis"; readonly redis: RedisFigures }
   | { readonly store: "redis"; readonly unavailable: string }
+
+/** Bytes allocated per lifecycle on the memory store (`ledgerAlloc.ts`). */
+interface Allocation {
+  readonly keyedBytes: number
+  readonly unkeyedBytes: number
+}
+
+/** Lifecycles counted by the allocation profile (each kind). */
+const allocationCount = quick ? 20_000 : 50_000
 
 const partPrefix = "BENCH_LEDGER_PART "
 
 /** Measures `store` in this process. */
 const measurePart = (store: StoreName): Effect.Effect<Part, unknown> =>
   store === "memory"
-    ? Effect.map(measure("memory", LedgerStore.layerMemory, undefined, Effect.void), (rows) => ({ store, rows }))
+    ? Effect.gen(function*() {
+      const rows = yield* measure("memory", LedgerStore.layerMemory, undefined, Effect.void)
+      yield* collect
+      const keyedBytes = yield* Alloc.perLifecycle(true, allocationCount)
+      yield* collect
+      const unkeyedBytes = yield* Alloc.perLifecycle(false, allocationCount)
+      return { store, rows, allocation: { keyedBytes, unkeyedBytes } }
+    })
     : Effect.map(
       Effect.exit(
         Effect.scoped(Effect.gen(function*() {
@@ -357,6 +374,7 @@ const main = Effect.gen(function*() {
 
   const memoryPart = onlyStore === "redis" ? undefined : yield* measureApart("memory")
   const memory = memoryPart?.store === "memory" ? memoryPart.rows : []
+  const allocation = memoryPart?.store === "memory" ? memoryPart.allocation : undefined
   console.log("")
   console.log(
     `Memory store (${durations.memory.lifecycle} ms per lifecycle case, ${durations.memory.other} ms per other)`
@@ -387,6 +405,12 @@ const main = Effect.gen(function*() {
   console.log("reserve + commit lifecycles")
   console.log("memory:")
   console.log(lifecycleTable(memory))
+  if (allocation !== undefined) {
+    console.log(
+      `allocated per lifecycle (V8 sampling heap profiler, collected objects included, 1 client, the driver's ` +
+        `requests and keys counted too): ${allocation.keyedBytes} B keyed, ${allocation.unkeyedBytes} B unkeyed`
+    )
+  }
 
   const ceilingOf = (clients: number, path: "effect" | "raw") =>
     redis?.ceilings.find((c) => c.clients === clients && c.path === path)
@@ -489,7 +513,7 @@ const main = Effect.gen(function*() {
     loadAverage: os.loadavg().map((n) => round(n, 2)),
     quick,
     durationsMs: durations,
-    memory: rowsJson(memory),
+    memory: { ...rowsJson(memory), allocation: allocation ?? null },
     redis: redis === undefined ? null : {
       url: RedisBench.url.replace(/\/\/([^@/]*)@/, "//***@"),
       version: redis.version,
