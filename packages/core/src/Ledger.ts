@@ -2553,7 +2553,9 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     }
   )
 
-  return Ledger.of({
+  // the guarded calls under way on it, carried by the service so that a wrapper made by
+  // spreading it (`{ ...ledger, reserve }`) counts them in the same place
+  return InFlight.attach(Ledger.of({
     reserve,
     commit,
     release,
@@ -2571,7 +2573,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     closeBudget: statusChange("Ledger.closeBudget", "closed"),
     setOverdraftLimit,
     retention: validRetention ? retention : Duration.infinity
-  })
+  }))
 })
 
 // =============================================================================

@@ -43,4 +43,17 @@ describe("guardInFlight", () => {
       assert.strictEqual(InFlight.count(ledger), 1)
       InFlight.leave(ledger)
     }))
+
+  it.effect("a ledger made by attach shares its count with a wrapper spread from it", () =>
+    Effect.gen(function*() {
+      const ledger = InFlight.attach({ name: "ledger" })
+      const wrapper = { ...ledger, name: "wrapper" }
+      InFlight.enter(wrapper)
+      assert.strictEqual(InFlight.count(ledger), 1)
+      const drained = yield* Effect.forkChild(InFlight.drain(ledger, Duration.seconds(30)))
+      yield* Effect.yieldNow
+      InFlight.leave(wrapper)
+      yield* Fiber.join(drained)
+      assert.strictEqual(InFlight.count(ledger), 0)
+    }))
 })

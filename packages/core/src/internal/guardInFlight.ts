@@ -17,19 +17,40 @@ interface InFlight {
   waiters: Array<Deferred.Deferred<void>>
 }
 
+/**
+ * Where a ledger built by `Ledger.make` keeps its count: an own enumerable
+ * property, so that `{ ...ledger, reserve }` (a wrapper) shares it.
+ */
+const key: unique symbol = Symbol.for("@timebox/core/Ledger/inFlight")
+
+/** The counts of ledgers that do not carry their own (made some other way). */
 const byLedger = new WeakMap<object, InFlight>()
+
+/** Gives `ledger` a count of its own, carried along when it is spread into a wrapper; answers it. */
+export const attach = <L extends object>(ledger: L): L => {
+  Object.defineProperty(ledger, key, { value: { count: 0, waiters: [] }, enumerable: true })
+  return ledger
+}
+
+const stateOf = (ledger: object): InFlight => {
+  const own = (ledger as { readonly [key]?: InFlight })[key]
+  if (own !== undefined) return own
+  let state = byLedger.get(ledger)
+  if (state === undefined) {
+    state = { count: 0, waiters: [] }
+    byLedger.set(ledger, state)
+  }
+  return state
+}
 
 /** A guarded call on `ledger` begins. */
 export const enter = (ledger: object): void => {
-  const state = byLedger.get(ledger)
-  if (state === undefined) byLedger.set(ledger, { count: 1, waiters: [] })
-  else state.count++
+  stateOf(ledger).count++
 }
 
 /** A guarded call on `ledger` ended: settled, kept for later, or given up. */
 export const leave = (ledger: object): void => {
-  const state = byLedger.get(ledger)
-  if (state === undefined) return
+  const state = stateOf(ledger)
   state.count--
   if (state.count > 0) return
   const waiters = state.waiters
@@ -38,7 +59,7 @@ export const leave = (ledger: object): void => {
 }
 
 /** How many guarded calls on `ledger` are under way. */
-export const count = (ledger: object): number => byLedger.get(ledger)?.count ?? 0
+export const count = (ledger: object): number => stateOf(ledger).count
 
 /** The wall clock: closing is bounded in real time whatever `Clock` the program runs under. */
 const wallClock = Clock.Clock.defaultValue()
@@ -49,8 +70,8 @@ const wallClock = Clock.Clock.defaultValue()
  */
 export const drain = (ledger: object, timeout: Duration.Duration): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const state = byLedger.get(ledger)
-    if (state === undefined || state.count === 0) return Effect.void
+    const state = stateOf(ledger)
+    if (state.count === 0) return Effect.void
     const waiter = Deferred.makeUnsafe<void>()
     state.waiters.push(waiter)
     return Deferred.await(waiter).pipe(
