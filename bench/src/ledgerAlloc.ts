@@ -5,7 +5,7 @@
  * with the machine's speed, so a change to the hot path shows in it even on
  * a noisy VM. One client, after a warm-up, through the `Ledger` as the
  * lifecycle cases call it; the driver's own requests and keys are counted
- * too (about 650 B of it, the same before and after a change to the ledger).
+ * too (about 0.5 KB of it, the same before and after a change to the ledger).
  */
 import { Ledger } from "@timebox/core"
 import { Effect } from "effect"

@@ -194,14 +194,15 @@ const randomTenant = (): string => `runaway-${globalThis.crypto.randomUUID().sli
 /**
  * Runs the comparison and prints it. Exits 0 when the guarded half stopped
  * with `budget-exceeded`, 1 when it stopped for another reason (a Redis that
- * went away: `store-unavailable`), 2 on bad flags.
+ * went away: `store-unavailable`), 2 on bad flags, 130 on Ctrl-C.
  *
  * **Details**
  *
  * The unguarded half runs on the real clock for the whole of
  * `--unguarded-for`: by default the command takes 30 s. On Redis, each run
  * creates its $1.00 budget in a tenant of its own (`runaway-<random>`), so
- * runs never share a budget; the table names it, for `timebox ledger
+ * runs never share a budget; the header names it (printed before the run,
+ * so a run stopped by Ctrl-C names it too), for `timebox ledger
  * balances --redis <url>`.
  *
  * **Example** (What `timebox run runaway-agent --unguarded-for 2s` does)

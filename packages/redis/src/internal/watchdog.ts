@@ -17,7 +17,8 @@
  * over the three halves since the look before it, some command has waited
  * longer than the timeout with no reply on the connection, and the
  * connection is suspect. A suspect is probed: a second connection of the
- * same options (no retries, bounded by the timeout) sends `PING`. Only when
+ * same options (no retries; connecting and the reply each bounded by the
+ * timeout, at most twice the timeout in all) sends `PING`. Only when
  * the probe answers while the old connection still has not (Redis is
  * alive, this connection is not) is the connection dropped (its waiting
  * commands fail at once) and the same client connected again; commands sent
