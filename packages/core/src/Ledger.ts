@@ -8,6 +8,7 @@
  */
 import { Clock, Context, Duration, Effect, Exit, Layer, Result, Schema, SchemaIssue, Tracer } from "effect"
 import * as InFlight from "./internal/guardInFlight.ts"
+import * as Kept from "./internal/guardKept.ts"
 import * as AmountMath from "./internal/ledger/amount.ts"
 import * as Commands from "./internal/ledger/commands.ts"
 import * as Decode from "./internal/ledger/decode.ts"
@@ -2555,7 +2556,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
 
   // the guarded calls under way on it, carried by the service so that a wrapper made by
   // spreading it (`{ ...ledger, reserve }`) counts them in the same place
-  return InFlight.attach(Ledger.of({
+  return InFlight.attach(Kept.attach(Ledger.of({
     reserve,
     commit,
     release,
@@ -2573,7 +2574,7 @@ export const make: Effect.Effect<Service, never, LedgerStore.LedgerStore> = Effe
     closeBudget: statusChange("Ledger.closeBudget", "closed"),
     setOverdraftLimit,
     retention: validRetention ? retention : Duration.infinity
-  }))
+  })))
 })
 
 // =============================================================================
@@ -2587,6 +2588,12 @@ const sweepAll = (ledger: Service): Effect.Effect<void, LedgerError> =>
       // another full page: keep sweeping
     }
   })
+
+/** What closing the ledger says about the guarded settlements the store never took. */
+const unsettledMessage = (count: number): string =>
+  `ledger closing with ${count} guarded settlement${count === 1 ? "" : "s"} the store did not take ` +
+  "(it did not answer): a release not made holds its reservation until it expires, " +
+  "a commit or charge not made is not recorded"
 
 /**
  * The ledger over the `LedgerStore` in context, with a background sweeper
@@ -2603,7 +2610,9 @@ const sweepAll = (ledger: Service): Effect.Effect<void, LedgerError> =>
  * find the store closed and leave the estimate reserved until the
  * reservation expires. A settlement the store cannot take (it does not
  * answer) is kept in the process for a later guarded call, so it is lost
- * when the process exits: that reservation holds until it expires.
+ * when the process exits: that reservation holds until it expires, and a
+ * commit is not recorded. Closing then logs, at the error level, how many
+ * such settlements it drops.
  *
  * **Example** (The ledger on a store of your choice)
  *
@@ -2623,7 +2632,12 @@ export const layer: Layer.Layer<Ledger, never, LedgerStore.LedgerStore> = Layer.
     const ledger = yield* make
     // runs after the sweeper stopped and before the store closes (it was built first)
     const drainTimeout = yield* DrainTimeout
-    yield* Effect.addFinalizer(() => InFlight.drain(ledger, drainTimeout))
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(InFlight.drain(ledger, drainTimeout), () => {
+        const left = Kept.count(ledger)
+        return left === 0 ? Effect.void : Effect.logError(unsettledMessage(left))
+      })
+    )
     const interval = yield* SweepInterval
     if (Duration.isFinite(interval)) {
       yield* Effect.forkScoped(

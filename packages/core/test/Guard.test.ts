@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Logger } from "effect"
 import { Prompt } from "effect/ai"
 import { TestClock } from "effect/testing"
 import {
@@ -387,6 +387,29 @@ describe("Guard", () => {
         const after = yield* balance
         assert.deepStrictEqual([after.spent, after.reserved], [3n * BigInt(actual), 0n])
       }).pipe(Effect.provide(flaky("commit", 3, false))))
+
+    it.effect("closing the ledger with a settlement the store never took says so, once, at the error level", () =>
+      Effect.gen(function*() {
+        const logged: Array<string> = []
+        const capture = Logger.layer([
+          Logger.make(({ logLevel, message }) => {
+            logged.push(`${logLevel}: ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+          })
+        ])
+        yield* Effect.gen(function*() {
+          yield* fund(100_000)
+          const first = yield* guardedRun()
+          assert.deepStrictEqual(first.report.ledger?.map((entry) => [entry.operation, entry.decision]), [
+            ["reserve", "allowed"],
+            ["commit", "failed"]
+          ])
+          assert.deepStrictEqual(logged, [], "nothing said while the ledger is open")
+        }).pipe(Effect.provide(flaky("commit", 100, false)), Effect.provide(capture))
+        assert.deepStrictEqual(logged, [
+          "Error: ledger closing with 1 guarded settlement the store did not take (it did not answer): " +
+          "a release not made holds its reservation until it expires, a commit or charge not made is not recorded"
+        ])
+      }))
 
     it.effect("a settlement that always fails does not hold the others back, and is given up after 5 tries", () =>
       Effect.gen(function*() {

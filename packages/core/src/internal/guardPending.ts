@@ -7,6 +7,7 @@
  * (`guard.ts`).
  */
 import type * as Ledger from "../Ledger.ts"
+import * as Kept from "./guardKept.ts"
 
 /** What every settlement carries: whose it is, and how often it was tried. */
 interface Common {
@@ -52,15 +53,9 @@ export const capacity = 1_000
 /** The most tries of one settlement while the ledger answers other calls; after the last, it is given up. */
 export const maxAttempts = 5
 
-const byLedger = new WeakMap<Ledger.Service, Map<string, Array<Settlement>>>()
-
 /** Keeps `settlement` for the next guarded call of its tenant on `ledger`; answers the one dropped to make room. */
 export const add = (ledger: Ledger.Service, settlement: Settlement): Settlement | undefined => {
-  let tenants = byLedger.get(ledger)
-  if (tenants === undefined) {
-    tenants = new Map()
-    byLedger.set(ledger, tenants)
-  }
+  const tenants = Kept.of<Settlement>(ledger)
   let list = tenants.get(settlement.tenant)
   if (list === undefined) {
     list = []
@@ -74,8 +69,9 @@ const none: ReadonlyArray<Settlement> = []
 
 /** Takes every settlement kept for `tenant` on `ledger` (each is then tried by one caller only). */
 export const take = (ledger: Ledger.Service, tenant: string): ReadonlyArray<Settlement> => {
-  const list = byLedger.get(ledger)?.get(tenant)
+  const tenants = Kept.of<Settlement>(ledger)
+  const list = tenants.get(tenant)
   if (list === undefined || list.length === 0) return none
-  byLedger.get(ledger)!.delete(tenant)
+  tenants.delete(tenant)
   return list
 }
