@@ -20,6 +20,28 @@ interface Comparison {
   }
 }
 
+/** The runaway scope a Redis run names at the end of its header line. */
+const scopeIn = (header: string | undefined): string | undefined =>
+  /\((tenant:runaway-[0-9a-f]{8}\/app:runaway\/agent:runaway-agent)\)$/.exec(header ?? "")?.[1]
+
+/** The balance of `scope` on the test's Redis, as `timebox ledger balances --json` prints it. */
+const balanceOf = async (scope: string): Promise<Record<string, unknown> | undefined> => {
+  const balances = await timebox([
+    "ledger",
+    "balances",
+    "--redis",
+    redisUrl!,
+    "--prefix",
+    prefix,
+    "--scope",
+    scope,
+    "--json"
+  ])
+  expect(balances.code).toBe(0)
+  const answer = JSON.parse(balances.stdout) as { balances: Array<Record<string, unknown>> }
+  return answer.balances.find((balance) => balance.scope === scope)
+}
+
 describe("timebox run runaway-agent", () => {
   it("--unguarded-for 1s --json: guarded exactly 100 calls and $1.00, stopped by budget-exceeded", async () => {
     const outcome = await once(["run", "runaway-agent", "--unguarded-for", "1s", "--json"])
@@ -109,24 +131,11 @@ describe("timebox run runaway-agent", () => {
       expect(outcome.stderr).toBe("")
       expect(outcome.code).toBe(0)
       const lines = outcome.stdout.trimEnd().split("\n")
-      const scope = /\((tenant:runaway-[0-9a-f]{8}\/app:runaway\/agent:runaway-agent)\)$/.exec(lines[0]!)?.[1]
+      const scope = scopeIn(lines[0])
       expect(scope).toBeDefined()
       expect(lines[4]).toMatch(/^guarded +100 +\$1\.00 +\d+\.\d s +budget-exceeded$/)
       // The budget it made is on Redis: spent all of it, nothing held.
-      const balances = await timebox([
-        "ledger",
-        "balances",
-        "--redis",
-        redisUrl!,
-        "--prefix",
-        prefix,
-        "--scope",
-        scope!,
-        "--json"
-      ])
-      expect(balances.code).toBe(0)
-      const answer = JSON.parse(balances.stdout) as { balances: Array<Record<string, unknown>> }
-      const budget = answer.balances.find((balance) => balance.scope === scope)
+      const budget = await balanceOf(scope!)
       expect(budget).toMatchObject({ allocated: "100000000", spent: "100000000", reserved: "0", remaining: "0" })
     }
   )
@@ -145,22 +154,9 @@ describe("timebox run runaway-agent", () => {
       expect(outcome.stderr).toBe("timebox: runaway-agent interrupted\n")
       const lines = outcome.stdout.trimEnd().split("\n")
       expect(lines).toHaveLength(1)
-      const scope = /\((tenant:runaway-[0-9a-f]{8}\/app:runaway\/agent:runaway-agent)\)$/.exec(lines[0]!)?.[1]
+      const scope = scopeIn(lines[0])
       expect(scope).toBeDefined()
-      const balances = await timebox([
-        "ledger",
-        "balances",
-        "--redis",
-        redisUrl!,
-        "--prefix",
-        prefix,
-        "--scope",
-        scope!,
-        "--json"
-      ])
-      expect(balances.code).toBe(0)
-      const answer = JSON.parse(balances.stdout) as { balances: Array<Record<string, unknown>> }
-      const budget = answer.balances.find((balance) => balance.scope === scope)!
+      const budget = (await balanceOf(scope!))!
       // some calls were charged, none of the call under way is still held
       expect(budget.reserved).toBe("0")
       expect(Number(budget.spent)).toBeGreaterThan(0)

@@ -15,17 +15,21 @@ import { freePort, hasRedisServer, startRedisServer, stopRedisServer } from "./r
 
 const action: Ledger.Action = { kind: "llm.completion", name: "test-model" }
 
-const ledgerOnWith = (url: string, timeout: Duration.Input) =>
+/** The ledger on `layerUrl`, no background sweeper. */
+const ledgerOn = (url: string, options: { readonly timeout?: Duration.Input; readonly prefix?: string } = {}) =>
   Ledger.layer.pipe(
-    Layer.provide(RedisLedgerStore.layerUrl({ url, prefix: "timebox-connection-test", timeout })),
+    Layer.provide(
+      RedisLedgerStore.layerUrl({ url, prefix: options.prefix ?? "timebox-connection-test", timeout: options.timeout })
+    ),
     Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
   )
 
-const ledgerOn = (url: string) =>
-  Ledger.layer.pipe(
-    Layer.provide(RedisLedgerStore.layerUrl({ url, prefix: "timebox-connection-test" })),
-    Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
-  )
+/** Waits `ms` of real time (the store's timeouts are on the wall clock, even under TestClock). */
+const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+
+/** Starts `call` every 20 ms, none waited for: a connection that never idles for a timeout. */
+const steadily = (call: Effect.Effect<unknown, unknown>) =>
+  Effect.forkScoped(Effect.forever(Effect.forkDetach(Effect.ignore(call)).pipe(Effect.andThen(realSleep(20)))))
 
 /** The reason of a failed ledger call, which must come at once (no queueing behind a dead connection). */
 const reasonOf = <A>(effect: Effect.Effect<A, Ledger.LedgerError>) =>
@@ -143,16 +147,10 @@ describe("RedisLedgerStore connection", () => {
         }
         const waited = yield* Effect.scoped(Effect.gen(function*() {
           const context = yield* Layer.build(
-            Ledger.layer.pipe(
-              Layer.provide(
-                RedisLedgerStore.layerUrl({
-                  url: `redis://127.0.0.1:${proxy.port}`,
-                  prefix: `${inject("redisPrefix")}:hang`,
-                  timeout: "150 millis"
-                })
-              ),
-              Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
-            )
+            ledgerOn(`redis://127.0.0.1:${proxy.port}`, {
+              prefix: `${inject("redisPrefix")}:hang`,
+              timeout: "150 millis"
+            })
           )
           const ledger = Context.get(context, Ledger.Ledger)
           // the tenant known and the scripts loaded, so the calls below go in batches
@@ -189,16 +187,10 @@ describe("RedisLedgerStore connection", () => {
         const request = { tenant, subject: { tenant }, action, estimate: { unit: "TOKENS" as const, amount: 1 } }
         const outcome = yield* Effect.scoped(Effect.gen(function*() {
           const context = yield* Layer.build(
-            Ledger.layer.pipe(
-              Layer.provide(
-                RedisLedgerStore.layerUrl({
-                  url: `redis://127.0.0.1:${proxy.port}`,
-                  prefix: `${inject("redisPrefix")}:hole`,
-                  timeout: "200 millis"
-                })
-              ),
-              Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
-            )
+            ledgerOn(`redis://127.0.0.1:${proxy.port}`, {
+              prefix: `${inject("redisPrefix")}:hole`,
+              timeout: "200 millis"
+            })
           )
           const ledger = Context.get(context, Ledger.Ledger)
           yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 1_000 })
@@ -208,13 +200,7 @@ describe("RedisLedgerStore connection", () => {
           const started = Date.now()
           // a call started every 20 ms, each waiting for its answer or its timeout: the socket
           // never idles for a timeout, so its own idle timeout never fires
-          yield* Effect.forkScoped(
-            Effect.forever(
-              Effect.forkDetach(Effect.ignore(ledger.decide(request))).pipe(
-                Effect.andThen(Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 20))))
-              )
-            )
-          )
+          yield* steadily(ledger.decide(request))
           const failures: Array<string> = []
           for (;;) {
             const exit = yield* Effect.exit(ledger.decide(request))
@@ -222,7 +208,7 @@ describe("RedisLedgerStore connection", () => {
             const error = exit.cause.reasons.find(Cause.isFailReason)?.error
             failures.push(error?.reason._tag ?? "defect")
             if (Date.now() - started > 5_000) break
-            yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 20)))
+            yield* realSleep(20)
           }
           return { elapsed: Date.now() - started, failures, reconnected: proxy.connections() - before }
         }))
@@ -248,25 +234,16 @@ describe("RedisLedgerStore connection", () => {
           yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 1_000 })
           const calls = yield* Effect.forEach(
             Array.from({ length: 50 }, (_, i) => i),
-            (i) =>
-              Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 20 * i))).pipe(
-                Effect.andThen(Effect.exit(ledger.decide(request)))
-              ),
+            (i) => realSleep(20 * i).pipe(Effect.andThen(Effect.exit(ledger.decide(request)))),
             { concurrency: "unbounded" }
           )
           return calls.filter((exit) => exit._tag === "Success").length
         }).pipe(
           Effect.provide(
-            Ledger.layer.pipe(
-              Layer.provide(
-                RedisLedgerStore.layerUrl({
-                  url: `redis://127.0.0.1:${proxy.port}`,
-                  prefix: `${inject("redisPrefix")}:slow`,
-                  timeout: "200 millis"
-                })
-              ),
-              Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
-            )
+            ledgerOn(`redis://127.0.0.1:${proxy.port}`, {
+              prefix: `${inject("redisPrefix")}:slow`,
+              timeout: "200 millis"
+            })
           )
         )
         assert.strictEqual(answers, 50, "every call answered")
@@ -304,20 +281,14 @@ describe("RedisLedgerStore connection", () => {
             ).pipe(Effect.provide(NodeRedis.layer({ url: server.url })))
           )
           // calls keep coming meanwhile
-          yield* Effect.forkScoped(
-            Effect.forever(
-              Effect.forkDetach(Effect.ignore(ledger.decide(request))).pipe(
-                Effect.andThen(Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 20))))
-              )
-            )
-          )
-          yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 50)))
+          yield* steadily(ledger.decide(request))
+          yield* realSleep(50)
           yield* Fiber.join(busy)
           const free = Date.now()
           // the first call started after the script ended answers at once
           const after = yield* Effect.exit(ledger.decide(request))
           return { waited: Date.now() - free, after, kept: proxy.open(before), probes: proxy.connections() - before }
-        }).pipe(Effect.provide(ledgerOnWith(`redis://127.0.0.1:${proxy.port}`, "200 millis")), Effect.scoped)
+        }).pipe(Effect.provide(ledgerOn(`redis://127.0.0.1:${proxy.port}`, { timeout: "200 millis" })), Effect.scoped)
         assert.strictEqual(outcome.after._tag, "Success", "answered right after the script")
         assert.isBelow(outcome.waited, 150, "no reconnection to wait for")
         assert.isTrue(outcome.kept, "the same connection all along")
@@ -380,7 +351,7 @@ describe("RedisLedgerStore connection", () => {
           const ledger = yield* Ledger.Ledger
           yield* ledger.createBudget({ tenant, scope: `tenant:${tenant}`, unit: "TOKENS", allocated: 10 })
           // real time: three timeouts without a call
-          yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 450)))
+          yield* realSleep(450)
           const answer = yield* ledger.decide({
             tenant,
             subject: { tenant },

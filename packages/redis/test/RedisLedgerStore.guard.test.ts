@@ -28,16 +28,20 @@ const cent: ModelProfile.ModelProfile = {
   accuracy: 1
 }
 
-const loop = Agent.make({
-  name: "loop",
-  budget: "30 seconds",
-  pipeline: Pipeline.make<string>().add(
-    Stage.required("loop", ({ input }) =>
-      Effect.gen(function*() {
-        for (;;) yield* Inference.run({ prompt: input, models: cent })
-      }).pipe(Effect.provide(SimulatedModel.layer({ profile: cent }))))
-  )
-})
+/** An agent that calls `profile` until the guard denies a call. */
+const loopOn = (profile: ModelProfile.ModelProfile) =>
+  Agent.make({
+    name: "loop",
+    budget: "30 seconds",
+    pipeline: Pipeline.make<string>().add(
+      Stage.required("loop", ({ input }) =>
+        Effect.gen(function*() {
+          for (;;) yield* Inference.run({ prompt: input, models: profile })
+        }).pipe(Effect.provide(SimulatedModel.layer({ profile }))))
+    )
+  })
+
+const loop = loopOn(cent)
 
 const LedgerRedis = Ledger.layer.pipe(
   Layer.provide(RedisLedgerStore.layerUrl({ url, prefix })),
@@ -102,16 +106,7 @@ describe("Guard on the Redis ledger", () => {
       Effect.gen(function*() {
         // each call takes 100 ms (real time): at 250 ms the third is under way
         const slow: ModelProfile.ModelProfile = { ...cent, name: "slow-cent", ttftMs: 100, ttftP95Ms: 100 }
-        const slowLoop = Agent.make({
-          name: "loop",
-          budget: "30 seconds",
-          pipeline: Pipeline.make<string>().add(
-            Stage.required("loop", ({ input }) =>
-              Effect.gen(function*() {
-                for (;;) yield* Inference.run({ prompt: input, models: slow })
-              }).pipe(Effect.provide(SimulatedModel.layer({ profile: slow }))))
-          )
-        })
+        const slowLoop = loopOn(slow)
         const tenant = freshTenant()
         const subject = { tenant, app: "runaway", agent: "loop" }
         const scope = `tenant:${tenant}/app:runaway/agent:loop`

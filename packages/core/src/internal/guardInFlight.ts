@@ -11,37 +11,19 @@
  * waits for the calls counted here before it closes (`drain`).
  */
 import { Clock, Deferred, type Duration, Effect } from "effect"
+import * as Slot from "./ledgerSlot.ts"
 
 interface InFlight {
   count: number
   waiters: Array<Deferred.Deferred<void>>
 }
 
-/**
- * Where a ledger built by `Ledger.make` keeps its count: an own enumerable
- * property, so that `{ ...ledger, reserve }` (a wrapper) shares it.
- */
-const key: unique symbol = Symbol.for("@timebox/core/Ledger/inFlight")
-
-/** The counts of ledgers that do not carry their own (made some other way). */
-const byLedger = new WeakMap<object, InFlight>()
+const slot = Slot.make<InFlight>("inFlight", () => ({ count: 0, waiters: [] }))
 
 /** Gives `ledger` a count of its own, carried along when it is spread into a wrapper; answers it. */
-export const attach = <L extends object>(ledger: L): L => {
-  Object.defineProperty(ledger, key, { value: { count: 0, waiters: [] }, enumerable: true })
-  return ledger
-}
+export const attach = slot.attach
 
-const stateOf = (ledger: object): InFlight => {
-  const own = (ledger as { readonly [key]?: InFlight })[key]
-  if (own !== undefined) return own
-  let state = byLedger.get(ledger)
-  if (state === undefined) {
-    state = { count: 0, waiters: [] }
-    byLedger.set(ledger, state)
-  }
-  return state
-}
+const stateOf = slot.of
 
 /** A guarded call on `ledger` begins. */
 export const enter = (ledger: object): void => {

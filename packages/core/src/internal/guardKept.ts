@@ -1,36 +1,22 @@
 /**
  * Where the settlements the guard keeps for later (`guardPending.ts`) live,
- * per ledger and tenant: in the Ledger service itself when `Ledger.make`
- * built it (an own enumerable property, so that a wrapper spread from it,
- * `{ ...ledger, reserve }`, shares them), else in a table by service.
- * Apart from `guardPending.ts` so that `Ledger.ts` can attach the place and
- * count what is left when its layer closes without importing the guard.
+ * per ledger and tenant, in the ledger's slot (`ledgerSlot.ts`: shared by a
+ * wrapper spread from the service). Apart from `guardPending.ts` so that
+ * `Ledger.ts` can attach the place and count what is left when its layer
+ * closes without importing the guard.
  */
+import * as Slot from "./ledgerSlot.ts"
 
 /** A ledger's kept settlements, by tenant. */
 export type Kept<S> = Map<string, Array<S>>
 
-const key: unique symbol = Symbol.for("@timebox/core/Ledger/kept")
-
-const byLedger = new WeakMap<object, Kept<unknown>>()
+const slot = Slot.make<Kept<unknown>>("kept", () => new Map())
 
 /** Gives `ledger` a place of its own for kept settlements; answers it. */
-export const attach = <L extends object>(ledger: L): L => {
-  Object.defineProperty(ledger, key, { value: new Map(), enumerable: true })
-  return ledger
-}
+export const attach = slot.attach
 
 /** The settlements kept for `ledger`. */
-export const of = <S>(ledger: object): Kept<S> => {
-  const own = (ledger as { readonly [key]?: Kept<S> })[key]
-  if (own !== undefined) return own
-  let kept = byLedger.get(ledger)
-  if (kept === undefined) {
-    kept = new Map()
-    byLedger.set(ledger, kept)
-  }
-  return kept as Kept<S>
-}
+export const of = <S>(ledger: object): Kept<S> => slot.of(ledger) as Kept<S>
 
 /** How many settlements are kept for `ledger`, all tenants together. */
 export const count = (ledger: object): number => {
