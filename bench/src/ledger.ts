@@ -26,6 +26,7 @@ import { randomUUID } from "node:crypto"
 import * as os from "node:os"
 import * as Alloc from "./ledgerAlloc.ts"
 import * as Driver from "./ledgerDriver.ts"
+import * as Floor from "./ledgerFloor.ts"
 import * as RedisBench from "./ledgerRedis.ts"
 import { percentile, type Recorder, round, sortNumbers, table } from "./stats.ts"
 
@@ -283,7 +284,12 @@ interface RedisFigures {
 
 /** One store's figures, as a `--part` process prints them. */
 type Part =
-  | { readonly store: "memory"; readonly rows: Array<Row>; readonly allocation: Allocation }
+  | {
+    readonly store: "memory"
+    readonly rows: Array<Row>
+    readonly allocation: Allocation
+    readonly baseline: Baseline
+  }
   | { readonly store: "redis"; readonly redis: RedisFigures }
   | { readonly store: "redis"; readonly unavailable: string }
 
@@ -292,6 +298,32 @@ interface Allocation {
   readonly keyedBytes: number
   readonly unkeyedBytes: number
 }
+
+/** Lifecycles/s of the plain-JavaScript baseline (`ledgerFloor.ts`), each variant. */
+interface Baseline {
+  readonly kept: number
+  readonly forgotten: number
+}
+
+/**
+ * The baseline's rate for `variant`: after a warm-up, the median of
+ * `lifecycleRounds` rounds (each a fresh plain ledger, after a full
+ * collection) sharing a lifecycle case's wall time, as the ledger's are.
+ */
+const baselineRate = (variant: Floor.Variant) =>
+  Effect.gen(function*() {
+    const scopes = Ledger.scopes(Driver.subjectOf("baseline"))
+    const once = (ms: number) =>
+      Floor.run(variant, scopes, Driver.unit, Driver.allocated, Driver.estimate, Driver.actual, ms)
+    yield* once(durations.warmup / 4)
+    const rates: Array<number> = []
+    for (let pass = 0; pass < lifecycleRounds; pass++) {
+      yield* collect
+      const { elapsedMs, lifecycles } = yield* once(durations.memory.lifecycle / lifecycleRounds)
+      rates.push(lifecycles / (elapsedMs / 1000))
+    }
+    return round(percentile(sortNumbers(rates), 50), 0)
+  })
 
 /** Lifecycles counted by the allocation profile (each kind). */
 const allocationCount = quick ? 20_000 : 50_000
@@ -307,7 +339,9 @@ const measurePart = (store: StoreName): Effect.Effect<Part, unknown> =>
       const keyedBytes = yield* Alloc.perLifecycle(true, allocationCount)
       yield* collect
       const unkeyedBytes = yield* Alloc.perLifecycle(false, allocationCount)
-      return { store, rows, allocation: { keyedBytes, unkeyedBytes } }
+      const kept = yield* baselineRate("kept")
+      const forgotten = yield* baselineRate("forgotten")
+      return { store, rows, allocation: { keyedBytes, unkeyedBytes }, baseline: { kept, forgotten } }
     })
     : Effect.map(
       Effect.exit(
@@ -375,6 +409,7 @@ const main = Effect.gen(function*() {
   const memoryPart = onlyStore === "redis" ? undefined : yield* measureApart("memory")
   const memory = memoryPart?.store === "memory" ? memoryPart.rows : []
   const allocation = memoryPart?.store === "memory" ? memoryPart.allocation : undefined
+  const baseline = memoryPart?.store === "memory" ? memoryPart.baseline : undefined
   console.log("")
   console.log(
     `Memory store (${durations.memory.lifecycle} ms per lifecycle case, ${durations.memory.other} ms per other)`
@@ -409,6 +444,16 @@ const main = Effect.gen(function*() {
     console.log(
       `allocated per lifecycle (V8 sampling heap profiler, collected objects included, 1 client, the driver's ` +
         `requests and keys counted too): ${allocation.keyedBytes} B keyed, ${allocation.unkeyedBytes} B unkeyed`
+    )
+  }
+  const memoryBest = Math.max(...memory.filter((r) => r.kind === "lifecycle").map((r) => r.perSecond ?? 0))
+  if (baseline !== undefined) {
+    console.log(
+      `baseline, same run (ledgerFloor.ts): plain JavaScript reserve+commit on the same 3 budgets, keyed, no Effect, ` +
+        `no validation, no tenancy: ${baseline.kept}/s keeping each reservation and key in Maps, ` +
+        `${baseline.forgotten}/s keeping nothing; the ledger's best is ${
+          round(memoryBest / baseline.kept, 2)
+        }× the first`
     )
   }
 
@@ -456,7 +501,6 @@ const main = Effect.gen(function*() {
 
   const lifecycle = (rows: ReadonlyArray<Row>, clients: number) =>
     rows.find((r) => r.kind === "lifecycle" && r.clients === clients)
-  const memoryBest = Math.max(...memory.filter((r) => r.kind === "lifecycle").map((r) => r.perSecond ?? 0))
   const redisP50 = redis === undefined ? undefined : lifecycle(redis.rows, 1)?.latency.p50Us
   const redisAt32 = redis === undefined ? undefined : lifecycle(redis.rows, 32)?.perSecond
   const met = {
@@ -513,7 +557,15 @@ const main = Effect.gen(function*() {
     loadAverage: os.loadavg().map((n) => round(n, 2)),
     quick,
     durationsMs: durations,
-    memory: { ...rowsJson(memory), allocation: allocation ?? null },
+    memory: {
+      ...rowsJson(memory),
+      allocation: allocation ?? null,
+      baseline: baseline === undefined ? null : {
+        keptPerSecond: baseline.kept,
+        forgottenPerSecond: baseline.forgotten,
+        ratio: round(memoryBest / baseline.kept, 3)
+      }
+    },
     redis: redis === undefined ? null : {
       url: RedisBench.url.replace(/\/\/([^@/]*)@/, "//***@"),
       version: redis.version,

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Runtime } from "effect"
+import { Console, Effect, Logger, Runtime } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
 import { ledger } from "./commands/ledger.ts"
 import { list } from "./commands/list.ts"
@@ -149,6 +149,8 @@ const presenter: CliOutput.Presenter = {
  */
 export const main = Command.run(command, { version }).pipe(
   Effect.provideService(CliOutput.Presenter, presenter),
+  // stdout carries the results (tables, JSON); log lines go to stderr
+  Effect.provideService(Logger.LogToStderr, true),
   Effect.catchIf(CliError.isCliError, (error) => {
     if (error._tag === "ShowHelp" && error.errors.length === 0) return Effect.void
     const hint = error._tag === "ShowHelp" ? `; see ${error.commandPath.join(" ")} --help` : ""
@@ -183,3 +185,64 @@ export const teardown: Runtime.Teardown = (exit, _onExit) =>
   Runtime.defaultTeardown(exit, (code) => {
     process.exitCode = code
   })
+
+/**
+ * What the second interrupt prints before the process exits
+ * (`exitOnSecondInterrupt`).
+ *
+ * **Example** (Recognising it in a wrapper's captured stderr)
+ *
+ * ```ts
+ * import { Cli } from "@timebox/cli"
+ *
+ * const forced = (stderr: string) => stderr.includes(Cli.interruptedAgainMessage)
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const interruptedAgainMessage = "timebox: interrupted again, exiting now without waiting for clean-up " +
+  "(a model call's settlement may be lost: its reservation then holds until it expires)"
+
+/**
+ * Runs `self` with a second SIGINT or SIGTERM ending the process at once
+ * (exit code 130), as command-line tools do: the first one interrupts
+ * `self` (`NodeRuntime.runMain` does that), whose finalizers may then wait,
+ * for instance `Ledger.layer` for the settlement of a model call under way,
+ * up to `Ledger.DrainTimeout` when the store does not answer. The listener
+ * is removed when `self` ends.
+ *
+ * **Example** (The `timebox` binary)
+ *
+ * ```ts
+ * import { NodeRuntime, NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Cli } from "@timebox/cli"
+ *
+ * Cli.main.pipe(Cli.exitOnSecondInterrupt, Effect.provide(NodeServices.layer), NodeRuntime.runMain({ teardown: Cli.teardown }))
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const exitOnSecondInterrupt = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      let signals = 0
+      const onSignal = () => {
+        signals++
+        if (signals < 2) return
+        process.stderr.write(`${interruptedAgainMessage}\n`)
+        process.exit(130)
+      }
+      process.on("SIGINT", onSignal)
+      process.on("SIGTERM", onSignal)
+      return onSignal
+    }),
+    () => self,
+    (onSignal) =>
+      Effect.sync(() => {
+        process.removeListener("SIGINT", onSignal)
+        process.removeListener("SIGTERM", onSignal)
+      })
+  )

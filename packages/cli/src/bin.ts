@@ -7,6 +7,6 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect } from "effect"
-import { main, teardown } from "./Cli.ts"
+import { exitOnSecondInterrupt, main, teardown } from "./Cli.ts"
 
-main.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain({ teardown }))
+main.pipe(exitOnSecondInterrupt, Effect.provide(NodeServices.layer), NodeRuntime.runMain({ teardown }))

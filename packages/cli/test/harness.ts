@@ -13,6 +13,9 @@ export interface Outcome {
   readonly stderr: string
   /** The stdout chunks as they arrived, with the milliseconds since spawn. */
   readonly chunks: ReadonlyArray<{ readonly atMs: number; readonly text: string }>
+  /** When each SIGINT was sent, and when the process exited (milliseconds since spawn). */
+  readonly interruptsAtMs: ReadonlyArray<number>
+  readonly exitedAtMs: number
 }
 
 export interface Options {
@@ -24,6 +27,10 @@ export interface Options {
   /** Send SIGINT `interruptDelayMs` (default 0) after stdout first contains this text. */
   readonly interruptOnStdout?: string
   readonly interruptDelayMs?: number
+  /** Called just before the first SIGINT is sent. */
+  readonly beforeInterrupt?: () => void
+  /** Send a second SIGINT this long after the first. */
+  readonly interruptAgainAfterMs?: number
 }
 
 /** Runs `node packages/cli/dist/bin.js …args` and resolves when it exits. */
@@ -44,23 +51,39 @@ export const timebox = (args: ReadonlyArray<string>, options: Options = {}): Pro
     const chunks: Array<{ atMs: number; text: string }> = []
     const spawnedAt = performance.now()
     let interrupted = false
+    const interruptsAtMs: Array<number> = []
+    const interrupt = () => {
+      options.beforeInterrupt?.()
+      interruptsAtMs.push(performance.now() - spawnedAt)
+      child.kill("SIGINT")
+      if (options.interruptAgainAfterMs !== undefined) {
+        setTimeout(() => {
+          interruptsAtMs.push(performance.now() - spawnedAt)
+          child.kill("SIGINT")
+        }, options.interruptAgainAfterMs)
+      }
+    }
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk
       chunks.push({ atMs: performance.now() - spawnedAt, text: chunk })
       if (!interrupted && options.interruptOnStdout !== undefined && stdout.includes(options.interruptOnStdout)) {
         interrupted = true
-        setTimeout(() => child.kill("SIGINT"), options.interruptDelayMs ?? 0)
+        setTimeout(interrupt, options.interruptDelayMs ?? 0)
       }
     })
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk
       if (!interrupted && options.interruptOn !== undefined && stderr.includes(options.interruptOn)) {
         interrupted = true
-        child.kill("SIGINT")
+        interrupt()
       }
     })
     child.on("error", reject)
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, chunks }))
+    child.on(
+      "close",
+      (code, signal) =>
+        resolve({ code, signal, stdout, stderr, chunks, interruptsAtMs, exitedAtMs: performance.now() - spawnedAt })
+    )
   })
 
 /** Memoizes `timebox` by arguments, for several tests reading one run. */

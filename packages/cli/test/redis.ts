@@ -1,6 +1,6 @@
 // The Redis the CLI tests use (see redisSetup.ts), undefined when there is none (the Redis
 // tests are then skipped), and helpers to keep a test run's keys apart and drop them.
-import { connect } from "node:net"
+import { type AddressInfo, connect, createServer, type Socket } from "node:net"
 import { inject } from "vitest"
 
 /** The URL of the tests' Redis (set by redisSetup.ts in the test workers only). */
@@ -91,4 +91,46 @@ export const countKeys = async (url: string, prefix: string): Promise<number> =>
     count += keys.length
   } while (cursor !== "0")
   return count
+}
+
+/** A TCP proxy in front of a Redis, which can turn into a Redis that hangs. */
+export interface Proxy {
+  /** The Redis URL through the proxy (the original's credentials and database kept). */
+  readonly url: string
+  /** From now on nothing passes either way and no connection closes: a Redis that stopped answering. */
+  readonly blackHole: () => void
+  readonly close: () => Promise<void>
+}
+
+/** Starts a `Proxy` to the Redis at `url`, on a free local port. */
+export const proxy = async (url: string): Promise<Proxy> => {
+  const target = new URL(url)
+  let hole = false
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect({ host: target.hostname, port: Number(target.port || 6379) })
+    sockets.add(client).add(upstream)
+    client.on("data", (chunk) => hole || upstream.write(chunk))
+    upstream.on("data", (chunk) => hole || client.write(chunk))
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    for (const socket of [client, upstream]) socket.on("error", end).on("close", end)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const proxied = new URL(url)
+  proxied.hostname = "127.0.0.1"
+  proxied.port = String((server.address() as AddressInfo).port)
+  return {
+    url: proxied.toString(),
+    blackHole: () => {
+      hole = true
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
+  }
 }

@@ -390,7 +390,7 @@ export const make: (
             shape.action,
             command.metadata === undefined ? "" : JSON.stringify(command.metadata),
             // when the sweeper may expire it: its score in the sweeper's index
-            String(command.now + command.ttlMs + command.graceMs),
+            String(command.now + command.ttlMs),
             ...command.scopes
           ],
           Answers.reserveAnswer
