@@ -71,7 +71,9 @@ export type GuardUnit = typeof GuardUnit.Type
  *   sweeper returns it (1 s to 24 h). Default `"60 seconds"`.
  * - `overagePolicy`: what a commit above the reservation does (a model that
  *   reports more input tokens than the estimate). Default
- *   `ALLOW_IF_AVAILABLE`.
+ *   `ALLOW_IF_AVAILABLE`. The call was made, so a commit the policy refuses
+ *   (`REJECT`, or an overdraft past its limit) becomes the commit of the
+ *   amount held plus an event for the rest, capped at what is left.
  *
  * **Example** (The support agent's subject)
  *

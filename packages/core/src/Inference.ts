@@ -14,7 +14,7 @@ import { type AiError, LanguageModel, Prompt, type Response, type Toolkit } from
 import * as Budget from "./Budget.ts"
 import * as Cost from "./Cost.ts"
 import * as Deadline from "./Deadline.ts"
-import { ModelGuard } from "./Guard.ts"
+import * as Guard from "./Guard.ts"
 import { CurrentFrame, type Frame } from "./internal/frame.ts"
 import { guarded } from "./internal/guard.ts"
 import type * as Ledger from "./Ledger.ts"
@@ -137,12 +137,35 @@ class ActiveProfile extends Context.Service<ActiveProfile, ModelProfile.ModelPro
 
 const isRouter = (models: Options["models"]): models is Router.Router => "candidates" in models
 
-const usageOf = (usage: Response.Usage): Cost.Usage => {
-  const reasoning = usage.outputTokens.reasoning ?? 0
+/**
+ * The usage a call reports, or, where it reports none (no `finish` part, or
+ * no totals in it: some servers send no usage when streaming), the worst
+ * case of the call: its prompt's estimated input tokens and the model's most
+ * output tokens, so that a call whose usage is unknown is charged what was
+ * reserved for it, never nothing.
+ */
+const usageOf = (
+  reported: Response.Usage | undefined,
+  prompt: Prompt.Prompt,
+  profile: ModelProfile.ModelProfile
+): { readonly usage: Cost.Usage; readonly estimated: boolean } => {
+  const input = reported?.inputTokens.total
+  const output = reported?.outputTokens.total
+  if (input !== undefined && output !== undefined) {
+    const reasoning = reported?.outputTokens.reasoning ?? 0
+    return {
+      usage: { inputTokens: input, outputTokens: Math.max(0, output - reasoning), reasoningTokens: reasoning },
+      estimated: false
+    }
+  }
+  const worst = Guard.worstCase(profile, prompt, "TOKENS")
   return {
-    inputTokens: usage.inputTokens.total ?? 0,
-    outputTokens: Math.max(0, (usage.outputTokens.total ?? 0) - reasoning),
-    reasoningTokens: reasoning
+    usage: {
+      inputTokens: input ?? worst.inputTokens,
+      outputTokens: output ?? worst.outputTokens,
+      reasoningTokens: 0
+    },
+    estimated: true
   }
 }
 
@@ -150,6 +173,8 @@ interface StepOutcome {
   readonly text: string
   readonly calls: ReadonlyArray<{ readonly id: string; readonly name: string; readonly params: unknown }>
   readonly usage: Cost.Usage
+  /** The provider reported no usage: `usage` is the call's worst case. */
+  readonly usageEstimated: boolean
   readonly profile: ModelProfile.ModelProfile
   /** From the call's start to its first token or tool call. */
   readonly firstTokenMs: number | undefined
@@ -167,7 +192,7 @@ const step = (
   frame: Frame | undefined,
   firstToken: Deferred.Deferred<void>
 ): Effect.Effect<StepOutcome, AiError.AiError | Ledger.LedgerError, LanguageModel.LanguageModel | ActiveProfile> =>
-  Effect.flatMap(ModelGuard, (guard) => {
+  Effect.flatMap(Guard.ModelGuard, (guard) => {
     const call = modelCall(prompt, options, frame, firstToken)
     return guard === undefined
       ? call
@@ -189,7 +214,7 @@ const modelCall = (
     const profile = yield* ActiveProfile
     let text = ""
     const calls: Array<{ id: string; name: string; params: unknown }> = []
-    let usage: Cost.Usage = { inputTokens: 0, outputTokens: 0, reasoningTokens: 0 }
+    let reported: Response.Usage | undefined
     const owner = frame?.owner
     const offset = () =>
       frame === undefined ? 0 : clock.currentTimeMillisUnsafe() - frame.runStartMillis - (owner?.startedAtMs ?? 0)
@@ -226,11 +251,12 @@ const modelCall = (
             frame.run.emit?.({ type: "tool-call", path: frame.path, id: part.id, name: part.name, params: part.params })
           }
         } else if (part.type === "finish") {
-          usage = usageOf(part.usage)
+          reported = part.usage
         }
       })).pipe(Effect.provideService(ModelProfile.OutputLimit, ModelProfile.outputLimit(profile)))
+    const { estimated, usage } = usageOf(reported, prompt, profile)
     if (frame !== undefined) Cost.add(frame.run.tally, usage, profile.price)
-    return { text, calls, usage, profile, firstTokenMs }
+    return { text, calls, usage, usageEstimated: estimated, profile, firstTokenMs }
   })
 
 const plus = (a: Cost.Usage, b: Cost.Usage): Cost.Usage => ({
@@ -242,6 +268,35 @@ const plus = (a: Cost.Usage, b: Cost.Usage): Cost.Usage => ({
 const withProfile = (candidate: Router.Candidate) =>
   Layer.merge(candidate.layer, Layer.succeed(ActiveProfile, candidate.profile))
 
+/**
+ * What is wrong with a profile's figures that prices and limits read (they
+ * become bigint money and a provider's `max_tokens`), as the `InvalidConfig`
+ * naming the field and the value; `undefined` when nothing is.
+ */
+const badProfile = (profile: ModelProfile.ModelProfile): TimeboxError.TimeboxError | undefined => {
+  const fields: ReadonlyArray<readonly [string, number, number]> = [
+    ["price.inputNanoUsdPerToken", profile.price.inputNanoUsdPerToken, 0],
+    ["price.outputNanoUsdPerToken", profile.price.outputNanoUsdPerToken, 0],
+    ["maxOutputTokens", profile.maxOutputTokens, 1],
+    ["reasoningTokens", profile.reasoningTokens, 0]
+  ]
+  for (const [field, value, least] of fields) {
+    if (!Number.isSafeInteger(value) || value < least) {
+      return TimeboxError.invalidConfig(
+        "Inference.run",
+        `models.${profile.name}.${field}`,
+        value,
+        least === 0 ? "must be an integer, 0 or more" : "must be an integer, 1 or more"
+      )
+    }
+  }
+  return undefined
+}
+
+/** Whether a failure is the model's, for a fallback to try another: not a `LedgerError`. */
+const isProviderError = (error: unknown): boolean =>
+  !(typeof error === "object" && error !== null && "_tag" in error && error._tag === "LedgerError")
+
 /** Provides `first`, then the choice's other candidates in order on provider errors (an `ExecutionPlan`). */
 const planFrom = (
   first: Router.Candidate,
@@ -250,7 +305,8 @@ const planFrom = (
   const rest = [choice.chosen, ...choice.fallbacks].filter((candidate) => candidate !== first)
   const plan = ExecutionPlan.make(
     { provide: withProfile(first) },
-    ...rest.map((candidate) => ({ provide: withProfile(candidate) }))
+    // a ledger refusal (a denied reservation, a ledger that does not answer) stops the agent: no other model is tried
+    ...rest.map((candidate) => ({ provide: withProfile(candidate), while: isProviderError }))
   )
   return (effect) => Effect.withExecutionPlan(effect as Effect.Effect<any, any, any>, plan as any) as any
 }
@@ -314,6 +370,10 @@ export const run: {
   Effect.gen(function*() {
     const frame = yield* CurrentFrame
     const owner = frame?.owner
+    for (const each of isRouter(options.models) ? options.models.candidates : [options.models]) {
+      const problem = badProfile("profile" in each ? each.profile : each)
+      if (problem !== undefined) return yield* problem
+    }
     const maxSteps = options.maxSteps ?? 5
     const windowMs = yield* Deadline.remainingMillis
     let choice: Router.Choice | undefined
@@ -468,10 +528,13 @@ const firstTokenGuard = (
     const guard = options.firstToken!
     const windowMs = Budget.toMillis(guard.window) ?? 0
     const fiber = yield* Effect.forkChild(attempt)
-    const arrived = yield* Effect.raceFirst(
+    // the attempt ending before its first token (a denied reservation, a provider error) ends the wait:
+    // its own outcome is the answer
+    const arrived = yield* Effect.raceAll([
       Effect.as(Deferred.await(firstToken), true),
+      Effect.as(Fiber.await(fiber), true),
       Effect.as(Effect.sleep(Duration.millis(windowMs)), false)
-    )
+    ])
     if (arrived) return yield* Fiber.join(fiber)
     yield* Fiber.interrupt(fiber)
     const current = choice?.chosen.profile

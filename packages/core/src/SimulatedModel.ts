@@ -10,7 +10,7 @@
  */
 import { Clock, Effect, Layer, Stream } from "effect"
 import { LanguageModel, Model, type Prompt, type Response } from "effect/ai"
-import type * as ModelProfile from "./ModelProfile.ts"
+import * as ModelProfile from "./ModelProfile.ts"
 import * as Simulation from "./Simulation.ts"
 
 /**
@@ -115,6 +115,8 @@ interface Plan {
   readonly tokens: ReadonlyArray<string>
   readonly calls: ReadonlyArray<{ readonly name: string; readonly params: unknown }>
   readonly usage: Response.FinishPartEncoded["usage"]
+  /** Stopped at the output limit before the text it would have written. */
+  readonly truncated: boolean
 }
 
 const plan = (options: Options, request: LanguageModel.ProviderOptions): Effect.Effect<Plan> =>
@@ -129,7 +131,12 @@ const plan = (options: Options, request: LanguageModel.ProviderOptions): Effect.
       ms * (1 + profile.jitter * (2 * Simulation.uniform(seed, `${key}:${salt}`) - 1))
     const offered = new Set(request.tools.map((tool) => tool.name))
     const scripted = options.script?.[step]?.calls.filter((call) => offered.has(call.name)) ?? []
-    const visible = scripted.length > 0 ? 0 : (options.outputTokens ?? profile.expectedOutputTokens)
+    // what the caller lets one call produce (`ModelProfile.OutputLimit`), reasoning included: a provider stops there
+    const limit = (yield* ModelProfile.OutputLimit) ?? Number.POSITIVE_INFINITY
+    const reasoningTokens = Math.min(profile.reasoningTokens, limit)
+    const wanted = scripted.length > 0 ? 0 : (options.outputTokens ?? profile.expectedOutputTokens)
+    const visible = Math.max(0, Math.min(wanted, limit - reasoningTokens - scripted.length * 20))
+    const truncated = visible < wanted
     const tokens: Array<string> = []
     let sentence = 0
     while (tokens.length < visible) {
@@ -142,7 +149,7 @@ const plan = (options: Options, request: LanguageModel.ProviderOptions): Effect.
       if (tokens.length < visible) tokens[tokens.length - 1] += "."
     }
     if (tokens.length > 0 && !tokens[tokens.length - 1]!.endsWith(".")) tokens[tokens.length - 1] += "."
-    const callTokens = scripted.length * 20
+    const callTokens = Math.min(scripted.length * 20, limit - reasoningTokens)
     let beforeFirstMs = jittered(profile.reasoningMs, "reasoning") + jittered(profile.ttftMs, "ttft")
     let perTokenMs = jittered(1000 / profile.tokensPerSecond, "tps")
     const forced = overrides.get(options.latencyKey ?? profile.name)
@@ -162,11 +169,12 @@ const plan = (options: Options, request: LanguageModel.ProviderOptions): Effect.
       usage: {
         inputTokens: { total: inputTokens, uncached: inputTokens, cacheRead: 0, cacheWrite: 0 },
         outputTokens: {
-          total: outputTokens + profile.reasoningTokens,
+          total: outputTokens + reasoningTokens,
           text: outputTokens,
-          reasoning: profile.reasoningTokens
+          reasoning: reasoningTokens
         }
-      }
+      },
+      truncated
     }
   })
 
@@ -178,7 +186,7 @@ const callParts = (calls: Plan["calls"], step: number): Array<Response.ToolCallP
 
 const finish = (current: Plan): Response.FinishPartEncoded => ({
   type: "finish",
-  reason: current.calls.length > 0 ? "tool-calls" : "stop",
+  reason: current.truncated ? "length" : current.calls.length > 0 ? "tool-calls" : "stop",
   usage: current.usage
 })
 
@@ -190,7 +198,10 @@ const finish = (current: Plan): Response.FinishPartEncoded => ({
  * A call waits `reasoningMs + ttftMs` (each ± jitter, seeded by the seed, the
  * prompt and the step) before its first visible token, then one token every
  * `1000 / tokensPerSecond` ms. With the same `Simulation.Seed` and prompt, the
- * text, the tool calls and the timings are the same every time.
+ * text, the tool calls and the timings are the same every time. Like a
+ * provider, it stops at `ModelProfile.OutputLimit` (reasoning tokens
+ * included; `Inference.run` sets it to what a guard reserved), finishing
+ * with the reason `length`.
  *
  * **Example** (Generating text under TestClock)
  *

@@ -136,7 +136,8 @@ export * as ReportSink from "./ReportSink.ts"
 /**
  * Routing by remaining budget: at the moment a stage starts, choose the most
  * capable model whose p95 latency fits the stage's window, keep the others
- * that fit as fallbacks for provider errors, and say in the report which model
+ * that fit as fallbacks for provider errors (never for a ledger's refusal:
+ * a guarded call denied its reservation stops there), and say in the report which model
  * was chosen, why, and among which candidates.
  *
  * @since 0.1.0

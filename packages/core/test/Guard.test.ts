@@ -16,64 +16,20 @@ import {
 } from "../src/index.ts"
 import { makeRecordingModel, runUnderTestClock } from "../src/testing/index.ts"
 
-// A model with round numbers: 1,000 nano-USD an input token, 2,000 an output
-// token, 20 output tokens expected, at most 50; 100 ms to the first token,
-// then 100 tokens/s, no jitter.
-const metered: ModelProfile.ModelProfile = {
-  name: "metered",
-  provider: "simulated",
-  ttftMs: 100,
-  ttftP95Ms: 100,
-  tokensPerSecond: 100,
-  jitter: 0,
-  reasoningMs: 0,
-  reasoningTokens: 0,
-  expectedOutputTokens: 20,
-  maxOutputTokens: 50,
-  price: { inputNanoUsdPerToken: 1_000, outputNanoUsdPerToken: 2_000 },
-  accuracy: 4
-}
-
-// "Where is my order A-1?" is 22 characters: 6 input tokens. Worst case:
-// 6 × 1,000 + 50 × 2,000 = 106,000 nano-USD = 10,600 µ¢. Real use:
-// 6 × 1,000 + 20 × 2,000 = 46,000 nano-USD = 4,600 µ¢.
-const question = "Where is my order A-1?"
-const worst = 10_600
-const actual = 4_600
-
-const tenant = "acme"
-const subject = { tenant, app: "support", agent: "guarded" }
-const scope = "tenant:acme/app:support/agent:guarded"
-
-const agent = (allocation: "5 seconds" | "150 millis" = "5 seconds") =>
-  Agent.make({
-    name: "guarded",
-    budget: "10 seconds",
-    pipeline: Pipeline.make<string>().add(
-      Stage.required(
-        "inference",
-        ({ input }) => Effect.map(Inference.run({ prompt: input, models: metered }), (result) => result.text),
-        { allocation }
-      )
-    )
-  })
-
-// The memory ledger without its background sweeper (nothing expires in these tests).
-const LedgerTest = Ledger.layer.pipe(
-  Layer.provide(LedgerStore.layerMemory),
-  Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
-)
-
-const fund = (allocated: number) =>
-  Effect.flatMap(Ledger.Ledger, (ledger) => ledger.createBudget({ tenant, scope, unit: "USD_MICROCENTS", allocated }))
-
-const balance = Effect.flatMap(Ledger.Ledger, (ledger) =>
-  Effect.map(
-    ledger.balances({ tenant, subject, unit: "USD_MICROCENTS" }),
-    (answer) => answer.balances.find((entry) => entry.scope === scope)!
-  ))
-
-const model = SimulatedModel.layer({ profile: metered })
+import {
+  actual,
+  agent,
+  balance,
+  fund,
+  LedgerTest,
+  metered,
+  model,
+  question,
+  scope,
+  subject,
+  tenant,
+  worst
+} from "./guardFixtures.ts"
 
 /** Runs of the guarded agent of `who` under the test clock, a second apart (a 60 s reservation outlives the next). */
 const guardedRun = (who: Ledger.Subject = subject) =>

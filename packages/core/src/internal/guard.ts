@@ -132,21 +132,26 @@ const step = <A>(options: {
   readonly restore: Restore
   readonly call: Effect.Effect<A, Ledger.LedgerError>
   readonly amountOf: (answer: A) => bigint
+  /** A note on the entry of an answer (joined to the recovery note on a retry). */
+  readonly detail?: string
   readonly onFailure?: (error: Ledger.LedgerError, failed: Effect.Effect<void>) => Effect.Effect<Outcome>
+  /** What follows an answer, once it is recorded (by default, done). */
+  readonly onSuccess?: () => Effect.Effect<Outcome>
 }): Effect.Effect<Outcome> => {
   const { owed, operation, record, retry } = options
   return ask(options.restore, options.call, (answer) => {
     if (Result.isSuccess(answer)) {
-      return Effect.as(
-        record(owed, {
-          operation,
-          decision: options.decision,
-          amount: Number(options.amountOf(answer.success)),
-          reservationId: owed.reservationId,
-          ...(retry ? { detail: recovered } : {})
-        }),
-        "done" as const
-      )
+      const detail = [retry ? recovered : undefined, options.detail].filter((note) => note !== undefined).join("; ")
+      const recorded = record(owed, {
+        operation,
+        decision: options.decision,
+        amount: Number(options.amountOf(answer.success)),
+        reservationId: owed.reservationId,
+        ...(detail === "" ? {} : { detail })
+      })
+      return options.onSuccess === undefined
+        ? Effect.as(recorded, "done" as const)
+        : Effect.andThen(recorded, options.onSuccess())
     }
     const error = answer.failure
     if (isUnavailable(error)) {
@@ -160,10 +165,33 @@ const step = <A>(options: {
   }, defect(record, owed, operation))
 }
 
+const usageNotReported = "the provider reported no usage: charged the call's worst case"
+
+/** Whether a commit was refused by its reservation's overage policy (the usage is above the amount held). */
+const refusedOverage = (error: Ledger.LedgerError): boolean =>
+  error.reason._tag === "BudgetExceeded" || error.reason._tag === "OverdraftLimitExceeded"
+
+/** A commit that found its reservation expired: only the event is left, and a retry goes straight to it. */
+const expiredThen = (
+  guard: Guard.Guard,
+  record: Record,
+  owed: Owed<"commit">,
+  retry: boolean,
+  restore: Restore
+) =>
+(error: Ledger.LedgerError, failed: Effect.Effect<void>): Effect.Effect<Outcome> => {
+  if (error.reason._tag !== "ReservationExpired") return Effect.as(failed, "done" as const)
+  owed.expired = true
+  return Effect.andThen(failed, charge(guard, record, owed, retry, restore))
+}
+
 /**
  * Commits a call's usage. A reservation that expired meanwhile (the call
  * outlived ttl + grace) is charged by an event instead: the call was made
- * and paid for.
+ * and paid for. A commit above the amount held that the reservation's
+ * overage policy refuses (`REJECT`; an overdraft past its limit) is, for
+ * the same reason, settled as the commit of the amount held and an event
+ * for the rest, which takes what the budget has left (`settleRefused`).
  */
 const commit = (
   guard: Guard.Guard,
@@ -171,8 +199,10 @@ const commit = (
   owed: Owed<"commit">,
   retry: boolean,
   restore: Restore
-): Effect.Effect<Outcome> =>
-  owed.expired === true ? charge(guard, record, owed, retry, restore) : step({
+): Effect.Effect<Outcome> => {
+  if (owed.expired === true) return charge(guard, record, owed, retry, restore)
+  if (owed.refused !== undefined) return settleRefused(guard, record, owed, retry, restore)
+  return step({
     record,
     owed,
     operation: "commit",
@@ -181,13 +211,58 @@ const commit = (
     restore,
     call: guard.ledger.commit(owed.commit),
     amountOf: (committed) => committed.charged.amount,
+    ...(owed.estimated ? { detail: usageNotReported } : {}),
     onFailure: (error, failed) => {
-      if (error.reason._tag !== "ReservationExpired") return Effect.as(failed, "done" as const)
-      // from now on only the event is left: a retry goes straight to it
-      owed.expired = true
-      return Effect.andThen(failed, charge(guard, record, owed, retry, restore))
+      if (!refusedOverage(error) || owed.held === undefined) {
+        return expiredThen(guard, record, owed, retry, restore)(error, failed)
+      }
+      owed.refused = "held"
+      return Effect.andThen(failed, settleRefused(guard, record, owed, retry, restore))
     }
   })
+}
+
+/**
+ * The commit of exactly the amount held (always within the policy), then
+ * the event for the rest of the usage (`ALLOW_IF_AVAILABLE`: capped at what
+ * the budget has left, which then becomes over-limit, never debt). Each has
+ * its own key, and a retry resumes where this stopped.
+ */
+const settleRefused = (
+  guard: Guard.Guard,
+  record: Record,
+  owed: Owed<"commit">,
+  retry: boolean,
+  restore: Restore
+): Effect.Effect<Outcome> => {
+  const extra = step({
+    record,
+    owed,
+    operation: "event",
+    decision: "charged",
+    retry,
+    restore,
+    call: guard.ledger.event(owed.extra!),
+    amountOf: (charged: Ledger.EventAnswer) => charged.charged.amount,
+    detail: "the usage above the reservation, which its overage policy refused to commit"
+  })
+  return owed.refused === "extra" ? extra : step({
+    record,
+    owed,
+    operation: "commit",
+    decision: "committed",
+    retry,
+    restore,
+    call: guard.ledger.commit(owed.held!),
+    amountOf: (committed) => committed.charged.amount,
+    detail: "the amount held, as its overage policy refused the whole usage",
+    onFailure: expiredThen(guard, record, owed, retry, restore),
+    onSuccess: () => {
+      owed.refused = "extra"
+      return extra
+    }
+  })
+}
 
 /**
  * Charges a call that outlived its reservation, by an event of its real
@@ -294,9 +369,11 @@ const retry = (guard: Guard.Guard, record: Record, settlement: Pending.Settlemen
   }
 }
 
-/** What a settlement still owes: the event, once its commit found the reservation expired. */
+/** What a settlement still owes: the event, once its commit found the reservation expired or was committed in part. */
 const operationOf = (settlement: Pending.Settlement): Entry["operation"] =>
-  settlement._tag === "commit" && settlement.expired === true ? "event" : settlement._tag
+  settlement._tag === "commit" && (settlement.expired === true || settlement.refused === "extra")
+    ? "event"
+    : settlement._tag
 
 const givenUp = (record: Record, settlement: Pending.Settlement, detail: string) =>
   record(settlement, {
@@ -411,7 +488,7 @@ const reserveAnswered = (exit: Exit.Exit<unknown, Ledger.LedgerError>): boolean 
  * Runs `call` (one model call of `profile` on `prompt`) under `guard`. A
  * denied reservation fails with the `LedgerError` before `call` starts.
  */
-export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
+export const guarded = <A extends { readonly usage: Cost.Usage; readonly usageEstimated?: boolean }, E, R>(
   guard: Guard.Guard,
   profile: ModelProfile.ModelProfile,
   prompt: Prompt.Prompt,
@@ -510,7 +587,27 @@ export const guarded = <A extends { readonly usage: Cost.Usage }, E, R>(
               metadata: { reservationId, reason: "model call outlived its reservation" },
               idempotencyKey: `${key}:late`
             },
-            amount: actual
+            amount: actual,
+            estimated: exit.value.usageEstimated === true,
+            ...(actual > worst.amount
+              ? {
+                held: {
+                  tenant: guard.tenant,
+                  reservationId,
+                  actual: { unit: guard.unit, amount: worst.amount },
+                  idempotencyKey: `${key}:commit-held`
+                },
+                extra: {
+                  tenant: guard.tenant,
+                  subject: guard.subject,
+                  action,
+                  actual: { unit: guard.unit, amount: actual - worst.amount },
+                  overagePolicy: "ALLOW_IF_AVAILABLE",
+                  metadata: { reservationId, reason: "usage above the reservation, refused by its overage policy" },
+                  idempotencyKey: `${key}:extra`
+                }
+              }
+              : { held: undefined, extra: undefined })
           }
           return Effect.flatMap(
             commit(guard, record, owed, false, asIs),

@@ -29,8 +29,24 @@ export type Settlement =
     readonly commit: typeof Ledger.CommitRequest.Encoded
     /** The event that charges the call if its reservation expired meanwhile. */
     readonly late: typeof Ledger.EventRequest.Encoded
+    /**
+     * For usage above the reservation: the commit of exactly the amount held,
+     * and the event that charges the rest, used when the reservation's
+     * overage policy refuses the whole commit (`REJECT`, or an overdraft
+     * past its limit): the call was made, so what it cost is charged as far
+     * as the budget allows.
+     */
+    readonly held: typeof Ledger.CommitRequest.Encoded | undefined
+    readonly extra: typeof Ledger.EventRequest.Encoded | undefined
+    /** The provider reported no usage: `amount` is the call's worst case. */
+    readonly estimated: boolean
     /** Set once the commit answered that the reservation expired: only the event is left to do. */
     expired?: true
+    /**
+     * Set once the commit was refused by the overage policy: `held` then
+     * `extra` are left to do (`"extra"` once `held` was committed).
+     */
+    refused?: "held" | "extra"
   }
   | Common & {
     readonly _tag: "release"
