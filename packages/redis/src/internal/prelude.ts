@@ -8,6 +8,8 @@
  *
  * - `KEYS[1]` is the tenant's key prefix `<prefix>:v3:{tenant:<id>}:`; every key
  *   a script touches starts with it, so one script stays in one cluster slot.
+ *   The keys themselves are built here, not declared in `KEYS`: fine on one
+ *   node or a cluster with stable slots, not while the slot migrates.
  * - Amounts are decimal strings on the wire and in Redis; inside the cold
  *   scripts (balances, reservations, the sweeper, administration) they are
  *   `{ high, low }` pairs, inside the hot ones `amt_*` values (`amount.ts`,
