@@ -20,7 +20,10 @@
  * - Same time as memory: `now` comes from the ledger's `Clock` in every
  *   call, and expiry is an `expiresAt` stored from it, never a Redis TTL, so
  *   the Redis and memory ledgers agree under `TestClock`.
- * - Cluster-ready: all keys of a tenant share the hash tag `{tenant:<id>}`.
+ * - One slot per tenant: all keys of a tenant share the hash tag
+ *   `{tenant:<id>}`. The store runs on one Redis node: its scripts declare
+ *   only the tenant's prefix in `KEYS` (see the package README for what a
+ *   cluster still needs).
  * - Fails closed: an unreachable Redis is the `StoreUnavailable` reason of
  *   `LedgerError`, never a hang and never an allow.
  *
@@ -390,7 +393,7 @@ export const make: (
             shape.action,
             command.metadata === undefined ? "" : JSON.stringify(command.metadata),
             // when the sweeper may expire it: its score in the sweeper's index
-            String(command.now + command.ttlMs),
+            String(command.now + command.ttlMs + command.graceMs),
             ...command.scopes
           ],
           Answers.reserveAnswer
