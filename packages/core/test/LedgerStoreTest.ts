@@ -718,6 +718,32 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           assert.strictEqual((yield* reserve(tenant, { tenant }, 10)).decision, "allow")
         }))
 
+      test("ALLOW_IF_AVAILABLE: the smallest remaining caps the overage when it is an ancestor's, not the subject's own", () =>
+        Effect.gen(function*() {
+          // the tenant has less left than the app: 500 − 300 − 100 = 100 against 1,000 − 400 = 600
+          const { app, subject, tenant, top } = yield* twoLevels(500, 1_000)
+          yield* reserve(tenant, subject, 300)
+          const held = yield* reserve(tenant, subject, 100)
+          const done = yield* commit(tenant, held.reservationId, 400)
+          assert.strictEqual(done.charged.amount, 200n)
+          assert.deepStrictEqual(numbers(pick(done.balances, top)), {
+            allocated: 500n,
+            spent: 200n,
+            reserved: 300n,
+            debt: 0n,
+            remaining: 0n,
+            isOverLimit: true
+          })
+          assert.deepStrictEqual(numbers(pick(done.balances, app)), {
+            allocated: 1_000n,
+            spent: 200n,
+            reserved: 300n,
+            debt: 0n,
+            remaining: 500n,
+            isOverLimit: false
+          })
+        }))
+
       test("ALLOW_WITH_OVERDRAFT: what a scope's remaining cannot fund becomes debt within its overdraft limit", () =>
         Effect.gen(function*() {
           const { app, subject, tenant, top } = yield* twoLevels(1_000, 500, 300)
