@@ -152,6 +152,37 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
         assert.isTrue((yield* redis.send<ReadonlyArray<string>>("SMEMBERS", `${prefix}:v3:tenants`)).includes(tenant))
       }))
 
+    it.effect("a budget key gone from Redis (evicted, deleted): a settlement fails whole with budget not-found", () =>
+      Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        const redis = yield* Redis.Redis
+        const tenant = `gone-${Math.random().toString(36).slice(2, 8)}`
+        const subject = { tenant, app: "support" }
+        const top = `tenant:${tenant}`
+        const app = `tenant:${tenant}/app:support`
+        yield* ledger.createBudget({ tenant, scope: top, unit: "TOKENS", allocated: 1_000 })
+        yield* ledger.createBudget({ tenant, scope: app, unit: "TOKENS", allocated: 500 })
+        const held = yield* ledger.reserve({ tenant, subject, action, estimate: { unit: "TOKENS", amount: 100 } })
+        const reservationId = held.reservationId!
+        yield* redis.send("DEL", `${prefix}:v3:{tenant:${tenant}}:budget:${app}:TOKENS`)
+        const failed = [
+          ledger.commit({ tenant, reservationId, actual: { unit: "TOKENS", amount: 80 } }),
+          ledger.release({ tenant, reservationId }),
+          ledger.extend({ tenant, reservationId, extendByMs: 1_000 })
+        ]
+        for (const settlement of failed) {
+          const error = yield* Effect.flip(settlement)
+          assert.strictEqual(error.reason._tag, "NotFound")
+          assert.strictEqual(error.reason.message, `no TOKENS budget at ${app}`)
+        }
+        // nothing written: still active, unextended, and the budget left holds the estimate, nothing spent
+        const reservation = yield* ledger.getReservation({ tenant, reservationId })
+        assert.strictEqual(reservation.status, "active")
+        assert.strictEqual(reservation.expiresAtMs, held.expiresAtMs)
+        const { balances } = yield* ledger.balances({ tenant, subject: { tenant }, unit: "TOKENS" })
+        assert.deepStrictEqual(balances.map((b) => [b.scope, b.reserved, b.spent]), [[top, 100n, 0n]])
+      }))
+
     it.effect("in batches: one key twice is one reservation, and ids never repeat across batches and budget creation", () =>
       Effect.gen(function*() {
         const ledger = yield* Ledger.Ledger

@@ -104,6 +104,7 @@ const hotNames: ReadonlySet<string> = new Set([
   "hot_reservation",
   "hot_settleable",
   "hot_reservation_budgets",
+  "hot_missing_budget",
   "hot_finish",
   "hot_batch"
 ])

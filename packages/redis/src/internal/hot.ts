@@ -502,6 +502,16 @@ local function hot_reservation_budgets(r)
   return budgets
 end
 
+-- The first budget of a reservation whose key is gone (evicted under a
+-- maxmemory policy other than noeviction, or deleted by hand), as a NotFound:
+-- checked before a settlement writes anything, so that it fails whole.
+local function hot_missing_budget(r, budgets)
+  for i = 1, #budgets do
+    if not budgets[i] then return budget_not_found(mask_scopes(r.scopePath, r.budgets)[i], r.unit) end
+  end
+  return nil
+end
+
 -- Ends a reservation (commit, release): no longer active, pruned
 -- the retention after now (the "ended" log; see reservation_finish).
 local function hot_finish(id, status, now, committed)

@@ -111,6 +111,8 @@ local function commit_one(a)
   local delta
   if small then delta = actual - estimate else delta = amt_sub(actual, estimate) end
   local budgets = hot_reservation_budgets(r)
+  local missing = hot_missing_budget(r, budgets)
+  if missing then return missing end
   local charge = nil
   local charged = actual
   if (small and delta > 0) or (not small and amt_cmp(delta, 0) > 0) then
@@ -159,6 +161,8 @@ local function release_one(a)
   local r, failure = hot_settleable(id, foreign, tonumber(now_s), true)
   if not r then return failure end
   local budgets = hot_reservation_budgets(r)
+  local missing = hot_missing_budget(r, budgets)
+  if missing then return missing end
   hot_finish(id, "released", now_s, nil)
   hot_add(budgets, "reserved", "reserved_s", amt_neg(r.estimate), type(r.estimate) == "number")
   local answer = hot_snapshots(r.estimate_s .. TAB .. r.unit .. TAB, budgets)
@@ -188,11 +192,14 @@ local function extend_one(a)
   if extensions_now >= MAX_EXTENSIONS then
     return fail("MaxExtensionsExceeded", { '"reservationId":' .. js(id), '"extensions":' .. num(extensions_now) })
   end
+  local budgets = hot_reservation_budgets(r)
+  local missing = hot_missing_budget(r, budgets)
+  if missing then return missing end
   local expires = num(r.expiresAtMs + tonumber(ARGV[a + 4]))
   local extensions = num(extensions_now + 1)
   redis.call("HSET", reservation_key(id), "expiresAtMs", expires, "extensions", extensions)
   hot_push(HOT_EXPIRIES, tonumber(expires) + r.graceMs, id)
-  local answer = hot_snapshots(expires .. TAB .. extensions .. TAB .. r.unit .. TAB, hot_reservation_budgets(r))
+  local answer = hot_snapshots(expires .. TAB .. extensions .. TAB .. r.unit .. TAB, budgets)
   return hot_remember("extend", key, fingerprint, answer, now_s)
 end
 return hot_batch("extend", extend_one)
