@@ -165,7 +165,7 @@ layer(ledgerLayer)("RedisLedgerStore keys", (it) => {
         const held = yield* ledger.reserve({ tenant, subject, action, estimate: { unit: "TOKENS", amount: 100 } })
         const reservationId = held.reservationId!
         yield* redis.send("DEL", `${prefix}:v3:{tenant:${tenant}}:budget:${app}:TOKENS`)
-        const failed = [
+        const failed: ReadonlyArray<Effect.Effect<unknown, Ledger.LedgerError>> = [
           ledger.commit({ tenant, reservationId, actual: { unit: "TOKENS", amount: 80 } }),
           ledger.release({ tenant, reservationId }),
           ledger.extend({ tenant, reservationId, extendByMs: 1_000 })
