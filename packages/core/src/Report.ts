@@ -343,7 +343,11 @@ export type SkippedEntry = typeof SkippedEntry.Type
  * interrupted). A commit or release the store could not apply is `failed`.
  * A call that outlived its reservation (its commit `failed` with
  * `reservation-expired`) is then charged directly: `event` → `charged`, or
- * `failed`. A commit or release that `failed` with `store-unavailable` is
+ * `failed`. A commit above the worst case that the overage policy refused
+ * (`failed` with `budget-exceeded` under `REJECT`, or
+ * `overdraft-limit-exceeded`) is followed by the commit of the amount held
+ * (`committed`) and an `event` → `charged` for the rest, capped at what the
+ * budget has left. A commit or release that `failed` with `store-unavailable` is
  * tried again before the next guarded call of the tenant on the same ledger,
  * and a reserve `denied` that way is sent again and its reservation, if it
  * made one, released: the outcome is an entry of that later run, with the
