@@ -2,13 +2,15 @@
 // each overage policy, not reported at all, capped by the output limit; and
 // when the ledger refuses before the first token or on a router's first choice.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import type { Response } from "effect/ai"
+import { TestClock } from "effect/testing"
 import {
   Agent,
   Guard,
   Inference,
   Ledger,
+  LedgerStore,
   type ModelProfile,
   Pipeline,
   Report,
@@ -153,6 +155,110 @@ describe("Guard, usage other than reserved", () => {
       ]])
       assert.strictEqual(result.report.cost?.outputTokens, 50)
     }).pipe(Effect.provide(LedgerTest)))
+})
+
+/** A model whose first call uses 10 input and 100 output tokens (21,000 µ¢), every later one 6 and 20 (4,600). */
+const overOnce = () => {
+  let calls = 0
+  return makeRecordingModel({
+    respond: () => [
+      { type: "text-start", id: "t" },
+      { type: "text-delta", id: "t", delta: "hello" },
+      { type: "text-end", id: "t" },
+      { type: "finish", reason: "stop", usage: calls++ === 0 ? tokens(10, 100) : tokens(6, 20) }
+    ]
+  }).layer
+}
+
+/** The memory ledger, where the commits and events `lost` picks answer StoreUnavailable (not applied). */
+const flaky = (lost: (input: { readonly idempotencyKey?: string | undefined }) => boolean) =>
+  Layer.effect(
+    Ledger.Ledger,
+    Effect.map(Ledger.Ledger, (ledger) => {
+      const unavailable = (method: string) =>
+        new Ledger.LedgerError({ method, reason: new Ledger.StoreUnavailable({ store: "test", detail: "no reply" }) })
+      return Ledger.Ledger.of({
+        ...ledger,
+        commit: (input) =>
+          Effect.suspend(() => lost(input) ? Effect.fail(unavailable("Ledger.commit")) : ledger.commit(input)),
+        event: (input) =>
+          Effect.suspend(() => lost(input) ? Effect.fail(unavailable("Ledger.event")) : ledger.event(input))
+      })
+    })
+  ).pipe(
+    Layer.provideMerge(
+      Ledger.layer.pipe(
+        Layer.provide(LedgerStore.layerMemory),
+        Layer.provide(Layer.succeed(Ledger.SweepInterval, Duration.infinity))
+      )
+    )
+  )
+
+/** Fails the first `times` calls whose key ends with `suffix`. */
+const firstOf = (suffix: string, times = 1) => {
+  let left = times
+  return (input: { readonly idempotencyKey?: string | undefined }) =>
+    input.idempotencyKey?.endsWith(suffix) === true && left-- > 0
+}
+
+describe("Guard, a refused overage settled across an outage", () => {
+  const run = (overagePolicy: Ledger.OveragePolicy, model: Layer.Layer<any>) =>
+    runUnderTestClock(agentOn(metered), question).pipe(
+      Guard.withGuard({ subject, overagePolicy }),
+      Effect.provide(model)
+    )
+
+  it.effect("the amount held committed, the rest lost once: the next call charges the rest only, once", () =>
+    Effect.gen(function*() {
+      yield* fund(100_000)
+      const model = overOnce()
+      const first = yield* run("REJECT", model)
+      assert.deepStrictEqual(entries(first).slice(2), [
+        ["commit", "committed", worst, null],
+        // the failure is the rest's, not the whole usage
+        ["event", "failed", over - worst, "store-unavailable"]
+      ])
+      const second = yield* run("REJECT", model)
+      assert.deepStrictEqual(entries(second)[0], ["event", "charged", over - worst, null])
+      assert.strictEqual((yield* balance).spent, BigInt(over + 4_600))
+    }).pipe(Effect.provide(flaky(firstOf(":extra")))))
+
+  it.effect("the rest given up past the retention: the entry gives the rest, not the whole usage", () =>
+    Effect.gen(function*() {
+      yield* fund(100_000)
+      const model = overOnce()
+      yield* run("REJECT", model)
+      yield* TestClock.adjust("25 hours")
+      const second = yield* run("REJECT", model)
+      assert.deepStrictEqual(entries(second)[0], ["event", "failed", over - worst, "given-up"])
+    }).pipe(Effect.provide(flaky(firstOf(":extra", 10)))))
+
+  it.effect("ALLOW_WITH_OVERDRAFT: a late charge past the overdraft limit is charged capped, not refused", () =>
+    Effect.gen(function*() {
+      yield* fund(40_000)
+      const ledger = yield* Ledger.Ledger
+      yield* ledger.setOverdraftLimit({ tenant, scope, unit: "USD_MICROCENTS", overdraftLimit: 1_000 })
+      yield* ledger.event({
+        tenant,
+        subject,
+        action: { kind: "setup", name: "spent" },
+        actual: { unit: "USD_MICROCENTS", amount: 28_000 }
+      })
+      const model = overOnce()
+      // 21,000 on the 12,000 left is past the limit; the commit of the amount held is lost, then it expires
+      yield* run("ALLOW_WITH_OVERDRAFT", model)
+      yield* TestClock.adjust("3 minutes")
+      const second = yield* run("ALLOW_WITH_OVERDRAFT", model)
+      assert.deepStrictEqual(entries(second).slice(0, 3), [
+        ["commit", "failed", worst, "reservation-expired"],
+        ["event", "failed", over, "overdraft-limit-exceeded"],
+        ["event", "charged", 12_000, null]
+      ])
+      const after = yield* balance
+      assert.strictEqual(after.spent, 40_000n)
+      assert.strictEqual(after.reserved, 0n)
+      assert.isTrue(after.isOverLimit)
+    }).pipe(Effect.provide(flaky(firstOf(":commit-held")))))
 })
 
 // the router's first choice is accurate and 10× the price (worst case 106,000 µ¢), its fallback cheap (10,600)

@@ -75,14 +75,16 @@ const failure = (
   operation: Entry["operation"],
   owed: { readonly amount: bigint; readonly reservationId?: string },
   error: Ledger.LedgerError,
-  retry: boolean
+  retry: boolean,
+  amount: bigint = owed.amount,
+  note?: string
 ): Entry => ({
   operation,
   decision: "failed",
-  amount: Number(owed.amount),
+  amount: Number(amount),
   ...reservationOf(owed),
   reason: reasonCode(error),
-  detail: retry ? `${recovered}: ${error.message}` : error.message
+  detail: [retry ? recovered : undefined, note, error.message].filter((part) => part !== undefined).join(": ")
 })
 
 /**
@@ -132,7 +134,9 @@ const step = <A>(options: {
   readonly restore: Restore
   readonly call: Effect.Effect<A, Ledger.LedgerError>
   readonly amountOf: (answer: A) => bigint
-  /** A note on the entry of an answer (joined to the recovery note on a retry). */
+  /** The amount this call settles, for its failure entry (by default the settlement's). */
+  readonly amount?: bigint
+  /** A note on the entry of an answer or a failure (joined to the recovery note on a retry). */
   readonly detail?: string
   readonly onFailure?: (error: Ledger.LedgerError, failed: Effect.Effect<void>) => Effect.Effect<Outcome>
   /** What follows an answer, once it is recorded (by default, done). */
@@ -154,14 +158,14 @@ const step = <A>(options: {
         : Effect.andThen(recorded, options.onSuccess())
     }
     const error = answer.failure
+    const failed = (retried: boolean) =>
+      record(owed, failure(operation, owed, error, retried, options.amount, options.detail))
     if (isUnavailable(error)) {
-      return Effect.as(
-        retry ? Effect.void : record(owed, failure(operation, owed, error, false)),
-        "unavailable" as const
-      )
+      return Effect.as(retry ? Effect.void : failed(false), "unavailable" as const)
     }
-    const failed = record(owed, failure(operation, owed, error, retry))
-    return options.onFailure === undefined ? Effect.as(failed, "done" as const) : options.onFailure(error, failed)
+    return options.onFailure === undefined
+      ? Effect.as(failed(retry), "done" as const)
+      : options.onFailure(error, failed(retry))
   }, defect(record, owed, operation))
 }
 
@@ -244,6 +248,7 @@ const settleRefused = (
     restore,
     call: guard.ledger.event(owed.extra!),
     amountOf: (charged: Ledger.EventAnswer) => charged.charged.amount,
+    amount: owed.extra!.actual.amount as bigint,
     detail: "the usage above the reservation, which its overage policy refused to commit"
   })
   return owed.refused === "extra" ? extra : step({
@@ -255,6 +260,7 @@ const settleRefused = (
     restore,
     call: guard.ledger.commit(owed.held!),
     amountOf: (committed) => committed.charged.amount,
+    amount: owed.held!.actual.amount as bigint,
     detail: "the amount held, as its overage policy refused the whole usage",
     onFailure: expiredThen(guard, record, owed, retry, restore),
     onSuccess: () => {
@@ -277,17 +283,29 @@ const charge = (
   owed: Owed<"commit">,
   retry: boolean,
   restore: Restore
-): Effect.Effect<Outcome> =>
-  step({
+): Effect.Effect<Outcome> => {
+  // an overdraft past its limit refuses the event whole: the money is spent, so it takes what is left
+  const capped = owed.lateCapped === true
+  const request: typeof Ledger.EventRequest.Encoded = capped
+    ? { ...owed.late, overagePolicy: "ALLOW_IF_AVAILABLE", idempotencyKey: `${owed.late.idempotencyKey}-capped` }
+    : owed.late
+  return step({
     record,
     owed,
     operation: "event",
     decision: "charged",
     retry,
     restore,
-    call: Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: owed.tenant })), guard.ledger.event(owed.late)),
-    amountOf: (charged: Ledger.EventAnswer) => charged.charged.amount
+    call: Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: owed.tenant })), guard.ledger.event(request)),
+    amountOf: (charged: Ledger.EventAnswer) => charged.charged.amount,
+    ...(capped ? { detail: "past the overdraft limit: charged what the budget had left" } : {}),
+    onFailure: (error, failed) => {
+      if (capped || error.reason._tag !== "OverdraftLimitExceeded") return Effect.as(failed, "done" as const)
+      owed.lateCapped = true
+      return Effect.andThen(failed, charge(guard, record, owed, retry, restore))
+    }
   })
+}
 
 /** Releases a reservation. On a retry, one that ended meanwhile (expired, settled) holds nothing: not recorded. */
 const release = (
@@ -375,11 +393,17 @@ const operationOf = (settlement: Pending.Settlement): Entry["operation"] =>
     ? "event"
     : settlement._tag
 
+/** What a settlement still owes: the rest of the usage, once the amount held was committed. */
+const owedAmount = (settlement: Pending.Settlement): bigint =>
+  settlement._tag === "commit" && settlement.refused === "extra" && settlement.expired !== true
+    ? settlement.extra!.actual.amount as bigint
+    : settlement.amount
+
 const givenUp = (record: Record, settlement: Pending.Settlement, detail: string) =>
   record(settlement, {
     operation: operationOf(settlement),
     decision: "failed",
-    amount: Number(settlement.amount),
+    amount: Number(owedAmount(settlement)),
     ...reservationOf(settlement as { readonly reservationId?: string }),
     reason: "given-up",
     detail

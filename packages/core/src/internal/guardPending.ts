@@ -42,6 +42,8 @@ export type Settlement =
     readonly estimated: boolean
     /** Set once the commit answered that the reservation expired: only the event is left to do. */
     expired?: true
+    /** Set once that event was refused past the overdraft limit: it is charged capped (`ALLOW_IF_AVAILABLE`). */
+    lateCapped?: true
     /**
      * Set once the commit was refused by the overage policy: `held` then
      * `extra` are left to do (`"extra"` once `held` was committed).
