@@ -284,12 +284,8 @@ interface RedisFigures {
 
 /** One store's figures, as a `--part` process prints them. */
 type Part =
-  | {
-    readonly store: "memory"
-    readonly rows: Array<Row>
-    readonly allocation: Allocation
-    readonly baseline: Baseline
-  }
+  | { readonly store: "memory"; readonly rows: Array<Row>; readonly allocation: Allocation }
+  | { readonly store: "baseline"; readonly variant: Floor.Variant; readonly perSecond: number }
   | { readonly store: "redis"; readonly redis: RedisFigures }
   | { readonly store: "redis"; readonly unavailable: string }
 
@@ -309,6 +305,10 @@ interface Baseline {
  * The baseline's rate for `variant`: after a warm-up, the median of
  * `lifecycleRounds` rounds (each a fresh plain ledger, after a full
  * collection) sharing a lifecycle case's wall time, as the ledger's are.
+ * Each variant runs in a process of its own (`--part=baseline-<variant>`):
+ * the two share their code, and after `kept`, whose objects all survive, V8
+ * allocates `forgotten`'s straight into the old generation (allocation-site
+ * pretenuring), which made it ~3.5× slower than alone.
  */
 const baselineRate = (variant: Floor.Variant) =>
   Effect.gen(function*() {
@@ -339,9 +339,7 @@ const measurePart = (store: StoreName): Effect.Effect<Part, unknown> =>
       const keyedBytes = yield* Alloc.perLifecycle(true, allocationCount)
       yield* collect
       const unkeyedBytes = yield* Alloc.perLifecycle(false, allocationCount)
-      const kept = yield* baselineRate("kept")
-      const forgotten = yield* baselineRate("forgotten")
-      return { store, rows, allocation: { keyedBytes, unkeyedBytes }, baseline: { kept, forgotten } }
+      return { store, rows, allocation: { keyedBytes, unkeyedBytes } }
     })
     : Effect.map(
       Effect.exit(
@@ -353,8 +351,11 @@ const measurePart = (store: StoreName): Effect.Effect<Part, unknown> =>
       (exit): Part => Exit.isSuccess(exit) ? { store, redis: exit.value } : { store, unavailable: String(exit.cause) }
     )
 
+/** What a `--part` process measures: a store, or a variant of the baseline. */
+type PartName = StoreName | `baseline-${Floor.Variant}`
+
 /** Measures `store` in a process of its own (this script with `--part`), and answers its figures. */
-const measureApart = (store: StoreName): Effect.Effect<Part, Error> =>
+const measureApart = (store: PartName): Effect.Effect<Part, Error> =>
   Effect.suspend(() => {
     const args = process.argv.slice(2).filter((arg) => !arg.startsWith("--store=") && !arg.startsWith("--part="))
     const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, `--part=${store}`, ...args], {
@@ -409,7 +410,12 @@ const main = Effect.gen(function*() {
   const memoryPart = onlyStore === "redis" ? undefined : yield* measureApart("memory")
   const memory = memoryPart?.store === "memory" ? memoryPart.rows : []
   const allocation = memoryPart?.store === "memory" ? memoryPart.allocation : undefined
-  const baseline = memoryPart?.store === "memory" ? memoryPart.baseline : undefined
+  const baselineOf = (variant: Floor.Variant) =>
+    Effect.map(measureApart(`baseline-${variant}`), (found) => found.store === "baseline" ? found.perSecond : 0)
+  const baseline: Baseline | undefined = onlyStore === "redis" ? undefined : {
+    kept: yield* baselineOf("kept"),
+    forgotten: yield* baselineOf("forgotten")
+  }
   console.log("")
   console.log(
     `Memory store (${durations.memory.lifecycle} ms per lifecycle case, ${durations.memory.other} ms per other)`
@@ -447,7 +453,7 @@ const main = Effect.gen(function*() {
     )
   }
   const memoryBest = Math.max(...memory.filter((r) => r.kind === "lifecycle").map((r) => r.perSecond ?? 0))
-  if (baseline !== undefined) {
+  if (baseline !== undefined && memoryBest > 0) {
     console.log(
       `baseline, same run (ledgerFloor.ts): plain JavaScript reserve+commit on the same 3 budgets, keyed, no Effect, ` +
         `no validation, no tenancy: ${baseline.kept}/s keeping each reservation and key in Maps, ` +
@@ -560,7 +566,7 @@ const main = Effect.gen(function*() {
     memory: {
       ...rowsJson(memory),
       allocation: allocation ?? null,
-      baseline: baseline === undefined ? null : {
+      baseline: baseline === undefined || memoryBest <= 0 ? null : {
         keptPerSecond: baseline.kept,
         forgottenPerSecond: baseline.forgotten,
         ratio: round(memoryBest / baseline.kept, 3)
@@ -598,11 +604,17 @@ const main = Effect.gen(function*() {
   console.log(`BENCH_LEDGER_JSON ${JSON.stringify(json)}`)
 })
 
+const printed = (figures: Effect.Effect<Part, unknown>) =>
+  Effect.flatMap(figures, (found) => Effect.sync(() => console.log(`${partPrefix}${JSON.stringify(found)}`)))
+
 const program = part === "memory" || part === "redis"
-  ? Effect.flatMap(
-    measurePart(part),
-    (figures) => Effect.sync(() => console.log(`${partPrefix}${JSON.stringify(figures)}`))
-  )
+  ? printed(measurePart(part))
+  : part === "baseline-kept" || part === "baseline-forgotten"
+  ? printed(Effect.map(baselineRate(part === "baseline-kept" ? "kept" : "forgotten"), (perSecond): Part => ({
+    store: "baseline",
+    variant: part === "baseline-kept" ? "kept" : "forgotten",
+    perSecond
+  })))
   : main
 
 Effect.runPromise(program).catch((error: unknown) => {

@@ -14,8 +14,10 @@
  *
  * The gap between them is the cost of keeping state that only grows during a
  * case (hash tables resizing, young objects copied and promoted by the
- * garbage collector); it bounds what any in-process store that keeps that
- * state can do on this machine, and so puts the memory target in context.
+ * garbage collector), kept the naive way; it puts the memory target in
+ * context. Each variant is measured in a process of its own (see
+ * `ledger.ts`): run one after the other in one process, the second
+ * inherited the first's allocation-site pretenuring.
  */
 import { Effect } from "effect"
 
