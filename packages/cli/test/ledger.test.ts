@@ -1,6 +1,6 @@
 // `timebox ledger create|fund|balances|reservations`, in memory and on Redis.
 import { afterAll, describe, expect, it } from "vitest"
-import { type Options, timebox as run } from "./harness.ts"
+import { fixture, type Options, timebox as run } from "./harness.ts"
 import { countKeys, deleteKeys, freshPrefix, freshTenant, redisUrl } from "./redis.ts"
 
 // Every command runs with this run's own Redis key prefix (TIMEBOX_LEDGER_PREFIX), deleted at the end.
@@ -272,6 +272,22 @@ describe.skipIf(redisUrl === undefined)("timebox ledger --redis", () => {
     expect(outcome.stderr).toBe(
       "timebox: Ledger.fundBudget: invalid amount (1): allocated would be 9223372036854775808, above 2^63-1 (InvalidRequest)\n"
     )
+  })
+
+  it("an installation without @timebox/redis: --redis exits 1 with one line, other commands still run", async () => {
+    const without = { env: { NODE_OPTIONS: `--import=${fixture("no-redis-package.mjs")}` } }
+    const outcome = await timebox(
+      ["ledger", "balances", "--redis", "redis://127.0.0.1:1", "--scope", "tenant:acme"],
+      without
+    )
+    expect(outcome.code).toBe(1)
+    expect(outcome.stderr).toBe(
+      "timebox: RedisLedgerStore.connect: ledger store redis unavailable: cannot load @timebox/redis: " +
+        "Cannot find package '@timebox/redis' (StoreUnavailable)\n"
+    )
+    expect(outcome.stdout).toBe("")
+    const memory = await timebox(["ledger", "balances", "--scope", "tenant:acme"], without)
+    expect(memory.code).toBe(0)
   })
 
   it("an unreachable Redis: exit 1 with the store's reason", async () => {
