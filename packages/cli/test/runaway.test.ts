@@ -1,7 +1,7 @@
 // `timebox run runaway-agent`: both halves side by side, on the memory ledger and on Redis.
 import { afterAll, describe, expect, it } from "vitest"
 import { interruptedAgainMessage } from "../src/Cli.ts"
-import { shared, timebox } from "./harness.ts"
+import { type Options, type Outcome, shared, timebox } from "./harness.ts"
 import { deleteKeys, freshPrefix, proxy, redisUrl } from "./redis.ts"
 
 // The Redis runs keep their keys under a prefix of their own, deleted at the end.
@@ -18,6 +18,25 @@ interface Comparison {
     readonly spentUsdMicrocents: number
     readonly durationMs: number
     readonly stopReason: string
+  }
+}
+
+/**
+ * `timebox run runaway-agent --backend redis` through a proxy whose Redis stops answering a second
+ * after the header, just before the Ctrl-C (`Options` adds to that).
+ */
+const hungRun = async (options: Options = {}): Promise<Outcome> => {
+  const hung = await proxy(redisUrl!)
+  try {
+    return await timebox(["run", "runaway-agent", "--backend", "redis"], {
+      env: { ...onRedis.env, REDIS_URL: hung.url },
+      interruptOnStdout: "guarded by",
+      interruptDelayMs: 1_000,
+      beforeInterrupt: hung.blackHole,
+      ...options
+    })
+  } finally {
+    await hung.close()
   }
 }
 
@@ -171,23 +190,13 @@ describe("timebox run runaway-agent", () => {
     async () => {
       // closing the ledger waits for the release of the call under way, which fails after the store's
       // 5 s timeout: the guard keeps it, and closing says it is lost (a log line, on stderr)
-      const hung = await proxy(redisUrl!)
-      try {
-        const outcome = await timebox(["run", "runaway-agent", "--backend", "redis"], {
-          env: { ...onRedis.env, REDIS_URL: hung.url },
-          interruptOnStdout: "guarded by",
-          interruptDelayMs: 1_000,
-          beforeInterrupt: hung.blackHole
-        })
-        expect(outcome.code).toBe(130)
-        expect(outcome.stdout.trimEnd().split("\n")).toHaveLength(1)
-        const lines = outcome.stderr.trimEnd().split("\n")
-        expect(lines[0]).toBe("timebox: runaway-agent interrupted")
-        expect(lines[1]).toMatch(/ERROR .*ledger closing with 1 guarded settlement the store did not take/)
-        expect(lines).toHaveLength(2)
-      } finally {
-        await hung.close()
-      }
+      const outcome = await hungRun()
+      expect(outcome.code).toBe(130)
+      expect(outcome.stdout.trimEnd().split("\n")).toHaveLength(1)
+      const lines = outcome.stderr.trimEnd().split("\n")
+      expect(lines[0]).toBe("timebox: runaway-agent interrupted")
+      expect(lines[1]).toMatch(/ERROR .*ledger closing with 1 guarded settlement the store did not take/)
+      expect(lines).toHaveLength(2)
     }
   )
 
@@ -197,22 +206,11 @@ describe("timebox run runaway-agent", () => {
     async () => {
       // Redis hangs mid-run, then Ctrl-C: closing the ledger waits for the release of the call under way,
       // which waits for the store's 5 s timeout; the second Ctrl-C, half a second later, cuts that short
-      const hung = await proxy(redisUrl!)
-      try {
-        const outcome = await timebox(["run", "runaway-agent", "--backend", "redis"], {
-          env: { ...onRedis.env, REDIS_URL: hung.url },
-          interruptOnStdout: "guarded by",
-          interruptDelayMs: 1_000,
-          beforeInterrupt: hung.blackHole,
-          interruptAgainAfterMs: 500
-        })
-        expect(outcome.code).toBe(130)
-        expect(outcome.stderr).toBe(`timebox: runaway-agent interrupted\n${interruptedAgainMessage}\n`)
-        expect(outcome.interruptsAtMs).toHaveLength(2)
-        expect(outcome.exitedAtMs - outcome.interruptsAtMs[1]!).toBeLessThan(2_000)
-      } finally {
-        await hung.close()
-      }
+      const outcome = await hungRun({ interruptAgainAfterMs: 500 })
+      expect(outcome.code).toBe(130)
+      expect(outcome.stderr).toBe(`timebox: runaway-agent interrupted\n${interruptedAgainMessage}\n`)
+      expect(outcome.interruptsAtMs).toHaveLength(2)
+      expect(outcome.exitedAtMs - outcome.interruptsAtMs[1]!).toBeLessThan(2_000)
     }
   )
 

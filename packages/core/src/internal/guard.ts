@@ -169,6 +169,47 @@ const step = <A>(options: {
   }, defect(record, owed, operation))
 }
 
+/** What a step needs beyond the settlement it belongs to. */
+type StepOf<A> = Omit<Parameters<typeof step<A>>[0], "record" | "owed" | "operation" | "decision" | "retry" | "restore">
+
+/** A commit that settles `owed`, recorded `committed` with the amount it charged. */
+const committing = (
+  record: Record,
+  owed: Owed<"commit">,
+  retry: boolean,
+  restore: Restore,
+  options: Omit<StepOf<Ledger.CommitAnswer>, "amountOf">
+) =>
+  step({
+    record,
+    owed,
+    operation: "commit",
+    decision: "committed",
+    retry,
+    restore,
+    amountOf: (committed: Ledger.CommitAnswer) => committed.charged.amount,
+    ...options
+  })
+
+/** An event that settles (part of) `owed`, recorded `charged` with the amount it charged. */
+const charging = (
+  record: Record,
+  owed: Owed<"commit">,
+  retry: boolean,
+  restore: Restore,
+  options: Omit<StepOf<Ledger.EventAnswer>, "amountOf">
+) =>
+  step({
+    record,
+    owed,
+    operation: "event",
+    decision: "charged",
+    retry,
+    restore,
+    amountOf: (charged: Ledger.EventAnswer) => charged.charged.amount,
+    ...options
+  })
+
 const usageNotReported = "the provider reported no usage: charged the call's worst case"
 
 /** Whether a commit was refused by its reservation's overage policy (the usage is above the amount held). */
@@ -206,15 +247,8 @@ const commit = (
 ): Effect.Effect<Outcome> => {
   if (owed.expired === true) return charge(guard, record, owed, retry, restore)
   if (owed.refused !== undefined) return settleRefused(guard, record, owed, retry, restore)
-  return step({
-    record,
-    owed,
-    operation: "commit",
-    decision: "committed",
-    retry,
-    restore,
+  return committing(record, owed, retry, restore, {
     call: guard.ledger.commit(owed.commit),
-    amountOf: (committed) => committed.charged.amount,
     ...(owed.estimated ? { detail: usageNotReported } : {}),
     onFailure: (error, failed) => {
       if (!refusedOverage(error) || owed.held === undefined) {
@@ -239,27 +273,13 @@ const settleRefused = (
   retry: boolean,
   restore: Restore
 ): Effect.Effect<Outcome> => {
-  const extra = step({
-    record,
-    owed,
-    operation: "event",
-    decision: "charged",
-    retry,
-    restore,
+  const extra = charging(record, owed, retry, restore, {
     call: guard.ledger.event(owed.extra!),
-    amountOf: (charged: Ledger.EventAnswer) => charged.charged.amount,
     amount: owed.extra!.actual.amount as bigint,
     detail: "the usage above the reservation, which its overage policy refused to commit"
   })
-  return owed.refused === "extra" ? extra : step({
-    record,
-    owed,
-    operation: "commit",
-    decision: "committed",
-    retry,
-    restore,
+  return owed.refused === "extra" ? extra : committing(record, owed, retry, restore, {
     call: guard.ledger.commit(owed.held!),
-    amountOf: (committed) => committed.charged.amount,
     amount: owed.held!.actual.amount as bigint,
     detail: "the amount held, as its overage policy refused the whole usage",
     onFailure: expiredThen(guard, record, owed, retry, restore),
@@ -289,15 +309,8 @@ const charge = (
   const request: typeof Ledger.EventRequest.Encoded = capped
     ? { ...owed.late, overagePolicy: "ALLOW_IF_AVAILABLE", idempotencyKey: `${owed.late.idempotencyKey}-capped` }
     : owed.late
-  return step({
-    record,
-    owed,
-    operation: "event",
-    decision: "charged",
-    retry,
-    restore,
+  return charging(record, owed, retry, restore, {
     call: Effect.andThen(Effect.ignore(guard.ledger.sweep({ tenant: owed.tenant })), guard.ledger.event(request)),
-    amountOf: (charged: Ledger.EventAnswer) => charged.charged.amount,
     ...(capped ? { detail: "past the overdraft limit: charged what the budget had left" } : {}),
     onFailure: (error, failed) => {
       if (capped || error.reason._tag !== "OverdraftLimitExceeded") return Effect.as(failed, "done" as const)
