@@ -130,4 +130,42 @@ describe("optional stages", () => {
       assert.strictEqual(record(result, "profile").status, "failed")
       assert.strictEqual(record(result, "profile").reason, "x is undefined")
     }))
+
+  it.effect("a stage function that throws before returning an Effect: failed with its message, fallback used", () =>
+    Effect.gen(function*() {
+      const agent = Agent.make({
+        name: "throws",
+        budget: "1 second",
+        pipeline: Pipeline.make<void>()
+          .add(Stage.optional("profile", (): Effect.Effect<number> => {
+            throw new Error("sync boom")
+          }, { fallback: () => 7 }))
+          .add(Stage.required("answer", ({ profile }) => Effect.succeed(profile)))
+      })
+      const result = yield* runFor(agent, undefined, "1 second")
+      assert.strictEqual(result.status, "partial")
+      assert.strictEqual(result.output, 7)
+      assert.strictEqual(record(result, "profile").status, "failed")
+      assert.strictEqual(record(result, "profile").reason, "sync boom")
+    }))
+
+  it.effect("a fallback that throws: the stage fails as a required one would, later stages not-reached", () =>
+    Effect.gen(function*() {
+      const agent = Agent.make({
+        name: "fallback-throws",
+        budget: "1 second",
+        pipeline: Pipeline.make<void>()
+          .add(Stage.optional("profile", () => Effect.fail(new Error("profile service 503")), {
+            fallback: (): number => {
+              throw new Error("fallback boom")
+            }
+          }))
+          .add(Stage.required("answer", ({ profile }) => Effect.succeed(profile)))
+      })
+      const result = yield* runFor(agent, undefined, "1 second")
+      assert.strictEqual(result.status === "failed" && result.reason, "stage-failed")
+      assert.strictEqual(record(result, "profile").status, "failed")
+      assert.strictEqual(record(result, "profile").reason, "profile service 503; its fallback threw: fallback boom")
+      assert.strictEqual(record(result, "answer").reason, "not-reached")
+    }))
 })

@@ -87,6 +87,24 @@ describe("required stages", () => {
       assert.strictEqual(json.report.stages[0]?.reason, "boom")
     }))
 
+  it.effect("a stage function that throws before returning an Effect fails the stage with its message", () =>
+    Effect.gen(function*() {
+      const agent = Agent.make({
+        name: "throws",
+        budget: "1 second",
+        pipeline: Pipeline.make<void>()
+          .add(Stage.required("auth", (): Effect.Effect<string> => {
+            throw new Error("sync boom")
+          }))
+          .add(Stage.required("answer", ({ auth }) => Effect.succeed(auth)))
+      })
+      const result = yield* runFor(agent, undefined, "1 second")
+      assert.strictEqual(result.status === "failed" && result.reason, "stage-failed")
+      assert.strictEqual(record(result, "auth").status, "failed")
+      assert.strictEqual(record(result, "auth").reason, "sync boom")
+      assert.strictEqual(record(result, "answer").reason, "not-reached")
+    }))
+
   it.effect("Stage.run of a required stage fails with a TimeboxError outside an agent", () =>
     Effect.gen(function*() {
       const stage = Stage.required("auth", () => Effect.sleep("1 second"), { allocation: "10 millis" })

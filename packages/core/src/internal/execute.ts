@@ -81,9 +81,24 @@ const giveUp = <I, A, E, R>(
   error: () => TimeboxError.TimeboxError
 ): Effect.Effect<A, TimeboxError.TimeboxError> => {
   record.status = status
-  if (stage.criticality === "optional" && stage.fallback !== undefined) {
+  const fallback = stage.fallback
+  if (stage.criticality === "optional" && fallback !== undefined) {
     record.reason = optionalReason
-    return Effect.succeed(stage.fallback(input, { status, reason: optionalReason }))
+    // A fallback that throws leaves nothing to stand in: the stage fails as a required one would.
+    return Effect.catchCause(
+      Effect.sync(() => fallback(input, { status, reason: optionalReason })),
+      (cause) => {
+        const detail = `${optionalReason}; its fallback threw: ${causeMessage(cause)}`
+        record.status = "failed"
+        record.reason = detail
+        return Effect.fail(
+          new TimeboxError.TimeboxError({
+            method: error().method,
+            reason: new TimeboxError.StageFailed({ stage: stage.name, detail })
+          })
+        )
+      }
+    )
   }
   const failure = error()
   record.reason = failure.reason._tag === "BudgetExhausted" ? Reason.budgetExhausted : optionalReason
@@ -216,7 +231,9 @@ const executeIn = <I, A, E, R>(
     CurrentDeadline,
     start + window
   )
-  const work = stage.run(input)
+  // suspended, so that a stage function that throws before returning its
+  // Effect fails the stage's own fiber (a defect, `failed`) like `Effect.die`
+  const work = Effect.suspend(() => stage.run(input))
 
   // The work runs on a detached fiber started at once in the stage's context:
   // what `Effect.forkDetach(Effect.provideContext(work, context), { startImmediately: true })`
