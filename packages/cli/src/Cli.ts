@@ -157,7 +157,7 @@ export const main = Command.run(command, { version }).pipe(
     return Effect.fail(new UsageError({ message: `${describe(error)}${hint}` }))
   }),
   Effect.tapError((error) =>
-    error._tag === "UsageError" || error._tag === "LedgerFailed"
+    error._tag === "UsageError" || error._tag === "LedgerFailed" || error._tag === "OutputNotJson"
       ? Console.error(`timebox: ${error.message}`)
       : Effect.void
   )

@@ -88,6 +88,33 @@ export class LedgerFailed extends Schema.TaggedError<LedgerFailed>()("LedgerFail
 }
 
 /**
+ * An agent whose output `--json` cannot print: not a JSON value (a `bigint`,
+ * a function, a cycle). The run's report is not printed. Exit code 1.
+ *
+ * **Example** (Refusing an output that is not JSON)
+ *
+ * ```ts
+ * import { OutputNotJson } from "./errors.ts"
+ *
+ * const error = new OutputNotJson({ agent: "counter", detail: "Expected JSON value at [\"output\"][\"n\"]" })
+ * // error.message: "counter: its output is not JSON, so --json cannot print the run: Expected JSON value …"
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class OutputNotJson extends Schema.TaggedError<OutputNotJson>()("OutputNotJson", {
+  agent: Schema.String,
+  detail: Schema.String
+}) {
+  override readonly [Runtime.errorExitCode] = 1
+  override readonly [Runtime.errorReported] = false
+  override get message(): string {
+    return `${this.agent}: its output is not JSON, so --json cannot print the run: ${this.detail}`
+  }
+}
+
+/**
  * The exit codes of `timebox`.
  *
  * **Example** (The exit code of a run's status)

@@ -161,9 +161,12 @@ const flatten = (records: ReadonlyArray<Report.StageRecord>, depth: number, out:
   return out
 }
 
+/** A reason on one line: a multi-line error message (a provider's transport error) joined with spaces. */
+const oneLine = (text: string): string => text.includes("\n") ? text.trim().replace(/\s*\n\s*/g, " ") : text
+
 const note = (record: Report.StageRecord): string => {
   const parts: Array<string> = []
-  if (record.reason !== undefined) parts.push(record.reason)
+  if (record.reason !== undefined) parts.push(oneLine(record.reason))
   if (record.status === "completed" && record.overAllocation) {
     parts.push(`over its ${formatMillis(record.allocatedMs)} allocation`)
   }
@@ -337,7 +340,21 @@ export const outputText = (output: unknown): string => {
   if (typeof output === "object" && output !== null && "answer" in output && typeof output.answer === "string") {
     return output.answer
   }
-  return JSON.stringify(output) ?? String(output)
+  return JSON.stringify(output, printable()) ?? String(output)
+}
+
+/** A `JSON.stringify` replacer for display: `bigint`s as `123n`, a cycle as `[Circular]`. */
+const printable = () => {
+  const open: Array<unknown> = []
+  return function(this: unknown, _key: string, value: unknown): unknown {
+    if (typeof value === "bigint") return `${value}n`
+    if (typeof value !== "object" || value === null) return value
+    // `this` is the object holding `value`: drop the ones no longer on the path from the root
+    while (open.length > 0 && open[open.length - 1] !== this) open.pop()
+    if (open.includes(value)) return "[Circular]"
+    open.push(value)
+    return value
+  }
 }
 
 /**
@@ -369,7 +386,9 @@ export const summary = (result: Report.RunResult<unknown>, options: Options): st
   const elapsed = `${formatMillis(report.elapsedMs)} / ${formatMillis(report.budgetMs)}`
   const skipped = report.skipped.length === 0
     ? "skipped: none"
-    : `skipped: ${report.skipped.map((entry) => `${entry.path} (${entry.status}: ${entry.reason})`).join(", ")}`
+    : `skipped: ${
+      report.skipped.map((entry) => `${entry.path} (${entry.status}: ${oneLine(entry.reason)})`).join(", ")
+    }`
   const spent = cost(report.cost)
   return `${paint("bold", paint(runColor(result.status), status))}  ${
     paint(report.withinBudget ? "bold" : "red", elapsed)

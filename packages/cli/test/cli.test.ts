@@ -319,6 +319,46 @@ describe.concurrent("user agent modules", () => {
     expect(result.report.agent).toBe("echo-agent")
   })
 
+  it("an output that is not JSON: printed for people, refused by --json with one line (exit 1)", async () => {
+    const agent = fixture("odd-output-agent.mjs")
+    const [bigint, cyclic, bigintJson, cyclicStream, nothingJson] = await Promise.all([
+      timebox(["run", agent, "--profile", "bigint"]),
+      timebox(["run", agent, "--profile", "cyclic"]),
+      timebox(["run", agent, "--profile", "bigint", "--json"]),
+      timebox(["run", agent, "--profile", "cyclic", "--stream", "--json"]),
+      timebox(["run", agent, "--profile", "nothing", "--json"])
+    ])
+    expect([bigint.code, bigint.stderr]).toEqual([0, ""])
+    expect(bigint.stdout).toContain(`output  {"count":"12n"}`)
+    expect([cyclic.code, cyclic.stderr]).toEqual([0, ""])
+    expect(cyclic.stdout).toContain(`output  {"items":[1,2],"self":"[Circular]"}`)
+    expect([bigintJson.code, bigintJson.stdout]).toEqual([1, ""])
+    expect(bigintJson.stderr).toBe(
+      `timebox: bigint: its output is not JSON, so --json cannot print the run: Expected JSON value at ["output"]\n`
+    )
+    // the events before run-end were printed; run-end is refused the same way
+    expect(cyclicStream.code).toBe(1)
+    expect(cyclicStream.stdout.trimEnd().split("\n").map((line) => JSON.parse(line).type)).toEqual([
+      "stage-start",
+      "stage-end"
+    ])
+    expect(cyclicStream.stderr).toMatch(/^timebox: cyclic: its output is not JSON, so --json cannot print the run: /)
+    expect(cyclicStream.stderr.trimEnd().split("\n")).toHaveLength(1)
+    expect(nothingJson.code).toBe(0)
+    expect(json(nothingJson).output).toBe(null)
+  })
+
+  it("a reason of several lines is printed on one line, in the stage table and the summary", async () => {
+    const outcome = await timebox(["run", fixture("odd-output-agent.mjs"), "--profile", "multiline"])
+    expect([outcome.code, outcome.stderr]).toEqual([0, ""])
+    const reason = "A network error occurred. (POST http://127.0.0.1:1/v1) Check your network"
+    expect(outcome.stdout).toMatch(new RegExp(`^ +fetch +failed .*${reason.replace(/[.()/]/g, "\\$&")}$`, "m"))
+    expect(outcome.stdout.trimEnd().split("\n").at(-1)).toMatch(
+      new RegExp(`^partial {2}\\d+ms / 500ms {2}skipped: fetch \\(failed: ${reason.replace(/[.()/]/g, "\\$&")}\\)$`)
+    )
+    expect(outcome.stdout).not.toMatch(/^\s*Check your network/m)
+  })
+
   it("runs the profiles of an `agents` export: the first by default, another with --profile", async () => {
     const [first, chosen] = await Promise.all([
       timebox(["run", fixture("profiles-agent.mjs"), "--json", "--input", "hi"]),
@@ -408,7 +448,32 @@ describe.concurrent("bad input exits 2 with one line on stderr", () => {
       ["run", "support-agent", "--latency", "rag=soon"],
       "timebox: invalid --latency \"rag=soon\": not a duration"
     ],
+    [
+      "a --latency naming a path, not a stage",
+      ["run", "support-agent", "--latency", "context/rag=400ms"],
+      "timebox: invalid --latency \"context/rag=400ms\": expected a stage name, not a path: latencies are forced by name, at any depth (e.g. rag=400ms)"
+    ],
+    [
+      "a --latency given twice for one stage",
+      ["run", "support-agent", "--latency", "rag=400ms", "--latency", "rag=100ms"],
+      "timebox: --latency given 2 times for \"rag\": at most 1 value a stage"
+    ],
+    [
+      "an --input the agent's codec refuses",
+      ["run", fixture("int-input-agent.mjs"), "--input", "2.5"],
+      "timebox: invalid --input \"2.5\": Expected an integer"
+    ],
+    [
+      "no --input, and a default input the agent's codec refuses",
+      ["run", fixture("int-input-agent.mjs")],
+      "timebox: invalid default input (no --input given) \"Where is my order?\": Expected an integer"
+    ],
     ["a bad seed", ["run", "support-agent", "--seed", "1.5"], "timebox: invalid --seed \"1.5\": not an integer"],
+    [
+      "a seed beyond the safe integers",
+      ["run", "support-agent", "--seed", "9007199254740992"],
+      "timebox: invalid --seed \"9007199254740992\": too large: at most 9007199254740991 either way (a safe integer)"
+    ],
     ["a missing agent", ["run"], "timebox: missing <agent>"],
     ["an unknown command", ["walk"], "timebox: unknown command \"walk\""],
     [

@@ -308,7 +308,8 @@ export const layerConfig: Layer.Layer<
 /**
  * The configured model's layer if configuration selects one: `None` when
  * `TIMEBOX_MODEL` is unset or names another provider (so the simulated model
- * stays the default), `Some(layer)` for `openai:<model>`.
+ * stays the default; a value that is set but not `openai:<model>` is logged
+ * as a warning), `Some(layer)` for `openai:<model>`.
  *
  * **When to use**
  *
@@ -345,7 +346,16 @@ export const layerConfig: Layer.Layer<
 export const fromEnv: Effect.Effect<Option.Option<ModelLayer>, Config.ConfigError> = Effect.gen(function*() {
   const selection = yield* Config.option(Config.String("TIMEBOX_MODEL"))
   const model = Option.flatMap(selection, parseSelection)
-  if (Option.isNone(model)) return Option.none()
+  if (Option.isNone(model)) {
+    // set, but not to a model this reads: say so rather than run the simulated model silently
+    if (Option.isSome(selection) && selection.value.trim() !== "") {
+      yield* Effect.logWarning(
+        `TIMEBOX_MODEL=${JSON.stringify(selection.value)} is not openai:<model> (e.g. openai:gpt-4o-mini): ` +
+          "no provider model is configured, the embedded default runs"
+      )
+    }
+    return Option.none()
+  }
   const connection = yield* connectionConfig
   return Option.some(layer(optionsFrom(model.value, connection)))
 })

@@ -83,7 +83,13 @@ export interface Range {
 }
 
 const fnv1a = (text: string, seed: number): number => {
+  // the seed's low 32 bits, then its bits above them (when any), so that
+  // every safe integer draws its own values (n and n + 2^32 used to agree)
   let hash = (0x811c9dc5 ^ seed) >>> 0
+  const high = Math.floor(seed / 4294967296)
+  if (high !== 0 && Number.isFinite(high)) {
+    hash = Math.imul(Math.imul(hash, 0x01000193) ^ (high >>> 0), 0x01000193) >>> 0
+  }
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i)
     hash = Math.imul(hash, 0x01000193) >>> 0

@@ -1,6 +1,6 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { ConfigProvider, Duration, Effect, Layer, Logger, Option, Redacted, Schema, Stream } from "effect"
 import { LanguageModel, Model, type Response, Tool, Toolkit } from "effect/ai"
 import { FetchHttpClient, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
@@ -333,7 +333,24 @@ layer(Layer.mergeAll(TestServer, FetchHttpClient.layer), { excludeTestServices: 
         const withEnv = (env: Record<string, string>) =>
           Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
         assert.isTrue(Option.isNone(yield* OpenAiCompatible.fromEnv.pipe(withEnv({}))))
-        assert.isTrue(Option.isNone(yield* OpenAiCompatible.fromEnv.pipe(withEnv({ TIMEBOX_MODEL: "simulated:fast" }))))
+        const logged: Array<string> = []
+        const capture = Logger.layer([
+          Logger.make(({ logLevel, message }) => {
+            logged.push(`${logLevel}: ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+          })
+        ])
+        assert.isTrue(
+          Option.isNone(
+            yield* OpenAiCompatible.fromEnv.pipe(withEnv({ TIMEBOX_MODEL: "simulated:fast" }), Effect.provide(capture))
+          )
+        )
+        assert.deepStrictEqual(logged, [
+          "Warn: TIMEBOX_MODEL=\"simulated:fast\" is not openai:<model> (e.g. openai:gpt-4o-mini): " +
+          "no provider model is configured, the embedded default runs"
+        ])
+        // unset or empty: nothing to warn about
+        yield* OpenAiCompatible.fromEnv.pipe(withEnv({ TIMEBOX_MODEL: " " }), Effect.provide(capture))
+        assert.strictEqual(logged.length, 1)
         const env = { TIMEBOX_MODEL: "openai:text", OPENAI_BASE_URL: url, OPENAI_API_KEY: "sk-env" }
         const selected = yield* OpenAiCompatible.fromEnv.pipe(withEnv(env))
         assert.isTrue(Option.isSome(selected))

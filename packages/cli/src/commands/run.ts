@@ -12,7 +12,7 @@
 import { Agent, Budget, Report, ReportSink, RunEvent, Simulation } from "@timebox/core"
 import { Console, Effect, Schema, Stream } from "effect"
 import { Argument, Command, Flag, TerminalCapabilities } from "effect/cli"
-import { RunFailed, UsageError } from "../errors.ts"
+import { OutputNotJson, RunFailed, UsageError } from "../errors.ts"
 import * as Examples from "../examples.ts"
 import { fromText } from "../internal/flagText.ts"
 import * as Load from "../load.ts"
@@ -66,8 +66,13 @@ export const BudgetMillis: Schema.Codec<number, string> = fromText(Schema.Number
  * @since 0.1.0
  */
 export const Seed: Schema.Codec<number, string> = fromText(Schema.Int, (text) => {
-  const seed = /^\s*[-+]?\d+\s*$/.test(text) ? Number(text) : Number.NaN
-  return Number.isSafeInteger(seed) ? { value: seed } : "not an integer"
+  const digits = /^\s*[-+]?\d+\s*$/.test(text)
+  const seed = digits ? Number(text) : Number.NaN
+  return Number.isSafeInteger(seed)
+    ? { value: seed }
+    : digits
+    ? "too large: at most 9007199254740991 either way (a safe integer)"
+    : "not an integer"
 }, String)
 
 /**
@@ -130,6 +135,11 @@ export const LatencyFlag: Schema.Codec<Latency, string> = fromText(Latency, (tex
   const at = text.indexOf("=")
   const stage = at < 0 ? "" : text.slice(0, at).trim()
   if (stage === "") return "expected <stage>=<duration>, e.g. rag=400ms"
+  if (stage.includes("/")) {
+    return `expected a stage name, not a path: latencies are forced by name, at any depth (e.g. ${
+      stage.slice(stage.lastIndexOf("/") + 1) || "rag"
+    }=400ms)`
+  }
   const millis = Budget.parseMillis(text.slice(at + 1))
   return millis === undefined || !Number.isFinite(millis) ? durationHint : { value: { stage, millis } }
 }, (latency) => `${latency.stage}=${latency.millis}ms`)
@@ -216,15 +226,41 @@ export const decodeSettings = Effect.fn("run.decodeSettings")(function*(flags: {
   const latencies: Record<string, number> = {}
   for (const text of flags.latency) {
     const latency = yield* decodeFlag("latency", LatencyFlag)(text)
+    if (Object.hasOwn(latencies, latency.stage)) {
+      return yield* new UsageError({
+        message: `--latency given 2 times for ${JSON.stringify(latency.stage)}: at most 1 value a stage`
+      })
+    }
     latencies[latency.stage] = latency.millis
   }
   return { budgetMs, seed, latencies } satisfies Settings
 })
 
-const encodeJson = (result: Report.RunResult<unknown>): Effect.Effect<string> =>
-  Schema.encodeEffect(Report.RunResultJson)(result).pipe(
-    Effect.map((json) => JSON.stringify(json, null, 2)),
-    Effect.orDie
+/**
+ * The result in its JSON form (`Report.RunResultJson`); an agent whose output
+ * is `undefined` prints `null`, one whose output is not JSON fails.
+ */
+const resultJson = (result: Report.RunResult<unknown>): Effect.Effect<unknown, OutputNotJson> =>
+  Schema.encodeEffect(Report.RunResultJson)(
+    result.output === undefined ? { ...result, output: null } as Report.RunResult<unknown> : result
+  ).pipe(
+    Effect.mapError((error) =>
+      // the first issue and its path ("Expected JSON value at ["output"]")
+      new OutputNotJson({
+        agent: result.report.agent,
+        detail: error.message.split("\n").slice(0, 2).map((line) => line.trim()).join(" ")
+      })
+    )
+  )
+
+const encodeJson = (result: Report.RunResult<unknown>): Effect.Effect<string, OutputNotJson> =>
+  Effect.map(resultJson(result), (json) => JSON.stringify(json, null, 2))
+
+/** The `run-end` line of `--stream --json` (`encodeEvent`'s, for an output that may not be JSON). */
+const encodeRunEnd = (result: Report.RunResult<unknown>): Effect.Effect<string, OutputNotJson> =>
+  Effect.map(
+    resultJson(result),
+    (json) => JSON.stringify(Schema.encodeSync(RunEvent.RunEvent)({ type: "run-end", result: json as never }))
   )
 
 /**
@@ -377,17 +413,17 @@ export const run = Command.make(
     const input = yield* Agent.decodeInput(agent, text).pipe(
       Effect.mapError((error) =>
         new UsageError({
-          message: `invalid --input ${JSON.stringify(text)}: ${
-            error.reason._tag === "InvalidConfig" ? error.reason.problem : error.message
-          }`
+          message: `invalid ${flags.input._tag === "Some" ? "--input" : "default input (no --input given)"} ${
+            JSON.stringify(text)
+          }: ${error.reason._tag === "InvalidConfig" ? error.reason.problem : error.message}`
         })
       )
     )
     const { canColor } = yield* TerminalCapabilities.TerminalCapabilities
     // Whether streamed text is waiting for its line to end.
     let midLine = false
-    const print = (result: Report.RunResult<unknown>): Effect.Effect<void> => {
-      if (flags.json && flags.stream) return Console.log(encodeEvent({ type: "run-end", result }))
+    const print = (result: Report.RunResult<unknown>): Effect.Effect<void, OutputNotJson> => {
+      if (flags.json && flags.stream) return Effect.flatMap(encodeRunEnd(result), Console.log)
       if (flags.json) return Effect.flatMap(encodeJson(result), Console.log)
       const report = Render.run(result, {
         colors: canColor,
@@ -422,7 +458,11 @@ export const run = Command.make(
       Simulation.withLatencies(settings.latencies),
       // A run interrupted from outside (Ctrl-C) never returns; its report comes through the sink.
       Effect.provideService(ReportSink.ReportSink, {
-        publish: (published) => published.status === "interrupted" ? print(published) : Effect.void
+        publish: (published) =>
+          published.status === "interrupted"
+            // an interrupted result's output is null: always JSON
+            ? Effect.catch(print(published), (error) => Console.error(`timebox: ${error.message}`))
+            : Effect.void
       }),
       Effect.mapError((error) => new UsageError({ message: `${JSON.stringify(flags.agent)}: ${error.message}` }))
     )
