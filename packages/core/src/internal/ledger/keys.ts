@@ -61,15 +61,24 @@ const hashOf = (key: string): number => {
 
 const tagMaskOf = (capacity: number): number => 0x7fffffff & ~(capacity - 1)
 
-/** An empty table. */
+/**
+ * The slots of a table that never held a key: one empty slot, shared (never
+ * written: the first `set` rebuilds the table, since it is full).
+ */
+const noSlots = new Int32Array(1)
+
+/**
+ * An empty table. It takes no memory for slots until its first key (most
+ * of a tenant's tables never get one).
+ */
 export const make = <V>(): Table<V> => ({
-  slots: new Int32Array(initialSlots),
-  mask: initialSlots - 1,
-  tagMask: tagMaskOf(initialSlots),
+  slots: noSlots,
+  mask: 0,
+  tagMask: tagMaskOf(1),
   used: 0,
   keys: Chunked.make(),
   values: Chunked.make(),
-  hashes: new Int32Array(initialSlots / 2),
+  hashes: new Int32Array(0),
   first: 0,
   size: 0,
   lastKey: "",

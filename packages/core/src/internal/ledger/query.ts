@@ -33,7 +33,7 @@ const parseBalanceCursor = (cursor: string): { readonly scope: string; readonly 
  * subject's own, ordered by scope path then unit.
  */
 export const balances = (state: S.State, query: BalancesQuery): Result.Result<BalancesAnswer, LedgerErrorReason> => {
-  const tenant = S.tenantState(state, query.tenant)
+  const tenant = S.tenantView(state, query.tenant)
   const after = query.cursor === undefined ? undefined : parseBalanceCursor(query.cursor)
   if (query.cursor !== undefined && after === undefined) {
     return S.fail(invalid("cursor", query.cursor, "not a cursor from a previous balances answer"))
@@ -120,7 +120,7 @@ export const listReservations = (
   state: S.State,
   query: ListReservationsQuery
 ): Result.Result<ReservationsAnswer, LedgerErrorReason> => {
-  const tenant = S.tenantState(state, query.tenant)
+  const tenant = S.tenantView(state, query.tenant)
   const after = query.cursor === undefined ? 0 : Number(query.cursor)
   if (!Number.isSafeInteger(after) || after < 0) {
     return S.fail(invalid("cursor", query.cursor, "not a cursor from a previous listReservations answer"))

@@ -216,23 +216,32 @@ export const make = (): State => ({
 export const tenantState = (state: State, tenant: string): TenantState => {
   let found = state.tenants.get(tenant)
   if (found === undefined) {
-    found = {
-      budgets: new Map(),
-      budgetsFound: new Map(),
-      reservations: Chunked.make(),
-      lastTerms: undefined,
-      reserveKeys: Keys.make(),
-      commitKeys: Keys.make(),
-      releaseKeys: Keys.make(),
-      eventKeys: Keys.make(),
-      extendKeys: Keys.make(),
-      remembered: new Map(),
-      lastPruneMs: Number.NEGATIVE_INFINITY
-    }
+    found = emptyTenant()
     state.tenants.set(tenant, found)
   }
   return found
 }
+
+/**
+ * The state of `tenant` for a read: its own, or an empty one that is not
+ * kept (a read of a tenant the ledger does not know leaves nothing behind).
+ * Never write to it.
+ */
+export const tenantView = (state: State, tenant: string): TenantState => state.tenants.get(tenant) ?? emptyTenant()
+
+const emptyTenant = (): TenantState => ({
+  budgets: new Map(),
+  budgetsFound: new Map(),
+  reservations: Chunked.make(),
+  lastTerms: undefined,
+  reserveKeys: Keys.make(),
+  commitKeys: Keys.make(),
+  releaseKeys: Keys.make(),
+  eventKeys: Keys.make(),
+  extendKeys: Keys.make(),
+  remembered: new Map(),
+  lastPruneMs: Number.NEGATIVE_INFINITY
+})
 
 /** The identifier of a reservation. */
 export const idOf = (reservation: ReservationRecord): string => Reservations.idOf(reservation.seq)
@@ -396,19 +405,39 @@ const rememberedAt = (value: Remembered | EventRecord | ExtendRecord): number =>
 
 /**
  * Forgets the idempotency keys of `tenant` (of every tenant when `undefined`)
- * first used more than `retentionMs` ago, and the reservations that ended
- * more than `retentionMs` ago (a reserve key lives as long as its
- * reservation); runs at most once a minute per tenant (from the sweeper),
- * and never when `retentionMs` is infinite.
+ * first used at or before `now − retentionMs`, and the reservations that
+ * ended at or before it (a reserve key lives as long as its reservation);
+ * runs at most once a minute per tenant (from the sweeper), and never when
+ * `retentionMs` is infinite. Then forgets the tenant itself when nothing of
+ * it is left.
  */
 export const prune = (state: State, now: number, retentionMs: number, tenant: string | undefined): void => {
-  if (retentionMs === Number.POSITIVE_INFINITY) return
   if (tenant === undefined) {
-    for (const each of state.tenants.values()) pruneTenant(state, each, now, retentionMs)
+    for (const [name, each] of state.tenants) pruneAndForget(state, name, each, now, retentionMs)
   } else {
     const found = state.tenants.get(tenant)
-    if (found !== undefined) pruneTenant(state, found, now, retentionMs)
+    if (found !== undefined) pruneAndForget(state, tenant, found, now, retentionMs)
   }
+}
+
+/**
+ * Prunes a tenant, then forgets it when nothing of it is left (no budget, no
+ * reservation, no key): a call naming a tenant that never had a budget
+ * (a typo, a probe) leaves nothing behind for longer than a sweep interval.
+ */
+const pruneAndForget = (state: State, name: string, tenant: TenantState, now: number, retentionMs: number): void => {
+  if (retentionMs !== Number.POSITIVE_INFINITY) pruneTenant(state, tenant, now, retentionMs)
+  if (isEmpty(tenant)) state.tenants.delete(name)
+}
+
+const isEmpty = (tenant: TenantState): boolean => {
+  if (
+    tenant.budgets.size > 0 || tenant.reservations.length > 0 || tenant.reserveKeys.size > 0 ||
+    tenant.commitKeys.size > 0 || tenant.releaseKeys.size > 0 || tenant.eventKeys.size > 0 ||
+    tenant.extendKeys.size > 0
+  ) return false
+  for (const keys of tenant.remembered.values()) if (keys.size > 0) return false
+  return true
 }
 
 const pruneTenant = (state: State, tenant: TenantState, now: number, retentionMs: number): void => {
