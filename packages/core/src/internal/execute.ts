@@ -289,16 +289,24 @@ const executeIn = <I, A, E, R>(
     // which may then complete. Otherwise interrupt the work and move on
     // without waiting for it: work that ignores interruption is left
     // behind, unawaited.
-    const onWindowClosed = (turns: number, seen: number): Effect.Effect<A, TimeboxError.TimeboxError> => {
+    const onWindowClosed = (
+      turns: number,
+      seen: number,
+      notesSent: boolean
+    ): Effect.Effect<A, TimeboxError.TimeboxError> => {
       const settled = fiber.pollUnsafe()
       if (settled !== undefined) return settle(settled)
       const cuts = childFrame.cuts
       if (cuts !== undefined && cuts.size > 0) { for (const cut of Array.from(cuts)) cut() }
       // Keep waiting while a child is still running or a new one just
-      // started (a sequential tool chain skipping its remaining calls).
+      // started (a sequential tool chain skipping its remaining calls), and
+      // once a child was cut, for the rest of the turns: the work may need a
+      // few more to finish with the notes its children's fallbacks gave it.
+      // Work with no child running when the window closed is interrupted at once.
       const progress = children.length !== seen || children.some((child) => child.status === "running")
-      if (turns < maxTurns && progress) {
-        return Effect.flatMap(Effect.yieldNow, () => onWindowClosed(turns + 1, children.length))
+      const waiting = notesSent || progress
+      if (turns < maxTurns && waiting) {
+        return Effect.flatMap(Effect.yieldNow, () => onWindowClosed(turns + 1, children.length, waiting))
       }
       fiber.interruptUnsafe(parent.id)
       return Effect.flatMap(Effect.yieldNow, () => {
@@ -355,7 +363,10 @@ const executeIn = <I, A, E, R>(
         fiber.interruptUnsafe(parent.id)
       })
     })
-    return Effect.flatMap(awaited, (exit) => (exit === undefined ? onWindowClosed(0, children.length) : settle(exit)))
+    return Effect.flatMap(
+      awaited,
+      (exit) => (exit === undefined ? onWindowClosed(0, children.length, false) : settle(exit))
+    )
   }
   return timed && !direct
     ? Effect.flatMap(Effect.forkDetach(clock.sleep(Duration.millis(window)), { startImmediately: true }), waitFor)
