@@ -882,7 +882,8 @@ export type ListReservationsRequest = Model.ListReservationsRequest
 
 /**
  * A sweep request: expire up to `limit` (default 1,000) reservations past
- * `expiresAt + grace`, of one tenant or all.
+ * `expiresAt + grace`, of one tenant or all, earliest due first (ties in
+ * creation order).
  *
  * **Example** (Sweeping now)
  *

@@ -286,7 +286,7 @@ describe("Ledger retention (memory)", () => {
         { retention: oneHour }
       ))
 
-    it.effect("a sweep expires at most `limit` reservations, oldest first; the next sweep takes the rest", () =>
+    it.effect("a sweep expires at most `limit` reservations, in creation order when due together; the next sweep takes the rest", () =>
       onLedger(Effect.gen(function*() {
         const { hold, reserved, sweep } = yield* setup
         const first = yield* hold({ ttlMs: 1_000 })

@@ -1071,6 +1071,24 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           )
         }))
 
+      test("a limited sweep takes the earliest due first, those due together in creation order", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant, top } = yield* twoLevels()
+          // made in this order, due at 10 s, 2 s, 5 s and 2 s
+          const late = yield* reserve(tenant, subject, 10, { ttlMs: 10_000, graceMs: 0 })
+          const early = yield* reserve(tenant, subject, 20, { ttlMs: 1_000, graceMs: 1_000 })
+          const middle = yield* reserve(tenant, subject, 30, { ttlMs: 5_000, graceMs: 0 })
+          const alsoEarly = yield* reserve(tenant, subject, 40, { ttlMs: 2_000, graceMs: 0 })
+          yield* advance("11 seconds")
+          const first = yield* ledger.sweep({ tenant, limit: 2 })
+          assert.deepStrictEqual(first.expired, [early.reservationId!, alsoEarly.reservationId!])
+          assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.reserved, 40n)
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant, limit: 1 })).expired, [middle.reservationId!])
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant, limit: 5 })).expired, [late.reservationId!])
+          assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.reserved, 0n)
+        }))
+
       test("a sweep for one tenant leaves the others alone", () =>
         Effect.gen(function*() {
           const ledger = yield* Ledger.Ledger

@@ -390,34 +390,46 @@ return ok(obj(fields))
 
 /**
  * sweep (one tenant). ARGV: now, limit, retention (ms, or "" to keep
- * everything). Expires, oldest first, up to `limit` active reservations past
- * `expiresAt + grace`, then (at most once a minute) forgets idempotency
+ * everything). Expires, earliest due first (ties in creation order), up to
+ * `limit` active reservations past `expiresAt + grace`, then (at most once a minute) forgets idempotency
  * records and finished reservations older than the retention.
  *
  * @internal
  */
 export const sweep = script(`
 local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
--- a limit of 0 (a sweep of all tenants that has expired its fill) only prunes
-local due = limit > 0 and redis.call("ZRANGEBYSCORE", P .. "expiries", "-inf", "(" .. num(now)) or {}
-local ordered = {}
-for i, id in ipairs(due) do
-  ordered[i] = { tonumber(redis.call("ZSCORE", P .. "reservations", id)) or 0, id }
-end
-table.sort(ordered, function(a, b) return a[1] < b[1] end)
+-- At most \`limit\` reservations, earliest due first (the index's score is expiresAt + grace), ties in
+-- creation order: a batch of \`limit\` from the index, plus any due at the same instant as its last,
+-- so that a backlog of due reservations costs each sweep what it expires, not the whole backlog.
+-- A limit of 0 (a sweep of all tenants that has expired its fill) only prunes.
 local expired = {}
-for _, entry in ipairs(ordered) do
-  if #expired >= limit then break end
-  local r = reservation_load_settle(entry[2])
-  if r and r.status == "active" then
-    for _, b in ipairs(reservation_budgets(r)) do
-      b.reserved = amount_sub(b.reserved, r.estimate)
-      budget_save(b)
-    end
-    reservation_finish(r, "expired", now, false)
-    expired[#expired + 1] = r.id
+while #expired < limit do
+  local want = limit - #expired
+  local due = redis.call("ZRANGEBYSCORE", P .. "expiries", "-inf", "(" .. num(now), "WITHSCORES", "LIMIT", 0, want)
+  if #due == 0 then break end
+  if #due / 2 == want then
+    due = redis.call("ZRANGEBYSCORE", P .. "expiries", "-inf", due[#due], "WITHSCORES")
   end
-  redis.call("ZREM", P .. "expiries", entry[2])
+  local ordered = {}
+  for i = 1, #due, 2 do
+    local id = due[i]
+    ordered[#ordered + 1] = { tonumber(due[i + 1]), tonumber(redis.call("ZSCORE", P .. "reservations", id)) or 0, id }
+  end
+  table.sort(ordered, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)
+  for _, entry in ipairs(ordered) do
+    if #expired >= limit then break end
+    local r = reservation_load_settle(entry[3])
+    if r and r.status == "active" then
+      for _, b in ipairs(reservation_budgets(r)) do
+        b.reserved = amount_sub(b.reserved, r.estimate)
+        budget_save(b)
+      end
+      reservation_finish(r, "expired", now, false)
+      expired[#expired + 1] = r.id
+    end
+    -- an entry whose reservation is no longer active is dropped from the index too
+    redis.call("ZREM", P .. "expiries", entry[3])
+  end
 end
 local retention = tonumber(ARGV[3])
 local pruned = tonumber(redis.call("GET", P .. "pruned"))

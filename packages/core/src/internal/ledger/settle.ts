@@ -243,17 +243,29 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
   return S.ok(extended(command.reservationId, found.expiresAtMs, extensions + 1, budgets.map(S.snapshot)))
 }
 
-/** sweep: expire every active reservation past `expiresAt + grace`, returning what it held. */
+/** When a reservation is due for expiry: `expiresAt + grace` (it expires once `now` is past it). */
+const dueAt = (reservation: S.ReservationRecord): number => reservation.expiresAtMs + reservation.terms.graceMs
+
+/** Earliest due first, then in creation order (the Redis store's sweep takes them in the same order). */
+const byDue = (a: S.ReservationRecord, b: S.ReservationRecord): number => dueAt(a) - dueAt(b) || a.seq - b.seq
+
+/**
+ * sweep: expire the active reservations past `expiresAt + grace`, at most
+ * `limit`, earliest due first, returning what they held.
+ */
 export const sweep = (state: S.State, command: SweepCommand): SweepAnswer => {
+  const due: Array<S.ReservationRecord> = []
+  if (command.limit > 0) {
+    for (let next = state.reservations.firstActive; next !== undefined; next = next.nextActive) {
+      if (command.tenant !== undefined && next.terms.tenant !== command.tenant) continue
+      if (command.now > dueAt(next)) due.push(next)
+    }
+    due.sort(byDue)
+    if (due.length > command.limit) due.length = command.limit
+  }
   const expired: Array<string> = []
-  let next = state.reservations.firstActive
-  while (next !== undefined) {
-    const reservation = next
-    next = reservation.nextActive
-    if (expired.length >= command.limit) break
+  for (const reservation of due) {
     const { terms } = reservation
-    if (command.tenant !== undefined && terms.tenant !== command.tenant) continue
-    if (command.now <= reservation.expiresAtMs + terms.graceMs) continue
     for (const budget of terms.budgets) {
       budget.reserved -= terms.estimated
       budget.remaining += terms.estimated
