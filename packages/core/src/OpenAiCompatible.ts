@@ -134,9 +134,15 @@ export type ModelLayer = Model.Model<typeof providerName, LanguageModel.Language
  *   with the usage.
  * - Failures are `AiError`s: 400 `InvalidRequestError`, 401/403
  *   `AuthenticationError`, 429 `RateLimitError` (with `retry-after`), 5xx
- *   `InternalProviderError`, transport `NetworkError`, an undecodable body
- *   `InvalidResponseError`, tool arguments that are not JSON
- *   `InvalidOutputError`.
+ *   `InternalProviderError` (also an error body after a 200, as an event or
+ *   as the whole body), transport `NetworkError` (also a connection that
+ *   breaks while the body is read), an undecodable body `InvalidResponseError`
+ *   (also a 200 that is not an event stream, and a stream that ends with
+ *   neither a finish reason nor `[DONE]`: a cut answer), tool arguments that
+ *   are not JSON `InvalidOutputError`. A `retry:` field is ignored, a last
+ *   event without its blank line is delivered, a tool call's name is taken
+ *   once (some servers repeat it) and a tool-call delta without `index` is
+ *   matched by its `id`.
  *
  * **Gotchas**
  *

@@ -8,7 +8,7 @@ import { Duration, Effect, Option, Redacted, Schema, Stream } from "effect"
 import { AiError, IdGenerator, type LanguageModel, type Prompt, type Response, Telemetry, Tool } from "effect/ai"
 import * as Base64 from "effect/encoding/Base64"
 import * as Sse from "effect/encoding/Sse"
-import { type HttpClient, HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
+import { type HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import * as ModelProfile from "../ModelProfile.ts"
 
 const MODULE = "OpenAiCompatible"
@@ -53,7 +53,8 @@ export const ChatCompletion = Schema.Struct({
 })
 
 const ToolCallDelta = Schema.Struct({
-  index: Schema.Int,
+  // absent from servers that send each call whole (Gemini's and Ollama's OpenAI-compatible endpoints)
+  index: Schema.optional(Schema.NullOr(Schema.Int)),
   id: Schema.optional(Schema.NullOr(Schema.String)),
   function: Schema.optional(Schema.NullOr(Schema.Struct({
     name: Schema.optional(Schema.NullOr(Schema.String)),
@@ -112,6 +113,27 @@ export const fromHttpClientError = (method: string) => (error: HttpClientError.H
       ? AiError.NetworkError.fromHttpClientError(error)
       : new AiError.InvalidResponseError({ description: error.message })
   )
+
+/**
+ * A failure while the body of a 2xx response is read: the connection broke
+ * (a reset, a proxy closing it), so a retryable `NetworkError`, not an
+ * undecodable response.
+ */
+export const fromBodyError = (method: string) => (error: HttpClientError.HttpClientError) =>
+  error.reason._tag === "DecodeError" || error.reason._tag === "EmptyBodyError"
+    ? fail(
+      method,
+      new AiError.NetworkError({
+        reason: "TransportError",
+        method: error.reason.request.method,
+        url: error.reason.request.url,
+        description: `the connection failed while the response was read${
+          error.reason.description === undefined ? "" : `: ${error.reason.description}`
+        }`,
+        cause: error
+      })
+    )
+    : fromHttpClientError(method)(error)
 
 const retryAfter = (headers: Record<string, string>): Duration.Duration | undefined => {
   const raw = headers["retry-after"]
@@ -457,7 +479,12 @@ export const generateText = (client: HttpClient.HttpClient, connection: Connecti
     const method = "generateText"
     const request = yield* buildRequest(connection, method, options, false)
     const response = yield* execute(client, method, request)
-    const text = yield* response.text.pipe(Effect.catch(fromHttpClientError(method)))
+    const text = yield* response.text.pipe(Effect.catch(fromBodyError(method)))
+    // a server that fails after its 200 may answer an error body
+    const error = decodeErrorBody(text)
+    if (Option.isSome(error)) {
+      return yield* fail(method, new AiError.InternalProviderError({ description: error.value.error.message }))
+    }
     const body = yield* decodeCompletion(text).pipe(Effect.catch(invalidResponse(method)))
     const choice = body.choices[0]
     annotate(options, connection, body, body.usage, choice?.finish_reason)
@@ -493,8 +520,21 @@ interface PendingToolCall {
   arguments: string
 }
 
+/** A failure found when the stream ends (`flush`), passed on as a part and raised after the rest. */
+interface StreamFailure {
+  readonly type: "stream-failure"
+  readonly reason: AiError.AiErrorReason
+}
+
 interface StreamState {
-  readonly calls: Map<number, PendingToolCall>
+  /** By the delta's `index`, else its call's `id`, else its position in the delta. */
+  readonly calls: Map<number | string, PendingToolCall>
+  /** Whether a chunk arrived, whether `[DONE]` did, and whether the stream failed before its end. */
+  sawChunk: boolean
+  done: boolean
+  failed: boolean
+  /** The body's first characters, for an answer that turns out not to be an event stream. */
+  head: string
   textId: string | undefined
   reasoningId: string | undefined
   metadataSent: boolean
@@ -503,10 +543,11 @@ interface StreamState {
   response: { id?: string | undefined; model?: string | undefined }
 }
 
-type Emitted = Response.StreamPartEncoded | PendingToolCall
+type Emitted = Response.StreamPartEncoded | PendingToolCall | StreamFailure
 
 const step = (state: StreamState, chunk: ChatCompletionChunk): readonly [StreamState, ReadonlyArray<Emitted>] => {
   const out: Array<Emitted> = []
+  state.sawChunk = true
   if (!state.metadataSent) {
     state.metadataSent = true
     state.response = { id: chunk.id, model: chunk.model }
@@ -535,14 +576,19 @@ const step = (state: StreamState, chunk: ChatCompletionChunk): readonly [StreamS
       }
       out.push({ type: "text-delta", id: state.textId, delta: content })
     }
-    for (const call of delta?.tool_calls ?? []) {
-      let pending = state.calls.get(call.index)
+    const calls = delta?.tool_calls ?? []
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i]!
+      const key = call.index ?? call.id ?? i
+      let pending = state.calls.get(key)
       if (pending === undefined) {
         pending = { type: "pending-tool-call", id: undefined, name: "", arguments: "" }
-        state.calls.set(call.index, pending)
+        state.calls.set(key, pending)
       }
       if (call.id !== undefined && call.id !== null) pending.id = call.id
-      if (call.function?.name !== undefined && call.function.name !== null) pending.name += call.function.name
+      // the name comes whole, once (some servers repeat it in every delta of the call)
+      const name = call.function?.name
+      if (name !== undefined && name !== null && pending.name === "") pending.name = name
       if (call.function?.arguments !== undefined && call.function.arguments !== null) {
         pending.arguments += call.function.arguments
       }
@@ -552,7 +598,31 @@ const step = (state: StreamState, chunk: ChatCompletionChunk): readonly [StreamS
   return [state, out]
 }
 
+/** Why a stream that ended cannot be an answer, if it cannot. */
+const unfinished = (state: StreamState): AiError.AiErrorReason | undefined => {
+  if (!state.sawChunk && !state.done) {
+    // not an event stream: an error body after the 200, an empty or an HTML body
+    const error = decodeErrorBody(state.head)
+    if (Option.isSome(error)) return new AiError.InternalProviderError({ description: error.value.error.message })
+    const head = state.head.trim()
+    return new AiError.InvalidResponseError({
+      description: head === ""
+        ? "the response has an empty body, not an event stream"
+        : `the response is not an event stream: ${head.slice(0, 200)}`
+    })
+  }
+  if (!state.done && (state.reason === undefined || state.reason === null)) {
+    return new AiError.InvalidResponseError({
+      description: "the event stream ended before the model finished (no finish reason, no [DONE]): the answer is cut"
+    })
+  }
+  return undefined
+}
+
 const flush = (state: StreamState): ReadonlyArray<Emitted> => {
+  if (state.failed) return []
+  const failure = unfinished(state)
+  if (failure !== undefined) return [{ type: "stream-failure", reason: failure }]
   const out: Array<Emitted> = []
   if (state.reasoningId !== undefined) out.push({ type: "reasoning-end", id: state.reasoningId })
   if (state.textId !== undefined) out.push({ type: "text-end", id: state.textId })
@@ -560,6 +630,38 @@ const flush = (state: StreamState): ReadonlyArray<Emitted> => {
   out.push({ type: "finish", reason: finishReason(state.reason), usage: toUsage(state.usage) })
   return out
 }
+
+/** How much of a body `unfinished` looks at. */
+const headLength = 4_096
+
+/**
+ * The `data` of each SSE event in `text`. A `retry:` field (a reconnection
+ * hint) is ignored rather than ending the stream, and a last event the body
+ * ended without its blank line is delivered, not dropped.
+ */
+const sseData = <R>(
+  method: string,
+  text: Stream.Stream<string, AiError.AiError, R>
+): Stream.Stream<string, AiError.AiError, R> =>
+  Stream.suspend(() => {
+    let ready: Array<string> = []
+    const parser = Sse.makeParser((event) => {
+      if (event._tag === "Event") ready.push(event.data)
+    })
+    return text.pipe(
+      Stream.concat(Stream.make("\n\n")),
+      Stream.mapEffect((chunk) => {
+        const error = parser.feed(chunk)
+        if (error !== undefined) {
+          return fail(method, new AiError.InvalidResponseError({ description: `event stream: ${error.message}` }))
+        }
+        const out = ready
+        ready = []
+        return Effect.succeed(out)
+      }),
+      Stream.flattenIterable
+    )
+  })
 
 /**
  * `streamText`: one POST with `stream: true`; SSE `data:` lines decoded into
@@ -577,6 +679,10 @@ export const streamText = (client: HttpClient.HttpClient, connection: Connection
     const ids = yield* IdGenerator.IdGenerator
     const state: StreamState = {
       calls: new Map(),
+      sawChunk: false,
+      done: false,
+      failed: false,
+      head: "",
       textId: undefined,
       reasoningId: undefined,
       metadataSent: false,
@@ -586,19 +692,24 @@ export const streamText = (client: HttpClient.HttpClient, connection: Connection
     }
     return response.stream.pipe(
       Stream.decodeText(),
-      Stream.pipeThroughChannel(Sse.decode()),
-      Stream.map((event) => event.data),
-      Stream.takeWhile((data) => data.trim() !== "[DONE]"),
-      Stream.catch((error) =>
-        HttpClientError.isHttpClientError(error)
-          ? Stream.fromEffect(fromHttpClientError(method)(error))
-          : Stream.fromEffect(
-            fail(method, new AiError.InvalidResponseError({ description: `event stream: ${String(error)}` }))
-          )
+      Stream.tap((text) =>
+        Effect.sync(() => {
+          if (state.head.length < headLength) state.head += text.slice(0, headLength - state.head.length)
+        })
       ),
+      Stream.catch((error) => Stream.fromEffect(fromBodyError(method)(error))),
+      (text) => sseData(method, text),
+      Stream.takeWhile((data) => {
+        if (data.trim() !== "[DONE]") return true
+        state.done = true
+        return false
+      }),
       Stream.mapEffect((data) => decodeEvent(method, data)),
+      // `onHalt` runs when the stream fails too: then the failure is the answer, not a cut stream
+      Stream.tapError(() => Effect.sync(() => (state.failed = true))),
       Stream.mapAccum(() => state, step, { onHalt: flush }),
       Stream.mapEffect((part): Effect.Effect<Response.StreamPartEncoded, AiError.AiError> => {
+        if (part.type === "stream-failure") return fail(method, part.reason)
         if (part.type === "finish") {
           return Effect.sync(() => {
             annotate(options, connection, state.response, state.usage, state.reason)
