@@ -311,11 +311,14 @@ export const layerConfig: Layer.Layer<
   HttpClient.HttpClient
 > = Layer.unwrap(Effect.map(config, layer))
 
+/** The `TIMEBOX_MODEL` values `fromEnv` warned about: an agent reads it on every run, the warning comes once. */
+const warnedSelections = new Set<string>()
+
 /**
  * The configured model's layer if configuration selects one: `None` when
  * `TIMEBOX_MODEL` is unset or names another provider (so the simulated model
  * stays the default; a value that is set but not `openai:<model>` is logged
- * as a warning), `Some(layer)` for `openai:<model>`.
+ * as a warning, once a process), `Some(layer)` for `openai:<model>`.
  *
  * **When to use**
  *
@@ -353,8 +356,9 @@ export const fromEnv: Effect.Effect<Option.Option<ModelLayer>, Config.ConfigErro
   const selection = yield* Config.option(Config.String("TIMEBOX_MODEL"))
   const model = Option.flatMap(selection, parseSelection)
   if (Option.isNone(model)) {
-    // set, but not to a model this reads: say so rather than run the simulated model silently
-    if (Option.isSome(selection) && selection.value.trim() !== "") {
+    // set, but not to a model this reads: say so (once a process) rather than run the simulated model silently
+    if (Option.isSome(selection) && selection.value.trim() !== "" && !warnedSelections.has(selection.value)) {
+      warnedSelections.add(selection.value)
       yield* Effect.logWarning(
         `TIMEBOX_MODEL=${JSON.stringify(selection.value)} is not openai:<model> (e.g. openai:gpt-4o-mini): ` +
           "no provider model is configured, the embedded default runs"

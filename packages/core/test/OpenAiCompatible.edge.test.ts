@@ -307,11 +307,9 @@ layer(Layer.mergeAll(ProviderLive, FetchHttpClient.layer, KitLive), { excludeTes
             `data: ${JSON.stringify({ ...chunk({ content: " there" }, "stop"), usage })}\n`
           ])
         )
-        const exit = yield* streamed(model)
-        if (Exit.isSuccess(exit)) {
-          assert.strictEqual(textOf(exit.value), "Hi there")
-          assert.strictEqual(finishOf(exit.value).usage.inputTokens.total, 12)
-        }
+        const parts = succeeded(yield* streamed(model))
+        assert.strictEqual(textOf(parts), "Hi there")
+        assert.strictEqual(finishOf(parts).usage.inputTokens.total, 12)
       }))
 
     // A body that ends with neither `[DONE]` nor a finish reason is a cut
@@ -514,6 +512,28 @@ layer(Layer.mergeAll(ProviderLive, FetchHttpClient.layer, KitLive), { excludeTes
             ["call_b", { x: 2 }]
           ]
         )
+      }))
+
+    // Without `index`: an empty id (Gemini behind some proxies) is no id, so two whole calls stay two;
+    // and deltas with neither index nor id continue the call the last delta opened, as the first
+    // delta of a call may carry its id and name and the later ones only arguments.
+    it.effect("tool-call deltas without `index`: an empty id is none, and a delta with neither continues the last call", () =>
+      Effect.gen(function*() {
+        const model = yield* serve((_body, response) =>
+          send(response, [sse([
+            chunk({ tool_calls: [{ id: "", type: "function", function: { name: "Get", arguments: "{\"x\":1}" } }] }),
+            chunk({ tool_calls: [{ id: "", type: "function", function: { name: "Get", arguments: "{\"x\":2}" } }] }),
+            chunk({ tool_calls: [{ id: "c3", type: "function", function: { name: "Get", arguments: "" } }] }),
+            chunk({ tool_calls: [{ function: { arguments: "{\"x\"" } }] }),
+            chunk({ tool_calls: [{ function: { arguments: ":3}" } }] }),
+            chunk({}, "tool_calls")
+          ])])
+        )
+        const parts = succeeded(yield* streamed(model, yield* Kit))
+        const calls = parts.filter((part) => part.type === "tool-call")
+        assert.deepStrictEqual(calls.map((call) => call.params), [{ x: 1 }, { x: 2 }, { x: 3 }])
+        assert.strictEqual(calls[2]!.id, "c3")
+        assert.notStrictEqual(calls[0]!.id, calls[1]!.id)
       }))
 
     // =========================================================================

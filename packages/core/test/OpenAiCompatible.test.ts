@@ -348,7 +348,8 @@ layer(Layer.mergeAll(TestServer, FetchHttpClient.layer), { excludeTestServices: 
           "Warn: TIMEBOX_MODEL=\"simulated:fast\" is not openai:<model> (e.g. openai:gpt-4o-mini): " +
           "no provider model is configured, the embedded default runs"
         ])
-        // unset or empty: nothing to warn about
+        // the same value again (an agent reads it on every run), unset or empty: nothing more to warn about
+        yield* OpenAiCompatible.fromEnv.pipe(withEnv({ TIMEBOX_MODEL: "simulated:fast" }), Effect.provide(capture))
         yield* OpenAiCompatible.fromEnv.pipe(withEnv({ TIMEBOX_MODEL: " " }), Effect.provide(capture))
         assert.strictEqual(logged.length, 1)
         const env = { TIMEBOX_MODEL: "openai:text", OPENAI_BASE_URL: url, OPENAI_API_KEY: "sk-env" }

@@ -120,7 +120,9 @@ export const fromHttpClientError = (method: string) => (error: HttpClientError.H
  * undecodable response.
  */
 export const fromBodyError = (method: string) => (error: HttpClientError.HttpClientError) =>
-  error.reason._tag === "DecodeError" || error.reason._tag === "EmptyBodyError"
+  error.reason._tag === "EmptyBodyError"
+    ? fail(method, new AiError.InvalidResponseError({ description: "the response has no body" }))
+    : error.reason._tag === "DecodeError"
     ? fail(
       method,
       new AiError.NetworkError({
@@ -527,8 +529,10 @@ interface StreamFailure {
 }
 
 interface StreamState {
-  /** By the delta's `index`, else its call's `id`, else its position in the delta. */
+  /** By the delta's `index`, else its call's `id` (see `pendingCall`). */
   readonly calls: Map<number | string, PendingToolCall>
+  /** The key of the call the last tool-call delta went to. */
+  lastCall: number | string | undefined
   /** Whether a chunk arrived, whether `[DONE]` did, and whether the stream failed before its end. */
   sawChunk: boolean
   done: boolean
@@ -544,6 +548,31 @@ interface StreamState {
 }
 
 type Emitted = Response.StreamPartEncoded | PendingToolCall | StreamFailure
+
+/**
+ * The call a tool-call delta continues, or a new one: by its `index`; without
+ * one (servers that send each call whole), by its `id`; with neither, the
+ * last call, unless the delta names a tool and that call already has a name.
+ */
+const pendingCall = (
+  state: StreamState,
+  index: number | undefined,
+  id: string | undefined,
+  name: string | undefined
+): PendingToolCall => {
+  const last = state.lastCall === undefined ? undefined : state.calls.get(state.lastCall)
+  const key = index ?? id ??
+    (last !== undefined && (name === undefined || name === "" || last.name === "")
+      ? state.lastCall!
+      : -(state.calls.size + 1))
+  let pending = state.calls.get(key)
+  if (pending === undefined) {
+    pending = { type: "pending-tool-call", id: undefined, name: "", arguments: "" }
+    state.calls.set(key, pending)
+  }
+  state.lastCall = key
+  return pending
+}
 
 const step = (state: StreamState, chunk: ChatCompletionChunk): readonly [StreamState, ReadonlyArray<Emitted>] => {
   const out: Array<Emitted> = []
@@ -576,19 +605,13 @@ const step = (state: StreamState, chunk: ChatCompletionChunk): readonly [StreamS
       }
       out.push({ type: "text-delta", id: state.textId, delta: content })
     }
-    const calls = delta?.tool_calls ?? []
-    for (let i = 0; i < calls.length; i++) {
-      const call = calls[i]!
-      const key = call.index ?? call.id ?? i
-      let pending = state.calls.get(key)
-      if (pending === undefined) {
-        pending = { type: "pending-tool-call", id: undefined, name: "", arguments: "" }
-        state.calls.set(key, pending)
-      }
-      if (call.id !== undefined && call.id !== null) pending.id = call.id
+    for (const call of delta?.tool_calls ?? []) {
+      const id = call.id === undefined || call.id === null || call.id === "" ? undefined : call.id
+      const name = call.function?.name ?? undefined
+      const pending = pendingCall(state, call.index ?? undefined, id, name)
+      if (id !== undefined) pending.id = id
       // the name comes whole, once (some servers repeat it in every delta of the call)
-      const name = call.function?.name
-      if (name !== undefined && name !== null && pending.name === "") pending.name = name
+      if (name !== undefined && pending.name === "") pending.name = name
       if (call.function?.arguments !== undefined && call.function.arguments !== null) {
         pending.arguments += call.function.arguments
       }
@@ -679,6 +702,7 @@ export const streamText = (client: HttpClient.HttpClient, connection: Connection
     const ids = yield* IdGenerator.IdGenerator
     const state: StreamState = {
       calls: new Map(),
+      lastCall: undefined,
       sawChunk: false,
       done: false,
       failed: false,
