@@ -1089,6 +1089,20 @@ export const suite = (name: string, layer: Layer.Layer<Ledger.Ledger, unknown>, 
           assert.strictEqual((yield* balancesOf(tenant, subject))[top]!.reserved, 0n)
         }))
 
+      test("an extended reservation is swept at its new due time, not its first", () =>
+        Effect.gen(function*() {
+          const ledger = yield* Ledger.Ledger
+          const { subject, tenant } = yield* twoLevels()
+          const extended = yield* reserve(tenant, subject, 10, { ttlMs: 1_000, graceMs: 0 })
+          yield* ledger.extend({ tenant, reservationId: extended.reservationId!, extendByMs: 5_000 })
+          const other = yield* reserve(tenant, subject, 20, { ttlMs: 2_000, graceMs: 0 })
+          yield* advance("3 seconds")
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant, limit: 1 })).expired, [other.reservationId!])
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant })).expired, [])
+          yield* advance("4 seconds")
+          assert.deepStrictEqual((yield* ledger.sweep({ tenant })).expired, [extended.reservationId!])
+        }))
+
       test("a sweep for one tenant leaves the others alone", () =>
         Effect.gen(function*() {
           const ledger = yield* Ledger.Ledger

@@ -1,46 +1,34 @@
 /**
- * The memory store's index of reservations: each found by its identifier,
- * and the active ones in creation order (what the sweeper walks).
+ * The memory store's index of reservations: each found by its identifier.
  *
  * Reservations are numbered 1, 2, … in creation order and identified as
  * `rsv_<number>`, so the index is a list by number (`Chunked`) rather than a
  * map by string: adding one is a push, and finding one parses its
- * identifier instead of hashing it. The active ones form a list linked
- * through the reservations themselves, so that a reservation starts and
- * stops being active without touching a hash table either.
+ * identifier instead of hashing it. (What the sweeper looks at is each
+ * tenant's expiry index, `expiries.ts`.)
  *
  * @internal
  */
 import * as Chunked from "./chunked.ts"
 
 /** What the index needs of a reservation. */
-export interface Entry<R> {
+export interface Entry {
   /** Its number: `rsv_<seq>`. */
   readonly seq: number
-  /** The active reservations made just before and just after it (while it is active). */
-  previousActive: R | undefined
-  nextActive: R | undefined
 }
 
 /** The index. */
-export interface Index<R extends Entry<R>> {
+export interface Index<R extends Entry> {
   /** Reservation `base + i` at position `i`; `undefined` once it is dropped. */
   slots: Chunked.Chunked<R>
   base: number
-  firstActive: R | undefined
-  lastActive: R | undefined
 }
 
 /** An empty index; the first reservation is number 1. */
-export const make = <R extends Entry<R>>(): Index<R> => ({
-  slots: Chunked.make(),
-  base: 1,
-  firstActive: undefined,
-  lastActive: undefined
-})
+export const make = <R extends Entry>(): Index<R> => ({ slots: Chunked.make(), base: 1 })
 
 /** The number the next reservation gets. */
-export const nextSeq = <R extends Entry<R>>(index: Index<R>): number => index.base + index.slots.length
+export const nextSeq = <R extends Entry>(index: Index<R>): number => index.base + index.slots.length
 
 /** The identifier of reservation `seq`. */
 export const idOf = (seq: number): string => `rsv_${seq}`
@@ -58,39 +46,22 @@ const seqOf = (id: string): number => {
   return seq
 }
 
-/** Adds a new reservation (numbered `nextSeq`) as active. */
-export const add = <R extends Entry<R>>(index: Index<R>, reservation: R): void => {
+/** Adds a new reservation (numbered `nextSeq`). */
+export const add = <R extends Entry>(index: Index<R>, reservation: R): void => {
   Chunked.push(index.slots, reservation)
-  const last = index.lastActive
-  reservation.previousActive = last
-  reservation.nextActive = undefined
-  if (last === undefined) index.firstActive = reservation
-  else last.nextActive = reservation
-  index.lastActive = reservation
 }
 
 /** The reservation `id` names, if the index still holds it. */
-export const find = <R extends Entry<R>>(index: Index<R>, id: string): R | undefined => {
+export const find = <R extends Entry>(index: Index<R>, id: string): R | undefined => {
   const seq = seqOf(id)
   return seq < index.base ? undefined : Chunked.get(index.slots, seq - index.base)
-}
-
-/** Takes a reservation off the active list (it was committed, released or expired). */
-export const deactivate = <R extends Entry<R>>(index: Index<R>, reservation: R): void => {
-  const { previousActive, nextActive } = reservation
-  if (previousActive === undefined) index.firstActive = nextActive
-  else previousActive.nextActive = nextActive
-  if (nextActive === undefined) index.lastActive = previousActive
-  else nextActive.previousActive = previousActive
-  reservation.previousActive = undefined
-  reservation.nextActive = undefined
 }
 
 /**
  * Drops reservations from the index for good (they ended long ago), and the
  * run of dropped ones at its start with them.
  */
-export const drop = <R extends Entry<R>>(index: Index<R>, dropped: ReadonlyArray<R>): void => {
+export const drop = <R extends Entry>(index: Index<R>, dropped: ReadonlyArray<R>): void => {
   const { slots } = index
   for (const reservation of dropped) Chunked.set(slots, reservation.seq - index.base, undefined)
   let start = 0

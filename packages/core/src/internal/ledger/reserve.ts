@@ -19,6 +19,7 @@ import {
   OverdraftLimitExceeded,
   UnitMismatch
 } from "./errors.ts"
+import * as Expiries from "./expiries.ts"
 import { mismatch, Remembered, sameRequest, sameValue } from "./idempotency.ts"
 import * as Intern from "./intern.ts"
 import * as Keys from "./keys.ts"
@@ -247,12 +248,11 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
     expiresAtMs: now + command.ttlMs,
     endedAtMs: undefined,
     actual: undefined,
-    extras: undefined,
-    previousActive: undefined,
-    nextActive: undefined
+    extras: undefined
   }
   Reservations.add(state.reservations, reservation)
   Chunked.push(tenant.reservations, reservation)
+  Expiries.push(tenant.expiries, reservation.expiresAtMs + command.graceMs, seq, reservation)
   if (key !== undefined) Keys.set(tenant.reserveKeys, key, reservation)
   return S.ok(allowed(reservation, found.map(S.snapshot)))
 }

@@ -16,6 +16,7 @@ import {
   ReservationFinalized,
   UnitMismatch
 } from "./errors.ts"
+import * as Expiries from "./expiries.ts"
 import { mismatch, sameValue } from "./idempotency.ts"
 import * as Keys from "./keys.ts"
 import type { Balance, CommitAnswer, ExtendAnswer, ReleaseAnswer, SweepAnswer } from "./model.ts"
@@ -50,9 +51,9 @@ export const settleable = (
 
 const isReason = (value: S.ReservationRecord | LedgerErrorReason): value is LedgerErrorReason => "_tag" in value
 
-const finish = (state: S.State, reservation: S.ReservationRecord, now: number): void => {
+/** Marks a reservation ended (its entries in the expiry index go stale). */
+const finish = (reservation: S.ReservationRecord, now: number): void => {
   reservation.endedAtMs = now
-  Reservations.deactivate(state.reservations, reservation)
 }
 
 /** The answer of a commit, as first given and as replayed. */
@@ -97,7 +98,7 @@ const settle = (
   reservation: S.ReservationRecord,
   now: number
 ): void => {
-  finish(state, reservation, now)
+  finish(reservation, now)
   if (key !== undefined) {
     const { budgets } = reservation.terms
     if (reservation.snapshot === undefined) {
@@ -226,6 +227,7 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
   }
   found.expiresAtMs += command.extendByMs
   S.extrasOf(found).extensions = extensions + 1
+  Expiries.push(tenant.expiries, dueAt(found), found.seq, found)
   const { budgets } = found.terms
   if (key !== undefined) {
     const snapshots = state.snapshots
@@ -246,33 +248,41 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
 /** When a reservation is due for expiry: `expiresAt + grace` (it expires once `now` is past it). */
 const dueAt = (reservation: S.ReservationRecord): number => reservation.expiresAtMs + reservation.terms.graceMs
 
-/** Earliest due first, then in creation order (the Redis store's sweep takes them in the same order). */
-const byDue = (a: S.ReservationRecord, b: S.ReservationRecord): number => dueAt(a) - dueAt(b) || a.seq - b.seq
-
 /**
- * sweep: expire the active reservations past `expiresAt + grace`, at most
- * `limit`, earliest due first, returning what they held.
+ * Expires the due reservations of `tenant`, earliest due first (ties in
+ * creation order), until `expired` holds `limit`: from its expiry index,
+ * dropping the stale entries met on the way.
  */
-export const sweep = (state: S.State, command: SweepCommand): SweepAnswer => {
-  const due: Array<S.ReservationRecord> = []
-  if (command.limit > 0) {
-    for (let next = state.reservations.firstActive; next !== undefined; next = next.nextActive) {
-      if (command.tenant !== undefined && next.terms.tenant !== command.tenant) continue
-      if (command.now > dueAt(next)) due.push(next)
-    }
-    due.sort(byDue)
-    if (due.length > command.limit) due.length = command.limit
-  }
-  const expired: Array<string> = []
-  for (const reservation of due) {
+const sweepTenant = (tenant: S.TenantState, now: number, limit: number, expired: Array<string>): void => {
+  const heap = tenant.expiries
+  while (expired.length < limit && now > Expiries.firstDue(heap)) {
+    const due = Expiries.firstDue(heap)
+    const reservation = Expiries.first(heap)
+    Expiries.pop(heap)
+    if (reservation.status !== "active" || dueAt(reservation) !== due) continue
     const { terms } = reservation
     for (const budget of terms.budgets) {
       budget.reserved -= terms.estimated
       budget.remaining += terms.estimated
     }
     reservation.status = "expired"
-    finish(state, reservation, command.now)
+    finish(reservation, now)
     expired.push(S.idOf(reservation))
+  }
+}
+
+/**
+ * sweep: expire the active reservations past `expiresAt + grace`, at most
+ * `limit`: of one tenant, earliest due first; of every tenant, tenant by
+ * tenant (as the Redis store does).
+ */
+export const sweep = (state: S.State, command: SweepCommand): SweepAnswer => {
+  const expired: Array<string> = []
+  if (command.tenant !== undefined) {
+    const tenant = state.tenants.get(command.tenant)
+    if (tenant !== undefined) sweepTenant(tenant, command.now, command.limit, expired)
+  } else {
+    for (const tenant of state.tenants.values()) sweepTenant(tenant, command.now, command.limit, expired)
   }
   S.prune(state, command.now, command.retentionMs, command.tenant)
   return { expired }

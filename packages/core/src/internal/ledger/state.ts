@@ -13,6 +13,7 @@
 import { Result } from "effect"
 import * as Chunked from "./chunked.ts"
 import type { LedgerErrorReason } from "./errors.ts"
+import * as Expiries from "./expiries.ts"
 import { mismatch, Remembered, sameRequest } from "./idempotency.ts"
 import * as Intern from "./intern.ts"
 import * as Keys from "./keys.ts"
@@ -111,9 +112,6 @@ export interface ReservationRecord {
   /** The commit request's `actual` amount (in `unit`), which is what it charged unless `extras` says otherwise. */
   actual: bigint | undefined
   extras: Extras | undefined
-  /** Its neighbours on the active list, while it is active. */
-  previousActive: ReservationRecord | undefined
-  nextActive: ReservationRecord | undefined
 }
 
 /**
@@ -166,6 +164,8 @@ export interface TenantState {
   readonly budgetsFound: Map<string, Map<Unit, ReadonlyArray<BudgetRecord>>>
   /** Reservations in creation order. */
   reservations: Chunked.Chunked<ReservationRecord>
+  /** Its reservations by when they are due for the sweeper (stale entries included). */
+  readonly expiries: Expiries.Heap<ReservationRecord>
   /** The terms of the last reservation made, shared by the next one when the same. */
   lastTerms: Terms | undefined
   /** reserve's idempotency keys: the reservation each made, or a dry run's answer. */
@@ -190,7 +190,7 @@ export interface TenantState {
 /** The whole ledger. */
 export interface State {
   readonly tenants: Map<string, TenantState>
-  /** Every reservation by identifier, and the active ones in creation order (what the sweeper looks at). */
+  /** Every reservation by identifier. */
   readonly reservations: Reservations.Index<ReservationRecord>
   /** Where answers' balances are kept for replay. */
   readonly snapshots: Snapshots.Arena
@@ -233,6 +233,7 @@ const emptyTenant = (): TenantState => ({
   budgets: new Map(),
   budgetsFound: new Map(),
   reservations: Chunked.make(),
+  expiries: Expiries.make(),
   lastTerms: undefined,
   reserveKeys: Keys.make(),
   commitKeys: Keys.make(),
