@@ -882,8 +882,8 @@ export type ListReservationsRequest = Model.ListReservationsRequest
 
 /**
  * A sweep request: expire up to `limit` (default 1,000) reservations past
- * `expiresAt + grace`, of one tenant or all, earliest due first (ties in
- * creation order).
+ * `expiresAt + grace`, of one tenant (earliest due first, ties in creation
+ * order) or of all (tenant by tenant, in no set order).
  *
  * **Example** (Sweeping now)
  *

@@ -35,4 +35,21 @@ describe("Expiries", () => {
     }
     assert.strictEqual(Expiries.firstDue(heap), Number.POSITIVE_INFINITY)
   })
+
+  it("compact keeps the live entries in order and sets the next compaction at twice them", () => {
+    const heap = Expiries.make<number>()
+    for (let seq = 1; seq <= 5_000; seq++) Expiries.push(heap, 10_000 - (seq % 100), seq, seq)
+    assert.isTrue(Expiries.needsCompaction(heap))
+    Expiries.compact(heap, (seq) => seq % 10 === 0)
+    assert.strictEqual(Expiries.size(heap), 500)
+    assert.strictEqual(heap.compactAt, 1_024)
+    const popped: Array<number> = []
+    while (Expiries.size(heap) > 0) {
+      popped.push(Expiries.first(heap))
+      Expiries.pop(heap)
+    }
+    const expected = Array.from({ length: 500 }, (_, i) => 10 * (i + 1))
+      .sort((a, b) => (10_000 - (a % 100)) - (10_000 - (b % 100)) || a - b)
+    assert.deepStrictEqual(popped, expected)
+  })
 })

@@ -9,6 +9,7 @@ import { Result } from "effect"
 import * as Admin from "../src/internal/ledger/admin.ts"
 import * as Commands from "../src/internal/ledger/commands.ts"
 import * as Decode from "../src/internal/ledger/decode.ts"
+import * as Expiries from "../src/internal/ledger/expiries.ts"
 import * as Keys from "../src/internal/ledger/keys.ts"
 import * as Query from "../src/internal/ledger/query.ts"
 import * as Reserve from "../src/internal/ledger/reserve.ts"
@@ -29,19 +30,28 @@ const commit = (state: S.State, tenant: string, reservationId: string, now: numb
   Settle.commit(
     state,
     Commands.commit(
-      decoded(Decode.commitRequest({ tenant, reservationId, actual: { unit, amount: 1n }, idempotencyKey })),
+      decoded(
+        Decode.commitRequest({
+          tenant,
+          reservationId,
+          actual: { unit, amount: 1n },
+          ...(idempotencyKey === undefined ? {} : { idempotencyKey })
+        })
+      ),
       now
     )
   )
 
-const reserve = (state: S.State, tenant: string, now: number, idempotencyKey?: string) => {
+const reserve = (state: S.State, tenant: string, now: number, idempotencyKey?: string, ttlMs?: number) => {
   const request = decoded(
     Decode.reserveRequest({
       tenant,
       subject: { tenant },
       action: { kind: "llm.completion", name: "m" },
       estimate: { unit, amount: 10n },
-      idempotencyKey
+      graceMs: 0,
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      ...(ttlMs === undefined ? {} : { ttlMs })
     })
   )
   return Reserve.reserve(state, Commands.reserve(request, Scope.deriveShared(request.subject), now))
@@ -116,6 +126,31 @@ describe("memory store tenants", () => {
     sweep(state, start + day + minute)
     assert.isFalse(state.tenants.has("probe"))
     assert.isTrue(state.tenants.has("acme"))
+  })
+
+  it("settled reservations leave the expiry index long before they would be due", () => {
+    const state = S.make()
+    Admin.createBudget(state, {
+      tenant: "acme",
+      scope: "tenant:acme",
+      unit,
+      allocated: 10n ** 12n,
+      overdraftLimit: 0n,
+      now: 0
+    })
+    // a day's ttl each, committed at once: their entries would otherwise stay a day
+    const held: Array<string> = []
+    for (let i = 0; i < 10_000; i++) {
+      const made = reserve(state, "acme", i, undefined, 86_400_000)
+      assert.isTrue(Result.isSuccess(made))
+      const id = Result.isSuccess(made) ? made.success.reservationId! : ""
+      if (i % 100 === 0) held.push(id)
+      else assert.isTrue(Result.isSuccess(commit(state, "acme", id, i)))
+    }
+    const heap = state.tenants.get("acme")!.expiries
+    assert.isAtMost(Expiries.size(heap), 2 * held.length + 1_024)
+    // the 100 still active are swept when due, in creation order
+    assert.deepStrictEqual(sweep(state, 86_400_000 + 10_000).expired, held)
   })
 
   it("a key table takes no slots until its first key", () => {

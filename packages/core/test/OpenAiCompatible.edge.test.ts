@@ -526,12 +526,16 @@ layer(Layer.mergeAll(ProviderLive, FetchHttpClient.layer, KitLive), { excludeTes
             chunk({ tool_calls: [{ id: "c3", type: "function", function: { name: "Get", arguments: "" } }] }),
             chunk({ tool_calls: [{ function: { arguments: "{\"x\"" } }] }),
             chunk({ tool_calls: [{ function: { arguments: ":3}" } }] }),
+            // neither index nor id, the name in every delta: one call until its arguments are whole JSON
+            chunk({ tool_calls: [{ function: { name: "Get", arguments: "{\"x\":" } }] }),
+            chunk({ tool_calls: [{ function: { name: "Get", arguments: "4}" } }] }),
+            chunk({ tool_calls: [{ function: { name: "Get", arguments: "{\"x\":5}" } }] }),
             chunk({}, "tool_calls")
           ])])
         )
         const parts = succeeded(yield* streamed(model, yield* Kit))
         const calls = parts.filter((part) => part.type === "tool-call")
-        assert.deepStrictEqual(calls.map((call) => call.params), [{ x: 1 }, { x: 2 }, { x: 3 }])
+        assert.deepStrictEqual(calls.map((call) => call.params), [{ x: 1 }, { x: 2 }, { x: 3 }, { x: 4 }, { x: 5 }])
         assert.strictEqual(calls[2]!.id, "c3")
         assert.notStrictEqual(calls[0]!.id, calls[1]!.id)
       }))

@@ -549,10 +549,22 @@ interface StreamState {
 
 type Emitted = Response.StreamPartEncoded | PendingToolCall | StreamFailure
 
+const isJson = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Unknown))
+
+/**
+ * Whether a delta with neither `index` nor `id`, naming `name`, continues
+ * `last`: it names no tool, or `last` has no name yet, or it repeats `last`'s
+ * name (some servers do in every delta) while `last`'s arguments are not yet
+ * whole JSON.
+ */
+const continues = (last: PendingToolCall, name: string | undefined): boolean =>
+  name === undefined || name === "" || last.name === "" ||
+  (name === last.name && Option.isNone(isJson(last.arguments)))
+
 /**
  * The call a tool-call delta continues, or a new one: by its `index`; without
  * one (servers that send each call whole), by its `id`; with neither, the
- * last call, unless the delta names a tool and that call already has a name.
+ * last call when the delta `continues` it.
  */
 const pendingCall = (
   state: StreamState,
@@ -561,10 +573,7 @@ const pendingCall = (
   name: string | undefined
 ): PendingToolCall => {
   const last = state.lastCall === undefined ? undefined : state.calls.get(state.lastCall)
-  const key = index ?? id ??
-    (last !== undefined && (name === undefined || name === "" || last.name === "")
-      ? state.lastCall!
-      : -(state.calls.size + 1))
+  const key = index ?? id ?? (last !== undefined && continues(last, name) ? state.lastCall! : -(state.calls.size + 1))
   let pending = state.calls.get(key)
   if (pending === undefined) {
     pending = { type: "pending-tool-call", id: undefined, name: "", arguments: "" }

@@ -10,6 +10,8 @@
  * looking at any other: a backlog of due reservations costs each page of a
  * sweep `limit · log n`, not the whole backlog. A new reservation is usually
  * due last (the same ttl, a later `now`), so pushing it rarely moves it.
+ * Stale entries are also dropped whenever the index doubles (`compact`), so
+ * it holds at most about twice the live ones.
  *
  * @internal
  */
@@ -19,10 +21,40 @@ export interface Heap<R> {
   readonly due: Array<number>
   readonly seqs: Array<number>
   readonly items: Array<R>
+  /** The size at which `push` asks for a `compact` (twice the live entries at the last one, at least 1,024). */
+  compactAt: number
 }
 
+const minCompactAt = 1_024
+
 /** An empty index. */
-export const make = <R>(): Heap<R> => ({ due: [], seqs: [], items: [] })
+export const make = <R>(): Heap<R> => ({ due: [], seqs: [], items: [], compactAt: minCompactAt })
+
+/**
+ * Whether the index has grown to twice what was live at its last `compact`:
+ * entries of settled reservations would otherwise stay until they are due,
+ * up to a day after their reservation ended. Amortized, a compaction costs
+ * each push a constant.
+ */
+export const needsCompaction = <R>(heap: Heap<R>): boolean => heap.items.length >= heap.compactAt
+
+/** Drops the entries `live` rejects (given the record and the due time the entry holds), and re-heaps. */
+export const compact = <R>(heap: Heap<R>, live: (item: R, due: number) => boolean): void => {
+  const { due, items, seqs } = heap
+  let kept = 0
+  for (let i = 0; i < items.length; i++) {
+    if (!live(items[i]!, due[i]!)) continue
+    due[kept] = due[i]!
+    seqs[kept] = seqs[i]!
+    items[kept] = items[i]!
+    kept++
+  }
+  due.length = kept
+  seqs.length = kept
+  items.length = kept
+  for (let i = (kept >> 1) - 1; i >= 0; i--) siftDown(heap, i)
+  heap.compactAt = Math.max(minCompactAt, 2 * kept)
+}
 
 /** How many entries it holds (stale ones included). */
 export const size = <R>(heap: Heap<R>): number => heap.items.length
@@ -66,6 +98,21 @@ export const firstDue = <R>(heap: Heap<R>): number => heap.items.length === 0 ? 
 /** The first entry's record (call only when `size > 0`). */
 export const first = <R>(heap: Heap<R>): R => heap.items[0]!
 
+/** Moves entry `i` down to its place. */
+const siftDown = <R>(heap: Heap<R>, from: number): void => {
+  const length = heap.items.length
+  let i = from
+  for (;;) {
+    const left = 2 * i + 1
+    if (left >= length) break
+    const right = left + 1
+    const child = right < length && before(heap, right, left) ? right : left
+    if (!before(heap, child, i)) break
+    swap(heap, i, child)
+    i = child
+  }
+}
+
 /** Removes the first entry. */
 export const pop = <R>(heap: Heap<R>): void => {
   const last = heap.items.length - 1
@@ -73,14 +120,5 @@ export const pop = <R>(heap: Heap<R>): void => {
   heap.due.pop()
   heap.seqs.pop()
   heap.items.pop()
-  let i = 0
-  for (;;) {
-    const left = 2 * i + 1
-    if (left >= last) break
-    const right = left + 1
-    const child = right < last && before(heap, right, left) ? right : left
-    if (!before(heap, child, i)) break
-    swap(heap, i, child)
-    i = child
-  }
+  siftDown(heap, 0)
 }

@@ -19,7 +19,6 @@ import {
   OverdraftLimitExceeded,
   UnitMismatch
 } from "./errors.ts"
-import * as Expiries from "./expiries.ts"
 import { mismatch, Remembered, sameRequest, sameValue } from "./idempotency.ts"
 import * as Intern from "./intern.ts"
 import * as Keys from "./keys.ts"
@@ -252,7 +251,7 @@ export const reserve = (state: S.State, command: ReserveCommand): Result.Result<
   }
   Reservations.add(state.reservations, reservation)
   Chunked.push(tenant.reservations, reservation)
-  Expiries.push(tenant.expiries, reservation.expiresAtMs + command.graceMs, seq, reservation)
+  S.expiring(tenant, reservation)
   if (key !== undefined) Keys.set(tenant.reserveKeys, key, reservation)
   return S.ok(allowed(reservation, found.map(S.snapshot)))
 }

@@ -227,7 +227,7 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
   }
   found.expiresAtMs += command.extendByMs
   S.extrasOf(found).extensions = extensions + 1
-  Expiries.push(tenant.expiries, dueAt(found), found.seq, found)
+  S.expiring(tenant, found)
   const { budgets } = found.terms
   if (key !== undefined) {
     const snapshots = state.snapshots
@@ -245,9 +245,6 @@ export const extend = (state: S.State, command: ExtendCommand): Result.Result<Ex
   return S.ok(extended(command.reservationId, found.expiresAtMs, extensions + 1, budgets.map(S.snapshot)))
 }
 
-/** When a reservation is due for expiry: `expiresAt + grace` (it expires once `now` is past it). */
-const dueAt = (reservation: S.ReservationRecord): number => reservation.expiresAtMs + reservation.terms.graceMs
-
 /**
  * Expires the due reservations of `tenant`, earliest due first (ties in
  * creation order), until `expired` holds `limit`: from its expiry index,
@@ -259,7 +256,7 @@ const sweepTenant = (tenant: S.TenantState, now: number, limit: number, expired:
     const due = Expiries.firstDue(heap)
     const reservation = Expiries.first(heap)
     Expiries.pop(heap)
-    if (reservation.status !== "active" || dueAt(reservation) !== due) continue
+    if (!S.isDue(reservation, due)) continue
     const { terms } = reservation
     for (const budget of terms.budgets) {
       budget.reserved -= terms.estimated

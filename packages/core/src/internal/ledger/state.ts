@@ -244,6 +244,20 @@ const emptyTenant = (): TenantState => ({
   lastPruneMs: Number.NEGATIVE_INFINITY
 })
 
+/** When a reservation is due for the sweeper: `expiresAt + grace` (it expires once `now` is past it). */
+export const dueAt = (reservation: ReservationRecord): number => reservation.expiresAtMs + reservation.terms.graceMs
+
+/** Whether an expiry-index entry due at `due` is still its reservation's (active, not extended since). */
+export const isDue = (reservation: ReservationRecord, due: number): boolean =>
+  reservation.status === "active" && dueAt(reservation) === due
+
+/** Enters a reservation made or extended just now in its tenant's expiry index. */
+export const expiring = (tenant: TenantState, reservation: ReservationRecord): void => {
+  const heap = tenant.expiries
+  Expiries.push(heap, dueAt(reservation), reservation.seq, reservation)
+  if (Expiries.needsCompaction(heap)) Expiries.compact(heap, isDue)
+}
+
 /** The identifier of a reservation. */
 export const idOf = (reservation: ReservationRecord): string => Reservations.idOf(reservation.seq)
 
