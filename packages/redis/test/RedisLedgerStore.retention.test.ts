@@ -232,6 +232,31 @@ describe("RedisLedgerStore retention", () => {
         }), { retention: oneHour }))
   })
 
+  describe("a large backlog", () => {
+    it.effect("a prune takes at most 10,000 log entries a call and goes on at the next sweep, not a minute later", () =>
+      onRedis((prefix) =>
+        Effect.gen(function*() {
+          const { event, sweep } = yield* setup("acme")
+          const redis = yield* Redis.Redis
+          const log = keyOf(prefix, "acme", "idempotency")
+          yield* Effect.forEach(Array.from({ length: 10_050 }, (_, i) => `k-${i}`), event, {
+            concurrency: 32,
+            discard: true
+          })
+          yield* TestClock.adjust(oneHour)
+          yield* sweep()
+          assert.strictEqual(yield* redis.send<number>("LLEN", log), 50)
+          yield* TestClock.adjust("1 second") // the next sweep, 1 s later, finishes it
+          yield* sweep()
+          assert.strictEqual(yield* redis.send<number>("LLEN", log), 0)
+          // a complete prune marks the minute again; a later one still forgets what has aged
+          yield* event("late")
+          yield* TestClock.adjust(oneHour)
+          yield* sweep()
+          assert.strictEqual(yield* redis.send<number>("LLEN", log), 0)
+        }), { retention: oneHour }))
+  })
+
   describe("expiry", () => {
     it.effect("an extended reservation keeps its grace in the sweeper's index", () =>
       onRedis(() =>

@@ -294,10 +294,12 @@ local function remember(operation, key, fingerprint, answer, now)
 end
 
 -- Forgets, from the head of the log (a list of "<ms> <member>", oldest
--- first), every entry at or before cutoff, calling forget(member) on each.
-local function prune_log(log, cutoff, forget)
-  while true do
-    local entries = redis.call("LRANGE", P .. log, 0, 999)
+-- first), the entries at or before cutoff, calling forget(member) on each, at
+-- most budget of them. Returns the budget left, and whether due entries remain
+-- (the budget ran out first).
+local function prune_log(log, cutoff, forget, budget)
+  while budget > 0 do
+    local entries = redis.call("LRANGE", P .. log, 0, math.min(budget, 1000) - 1)
     local n = 0
     for _, entry in ipairs(entries) do
       local space = string.find(entry, " ", 1, true)
@@ -306,8 +308,13 @@ local function prune_log(log, cutoff, forget)
       n = n + 1
     end
     if n > 0 then redis.call("LTRIM", P .. log, n, -1) end
-    if n < 1000 then return end
+    budget = budget - n
+    if n < #entries or #entries == 0 then return budget, false end
   end
+  -- the budget ran out: is the next entry due too?
+  local head = redis.call("LINDEX", P .. log, 0)
+  if not head then return 0, false end
+  return 0, tonumber(string.sub(head, 1, string.find(head, " ", 1, true) - 1)) <= cutoff
 end
 
 -- Reservations ----------------------------------------------------------------

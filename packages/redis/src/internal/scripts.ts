@@ -391,8 +391,9 @@ return ok(obj(fields))
 /**
  * sweep (one tenant). ARGV: now, limit, retention (ms, or "" to keep
  * everything). Expires, earliest due first (ties in creation order), up to
- * `limit` active reservations past `expiresAt + grace`, then (at most once a minute) forgets idempotency
- * records and finished reservations older than the retention.
+ * `limit` active reservations past `expiresAt + grace`, then (at most once a
+ * minute) forgets idempotency records and finished reservations older than
+ * the retention, at most 10,000 a call (the next sweep goes on with the rest).
  *
  * @internal
  */
@@ -434,17 +435,19 @@ end
 local retention = tonumber(ARGV[3])
 local pruned = tonumber(redis.call("GET", P .. "pruned"))
 if retention and (not pruned or now - pruned >= 60000) then
-  redis.call("SET", P .. "pruned", num(now))
   local cutoff = now - retention
+  -- at most 10,000 entries a call, so that a large backlog never holds Redis for long: a prune the
+  -- budget cut short goes on at the next sweep instead of a minute later
+  local budget, more = 10000, false
   -- finished reservations first: each takes its reserve key along
-  prune_log("ended", cutoff, function(id)
+  budget, more = prune_log("ended", cutoff, function(id)
     local key = redis.call("HGET", reservation_key(id), "idempotencyKey")
     if key then redis.call("DEL", P .. "idem:reserve:" .. key) end
     redis.call("DEL", reservation_key(id))
     redis.call("ZREM", P .. "reservations", id)
-  end)
+  end, budget)
   local kept = {}
-  prune_log("idempotency", cutoff, function(member)
+  if not more then budget, more = prune_log("idempotency", cutoff, function(member)
     -- a reserve answer is kept as long as its reservation (active, or ended within the retention),
     -- so a late replay never holds twice; the reservation's own pruning (above) forgot it
     if string.sub(member, 1, 8) == "reserve:" then
@@ -456,11 +459,12 @@ if retention and (not pruned or now - pruned >= 60000) then
       end
     end
     redis.call("DEL", P .. "idem:" .. member)
-  end)
+  end, budget) end
   -- logged again once the log is pruned: with a retention of 0 they would fall within it again
   for i = 1, #kept, 1000 do
     redis.call("RPUSH", P .. "idempotency", unpack(kept, i, math.min(i + 999, #kept)))
   end
+  if not more then redis.call("SET", P .. "pruned", num(now)) end
 end
 return ok(strings(expired))
 `)
