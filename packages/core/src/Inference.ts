@@ -370,6 +370,14 @@ export const run: {
   Effect.gen(function*() {
     const frame = yield* CurrentFrame
     const owner = frame?.owner
+    if (isRouter(options.models) && options.models.candidates.length === 0) {
+      return yield* TimeboxError.invalidConfig(
+        "Inference.run",
+        "models.candidates",
+        [],
+        "a router needs at least one model to choose from"
+      )
+    }
     for (const each of isRouter(options.models) ? options.models.candidates : [options.models]) {
       const problem = badProfile("profile" in each ? each.profile : each)
       if (problem !== undefined) return yield* problem

@@ -56,7 +56,9 @@ export interface Router {
 }
 
 /**
- * A router over `candidates`.
+ * A router over `candidates`. Give it at least one: `Inference.run` refuses
+ * a router with none (`InvalidConfig` on `models.candidates`), and
+ * `choose` has nothing to choose from.
  *
  * **Example** (A router with one real and one simulated model)
  *

@@ -338,4 +338,20 @@ describe("Inference.run, a profile whose prices or limits are not whole numbers"
         assert.strictEqual((yield* balance).reserved, 0n)
       }).pipe(Effect.provide(LedgerTest)))
   }
+
+  it.effect("a router with no models: a typed configuration error, not a crash in the choice", () =>
+    Effect.gen(function*() {
+      yield* fund(100_000)
+      const result = yield* runUnderTestClock(
+        agentOf((prompt) => Inference.run({ prompt, models: Router.make([]) })),
+        question
+      ).pipe(Guard.withGuard({ subject }))
+      const stage = Report.find(result.report, "inference")!
+      assert.strictEqual(result.status, "failed")
+      assert.strictEqual(
+        stage.reason,
+        "Inference.run: invalid models.candidates ([]): a router needs at least one model to choose from"
+      )
+      assert.deepStrictEqual(entries(result), [])
+    }).pipe(Effect.provide(LedgerTest)))
 })
