@@ -90,7 +90,10 @@ export const ErrorBody = Schema.Struct({
 const decodeCompletion = Schema.decodeUnknownEffect(Schema.fromJsonString(ChatCompletion))
 const decodeChunk = Schema.decodeUnknownEffect(Schema.fromJsonString(ChatCompletionChunk))
 const decodeErrorBody = Schema.decodeUnknownOption(Schema.fromJsonString(ErrorBody))
-const decodeArguments = Schema.decodeUnknownEffect(Schema.fromJsonString(Schema.Unknown))
+/** Tool-call arguments: any JSON text. */
+const ArgumentsJson = Schema.fromJsonString(Schema.Unknown)
+const decodeArguments = Schema.decodeUnknownEffect(ArgumentsJson)
+const argumentsOption = Schema.decodeUnknownOption(ArgumentsJson)
 
 // =============================================================================
 // Errors
@@ -549,8 +552,6 @@ interface StreamState {
 
 type Emitted = Response.StreamPartEncoded | PendingToolCall | StreamFailure
 
-const isJson = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Unknown))
-
 /**
  * Whether a delta with neither `index` nor `id`, naming `name`, continues
  * `last`: it names no tool, or `last` has no name yet, or it repeats `last`'s
@@ -559,7 +560,7 @@ const isJson = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Unknown))
  */
 const continues = (last: PendingToolCall, name: string | undefined): boolean =>
   name === undefined || name === "" || last.name === "" ||
-  (name === last.name && Option.isNone(isJson(last.arguments)))
+  (name === last.name && Option.isNone(argumentsOption(last.arguments)))
 
 /**
  * The call a tool-call delta continues, or a new one: by its `index`; without
